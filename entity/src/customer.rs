@@ -1,0 +1,25 @@
+//! A Voucherify customer (`cust_…`), newest facts only.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "customers")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub source_id: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub metadata: Json,
+    pub created_at: Option<DateTimeUtc>,
+    pub updated_at: Option<DateTimeUtc>,
+    /// Microseconds since the epoch of the facts stored (their `updated_at`, else event time).
+    pub facts_at: i64,
+    /// The webhook event these facts came from.
+    pub event_id: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,11 @@
+//! SeaORM entities of pubgate's store: one module per table, data only.
+
+pub mod campaign;
+pub mod category;
+pub mod customer;
+pub mod publication;
+pub mod publication_voucher;
+pub mod sequence;
+pub mod voucher;
+pub mod voucher_category;
+pub mod webhook_event;

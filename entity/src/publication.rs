@@ -1,0 +1,29 @@
+//! A voucher assignment (`pub_…`); `seq` orders the assignment feed by commit.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "publications")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    /// The id of the webhook event that first stored this publication (commit order).
+    #[sea_orm(unique)]
+    pub seq: i64,
+    pub result: String,
+    pub channel: Option<String>,
+    pub source_id: Option<String>,
+    pub tracking_id: Option<String>,
+    pub metadata: Json,
+    pub created_at: DateTimeUtc,
+    pub received_at: DateTimeUtc,
+    pub customer_id: String,
+    /// The first voucher assigned; `publication_vouchers` holds them all.
+    pub voucher_id: String,
+    pub campaign_id: Option<String>,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

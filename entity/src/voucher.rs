@@ -1,0 +1,33 @@
+//! A Voucherify voucher (`v_…`), newest facts only.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "vouchers")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub id: String,
+    pub code: String,
+    /// `DISCOUNT_VOUCHER`, `GIFT_VOUCHER` or `LOYALTY_CARD`.
+    pub voucher_type: String,
+    pub active: Option<bool>,
+    pub campaign_id: Option<String>,
+    pub holder_id: Option<String>,
+    pub discount: Option<Json>,
+    pub gift: Option<Json>,
+    pub loyalty_card: Option<Json>,
+    pub metadata: Json,
+    pub redemption_quantity: Option<i64>,
+    pub redemption_redeemed_quantity: Option<i64>,
+    pub start_date: Option<DateTimeUtc>,
+    pub expiration_date: Option<DateTimeUtc>,
+    pub created_at: Option<DateTimeUtc>,
+    pub updated_at: Option<DateTimeUtc>,
+    pub facts_at: i64,
+    pub event_id: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

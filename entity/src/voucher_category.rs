@@ -1,0 +1,17 @@
+//! Which categories a voucher is in.
+
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "voucher_categories")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub voucher_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub category_id: String,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

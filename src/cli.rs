@@ -1,0 +1,180 @@
+//! The command line: `serve`, `schema`, `migrate`, `simulate`. Every serve flag has an env var.
+
+use crate::{App, Config, config::LogFormat, simulate};
+use clap::{Parser, Subcommand, ValueEnum};
+use migration::{Migrator, MigratorTrait};
+use std::{net::SocketAddr, time::Duration};
+
+const DEFAULT_DATABASE: &str = "sqlite://pubgate.db?mode=rwc";
+
+/// Voucherify webhooks in, GraphQL out.
+#[derive(Parser, Debug)]
+#[command(name = "pubgate", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log line format.
+    #[arg(long, global = true, env = "PUBGATE_LOG_FORMAT", value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+}
+
+/// What to do.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the gateway: webhook ingestion and GraphQL.
+    Serve(Box<ServeArgs>),
+    /// Print the GraphQL SDL (what schema.graphql holds).
+    Schema,
+    /// Apply or show migrations without serving.
+    Migrate(MigrateArgs),
+    /// Post realistic, signed Voucherify publication events to a running gateway.
+    Simulate(simulate::SimulateArgs),
+}
+
+/// `pubgate serve`.
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "PUBGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Webhook signing secret; repeat for rotation (current and previous).
+    #[arg(long = "webhook-secret", env = "PUBGATE_WEBHOOK_SECRETS", value_delimiter = ',', hide_env_values = true)]
+    pub webhook_secrets: Vec<String>,
+    /// API token for GraphQL readers; repeatable.
+    #[arg(long = "api-token", env = "PUBGATE_API_TOKENS", value_delimiter = ',', hide_env_values = true)]
+    pub api_tokens: Vec<String>,
+    /// Accept unsigned webhooks on a non-loopback address.
+    #[arg(long, env = "PUBGATE_ALLOW_UNSIGNED_WEBHOOKS")]
+    pub allow_unsigned_webhooks: bool,
+    /// Serve GraphQL without API tokens on a non-loopback address.
+    #[arg(long, env = "PUBGATE_ALLOW_ANONYMOUS_READ")]
+    pub allow_anonymous_read: bool,
+    /// Largest accepted request body.
+    #[arg(long, env = "PUBGATE_MAX_BODY_BYTES", default_value_t = 1024 * 1024)]
+    pub max_body_bytes: usize,
+    /// Database connections per instance.
+    #[arg(long, env = "PUBGATE_DB_MAX_CONNECTIONS", default_value_t = 10)]
+    pub db_max_connections: u32,
+    /// Seconds a webhook waits for its commit before answering 503.
+    #[arg(long, env = "PUBGATE_INGEST_TIMEOUT_SECS", default_value_t = 10)]
+    pub ingest_timeout_secs: u64,
+    /// Deepest GraphQL query accepted.
+    #[arg(long, env = "PUBGATE_QUERY_DEPTH", default_value_t = 16)]
+    pub query_depth: usize,
+    /// Most complex GraphQL query accepted.
+    #[arg(long, env = "PUBGATE_QUERY_COMPLEXITY", default_value_t = 5000)]
+    pub query_complexity: usize,
+}
+
+/// Where the store lives.
+#[derive(clap::Args, Debug)]
+pub struct DatabaseArgs {
+    /// `sqlite://file.db?mode=rwc` (embedded) or `postgres://user@host/db`.
+    #[arg(long, env = "PUBGATE_DATABASE_URL", default_value = DEFAULT_DATABASE, hide_env_values = true)]
+    pub database_url: String,
+}
+
+/// `pubgate migrate`.
+#[derive(clap::Args, Debug)]
+pub struct MigrateArgs {
+    /// `up` applies pending migrations; `status` lists them.
+    #[arg(value_enum, default_value = "up")]
+    pub action: MigrateAction,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// A migration action.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MigrateAction {
+    Up,
+    Status,
+}
+
+impl ServeArgs {
+    /// The validated-later configuration these flags describe.
+    pub fn config(&self) -> Config {
+        Config {
+            webhook_secrets: self.webhook_secrets.clone(),
+            api_tokens: self.api_tokens.clone(),
+            allow_unsigned_webhooks: self.allow_unsigned_webhooks,
+            allow_anonymous_read: self.allow_anonymous_read,
+            max_body_bytes: self.max_body_bytes,
+            db_max_connections: self.db_max_connections,
+            ingest_timeout: Duration::from_secs(self.ingest_timeout_secs),
+            query_depth: self.query_depth,
+            query_complexity: self.query_complexity,
+            ..Config::new(self.listen, self.database.database_url.clone())
+        }
+    }
+}
+
+/// Runs one command to completion.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args.config()).await,
+        Command::Schema => {
+            print!("{}", crate::graphql::sdl());
+            Ok(())
+        }
+        Command::Migrate(args) => migrate(args).await,
+        Command::Simulate(args) => {
+            let summary = simulate::run(&args).await?;
+            println!("{summary}");
+            if summary.failed() {
+                anyhow::bail!("some deliveries were not accepted");
+            }
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    tracing::info!(?config, "starting");
+    let app = App::build(config).await?;
+    let addr = app.local_addr();
+    // Scripts and tests read this line to find the port when listening on port 0.
+    println!("pubgate listening on http://{addr} (GraphiQL at http://{addr}/graphql)");
+    app.serve(shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let db = crate::store::connect(&args.database.database_url, 1).await?;
+    match args.action {
+        MigrateAction::Up => {
+            crate::app::migrate(&db).await?;
+            println!("migrations applied");
+        }
+        MigrateAction::Status => {
+            for m in Migrator::get_migration_with_status(&db).await? {
+                println!("{:<40} {}", m.name(), m.status());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

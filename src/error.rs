@@ -1,0 +1,89 @@
+//! Errors at the edges: one HTTP mapping for the webhook, one GraphQL mapping with codes.
+//! Internal details are logged, never sent.
+
+use axum::{
+    Json,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use sea_orm::DbErr;
+use serde_json::json;
+
+/// A failed HTTP request, answered with `{"error": code, "message": text}`.
+#[derive(Debug)]
+pub enum HttpError {
+    BadRequest(String),
+    Unauthorized(String),
+    PayloadTooLarge(usize),
+    Unavailable,
+    Internal,
+}
+
+impl IntoResponse for HttpError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            HttpError::BadRequest(m) => (StatusCode::BAD_REQUEST, "bad_request", m),
+            HttpError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "unauthorized", m),
+            HttpError::PayloadTooLarge(limit) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the body is larger than the {limit}-byte limit"),
+            ),
+            HttpError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database is unavailable; nothing was stored, retry later".into(),
+            ),
+            HttpError::Internal => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error; nothing was stored".into(),
+            ),
+        };
+        let mut response = (status, Json(json!({"error": code, "message": message}))).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        response
+    }
+}
+
+/// A GraphQL error with `extensions.code`. It has no `Display` on purpose, so `?` on an
+/// arbitrary error cannot slip its text to a client through async-graphql's blanket `From`.
+#[derive(Debug, Clone)]
+pub enum ApiError {
+    BadUserInput(String),
+    Unauthenticated,
+    Internal,
+}
+
+impl ApiError {
+    /// A client mistake, described for the client.
+    pub fn bad_input(message: impl Into<String>) -> Self {
+        ApiError::BadUserInput(message.into())
+    }
+}
+
+impl From<DbErr> for ApiError {
+    fn from(err: DbErr) -> Self {
+        tracing::error!(error = %err, "database error in a GraphQL resolver");
+        ApiError::Internal
+    }
+}
+
+impl From<ApiError> for async_graphql::Error {
+    fn from(err: ApiError) -> Self {
+        use async_graphql::ErrorExtensions;
+        let (code, message) = match err {
+            ApiError::BadUserInput(m) => ("BAD_USER_INPUT", m),
+            ApiError::Unauthenticated => ("UNAUTHENTICATED", "a valid API token is required".into()),
+            ApiError::Internal => ("INTERNAL", "internal error".into()),
+        };
+        async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))
+    }
+}
+
+/// `Result` for GraphQL resolvers.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,111 @@
+//! Relay connections: paging arguments, `PageInfo`, and the connection/edge types per node.
+
+use crate::error::{ApiError, ApiResult};
+use crate::store::queries::Window;
+use async_graphql::SimpleObject;
+
+/// Page size when neither `first` nor `last` is given.
+pub const DEFAULT_PAGE: i32 = 20;
+/// The largest `first`/`last` accepted.
+pub const MAX_PAGE: i32 = 500;
+
+/// Where a page sits in the whole list (Relay).
+#[derive(SimpleObject, Debug, Clone, Default)]
+pub struct PageInfo {
+    /// More items follow this page in the requested order.
+    pub has_next_page: bool,
+    /// Items precede this page in the requested order.
+    pub has_previous_page: bool,
+    /// The cursor of the first edge, if any.
+    pub start_cursor: Option<String>,
+    /// The cursor of the last edge, if any.
+    pub end_cursor: Option<String>,
+}
+
+/// Reads Relay arguments into a keyset window; `decode` reads this list's cursors.
+pub fn window<K>(
+    first: Option<i32>,
+    after: Option<String>,
+    last: Option<i32>,
+    before: Option<String>,
+    decode: impl Fn(&str) -> Result<K, crate::store::cursor::BadCursor>,
+) -> ApiResult<Window<K>> {
+    let size = |n: i32, name: &str| {
+        if (0..=MAX_PAGE).contains(&n) {
+            Ok(n as u64)
+        } else {
+            Err(ApiError::bad_input(format!(
+                "`{name}` must be between 0 and {MAX_PAGE}, got {n}"
+            )))
+        }
+    };
+    let (size, backward) = match (first, last) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_input("pass `first` or `last`, not both"));
+        }
+        (Some(n), None) => (size(n, "first")?, false),
+        (None, Some(n)) => (size(n, "last")?, true),
+        (None, None) => (DEFAULT_PAGE as u64, before.is_some() && after.is_none()),
+    };
+    let read = |c: Option<String>| {
+        c.map(|c| decode(&c).map_err(|e| ApiError::bad_input(e.to_string())))
+            .transpose()
+    };
+    Ok(Window {
+        size,
+        backward,
+        after: read(after)?,
+        before: read(before)?,
+    })
+}
+
+/// Declares `<Node>Connection` and `<Node>Edge` for a node type. `totalCount` runs its count
+/// query only when a client selects it.
+macro_rules! connection {
+    ($node:ty, $connection:ident, $edge:ident, $count:ty, $what:literal) => {
+        #[doc = concat!("An edge in a list of ", $what, ".")]
+        #[derive(async_graphql::SimpleObject, Clone)]
+        pub struct $edge {
+            /// Opaque position of this item; pass it as `after` or `before`.
+            pub cursor: String,
+            /// The item.
+            pub node: $node,
+        }
+
+        #[doc = concat!("A page of ", $what, " (Relay connection).")]
+        pub struct $connection {
+            pub edges: Vec<$edge>,
+            pub page_info: $crate::graphql::connection::PageInfo,
+            pub count: $count,
+        }
+
+        #[doc = concat!("A page of ", $what, " (Relay connection).")]
+        #[async_graphql::Object]
+        impl $connection {
+            /// The items of this page with their cursors.
+            async fn edges(&self) -> &[$edge] {
+                &self.edges
+            }
+
+            /// The items of this page, without cursors.
+            async fn nodes(&self) -> Vec<&$node> {
+                self.edges.iter().map(|e| &e.node).collect()
+            }
+
+            /// Where this page sits in the whole list.
+            async fn page_info(&self) -> &$crate::graphql::connection::PageInfo {
+                &self.page_info
+            }
+
+            /// How many items the whole list holds under the same filter (counted on request).
+            async fn total_count(
+                &self,
+                ctx: &async_graphql::Context<'_>,
+            ) -> $crate::error::ApiResult<i64> {
+                self.count.count(ctx).await
+            }
+        }
+    };
+}
+
+pub(crate) use connection;

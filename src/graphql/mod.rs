@@ -1,0 +1,98 @@
+//! GraphQL out: the schema and its HTTP routes (`/graphql`, GraphiQL for browsers).
+
+pub mod connection;
+pub mod query;
+pub mod scalars;
+pub mod types;
+
+use crate::{app::AppState, config::Config, error::ApiError};
+use async_graphql::{EmptyMutation, EmptySubscription, Schema, http::GraphiQLSource};
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::{
+    Router,
+    extract::{FromRequest, Request, State},
+    http::{HeaderMap, Method, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+    routing::get,
+};
+use sea_orm::DatabaseConnection;
+use subtle::ConstantTimeEq;
+
+/// pubgate's executable schema.
+pub type AppSchema = Schema<query::Query, EmptyMutation, EmptySubscription>;
+
+/// The schema with its data and limits.
+pub fn schema(db: DatabaseConnection, config: &Config) -> AppSchema {
+    Schema::build(query::Query, EmptyMutation, EmptySubscription)
+        .data(db)
+        .limit_depth(config.query_depth)
+        .limit_complexity(config.query_complexity)
+        .finish()
+}
+
+/// The SDL that `pubgate schema` prints and `schema.graphql` holds.
+pub fn sdl() -> String {
+    Schema::build(query::Query, EmptyMutation, EmptySubscription)
+        .finish()
+        .sdl()
+}
+
+/// The GraphQL edge's routes.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/graphql", get(graphql).post(graphql))
+}
+
+async fn graphql(State(state): State<AppState>, request: Request) -> Response {
+    if request.method() == Method::GET && wants_graphiql(request.headers(), request.uri().query()) {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql/ws")
+                .finish(),
+        )
+        .into_response();
+    }
+    if !authorised(&state.config, request.headers()) {
+        let error: async_graphql::Error = ApiError::Unauthenticated.into();
+        let body = async_graphql::Response::from_errors(vec![
+            error.into_server_error(async_graphql::Pos::default()),
+        ]);
+        return (StatusCode::UNAUTHORIZED, GraphQLResponse::from(body)).into_response();
+    }
+    match <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state).await {
+        Ok(req) => GraphQLResponse::from(state.schema.execute(req.into_inner()).await).into_response(),
+        Err(rejection) => rejection.into_response(),
+    }
+}
+
+/// A browser asking for the page, not a client sending a query.
+fn wants_graphiql(headers: &HeaderMap, query: Option<&str>) -> bool {
+    let html = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/html"));
+    let has_query = query.is_some_and(|q| q.split('&').any(|p| p.starts_with("query=")));
+    html && !has_query
+}
+
+/// True when no token is configured or the request carries one of them.
+pub fn authorised(config: &Config, headers: &HeaderMap) -> bool {
+    if config.api_tokens.is_empty() {
+        return true;
+    }
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    token_matches(&config.api_tokens, given)
+}
+
+/// Constant-time comparison against every configured token.
+pub fn token_matches(tokens: &[String], given: &str) -> bool {
+    let mut ok = subtle::Choice::from(0u8);
+    for token in tokens {
+        ok |= token.as_bytes().ct_eq(given.as_bytes());
+    }
+    ok.into()
+}

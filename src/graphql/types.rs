@@ -1,0 +1,135 @@
+//! GraphQL output types, converted from store rows (API types are not rows).
+
+use super::connection::connection;
+use super::scalars::DateTime;
+use crate::error::ApiResult;
+use crate::store::{cursor, queries};
+use async_graphql::{Context, ID, InputObject, Json, SimpleObject};
+use entity::webhook_event;
+use sea_orm::DatabaseConnection;
+
+/// One webhook delivery as received, whatever its shape, with what pubgate made of it.
+#[derive(SimpleObject, Clone)]
+pub struct WebhookEvent {
+    /// pubgate's id for this delivery. Ids grow in commit order.
+    pub id: ID,
+    /// The envelope's `id` (`whs_…`): Voucherify's id of this send-out.
+    pub delivery_id: Option<String>,
+    /// `event.id` (`evcus_…`): Voucherify's id of the event.
+    pub event_id: Option<String>,
+    /// The routing type: `event.type` (e.g. `customer.publication.succeeded`), else the
+    /// top-level `type`, else `unknown`. The `type`/`types` filters match this.
+    #[graphql(name = "type")]
+    pub event_type: String,
+    /// The free-text name the project gave this webhook (the envelope's top-level `type`).
+    pub event_name: Option<String>,
+    /// `source.id`: the distribution (`distr_…`) or project webhook (`wh_…`) that sent it.
+    pub source_id: Option<String>,
+    /// The Voucherify project (`proj_…`).
+    pub project_id: Option<String>,
+    /// When Voucherify says the event happened.
+    pub occurred_at: Option<DateTime>,
+    /// When pubgate received it.
+    pub received_at: DateTime,
+    /// True when the signature matched a configured secret; false when none is configured.
+    pub signature_verified: bool,
+    /// True when the event was understood and applied to customers, vouchers and publications.
+    pub normalized: bool,
+    /// Why the event was not (or not fully) normalised.
+    pub normalization_note: Option<String>,
+    /// The body exactly as received, parsed.
+    pub payload: Json<serde_json::Value>,
+}
+
+impl From<webhook_event::Model> for WebhookEvent {
+    fn from(row: webhook_event::Model) -> Self {
+        // The body was valid JSON when stored; a stored row that is not (edited by hand)
+        // shows as its text rather than failing the whole page.
+        let payload = serde_json::from_str(&row.body)
+            .unwrap_or_else(|_| serde_json::Value::String(row.body.clone()));
+        WebhookEvent {
+            id: ID(row.id.to_string()),
+            delivery_id: row.delivery_id,
+            event_id: row.event_id,
+            event_type: row.event_type,
+            event_name: row.event_name,
+            source_id: row.source_id,
+            project_id: row.project_id,
+            occurred_at: row.occurred_at.map(DateTime),
+            received_at: DateTime(row.received_at),
+            signature_verified: row.signature_verified,
+            normalized: row.normalized,
+            normalization_note: row.normalization_note,
+            payload: Json(payload),
+        }
+    }
+}
+
+/// Narrows a list of webhook events; every field given must match.
+#[derive(InputObject, Default, Clone)]
+pub struct WebhookEventFilter {
+    /// Only events of this routing type (e.g. `customer.publication.succeeded`).
+    #[graphql(name = "type")]
+    pub event_type: Option<String>,
+    /// Only events that were (true) or were not (false) normalised.
+    pub normalized: Option<bool>,
+    /// Only events received strictly after this instant.
+    pub received_after: Option<DateTime>,
+    /// Only events received strictly before this instant.
+    pub received_before: Option<DateTime>,
+}
+
+impl From<WebhookEventFilter> for queries::EventFilter {
+    fn from(f: WebhookEventFilter) -> Self {
+        queries::EventFilter {
+            types: f.event_type.map(|t| vec![t]),
+            normalized: f.normalized,
+            received_after: f.received_after.map(|t| t.0),
+            received_before: f.received_before.map(|t| t.0),
+        }
+    }
+}
+
+/// The deferred count behind `WebhookEventConnection.totalCount`.
+pub struct EventCount(pub queries::EventFilter);
+
+impl EventCount {
+    async fn count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let n = queries::count_webhook_events(db, &self.0).await?;
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+}
+
+connection!(
+    WebhookEvent,
+    WebhookEventConnection,
+    WebhookEventEdge,
+    EventCount,
+    "webhook events"
+);
+
+impl WebhookEventConnection {
+    /// Builds a connection from a page of rows.
+    pub fn from_page(page: queries::Page<webhook_event::Model>, count: EventCount) -> Self {
+        let edges: Vec<WebhookEventEdge> = page
+            .rows
+            .into_iter()
+            .map(|row| WebhookEventEdge {
+                cursor: cursor::event(row.id),
+                node: row.into(),
+            })
+            .collect();
+        let page_info = super::connection::PageInfo {
+            has_next_page: page.has_next,
+            has_previous_page: page.has_previous,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        };
+        WebhookEventConnection {
+            edges,
+            page_info,
+            count,
+        }
+    }
+}

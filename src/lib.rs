@@ -1,0 +1,15 @@
+//! pubgate: Voucherify webhooks in, durably and exactly once; GraphQL out.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod graphql;
+pub mod ops;
+pub mod simulate;
+pub mod store;
+pub mod telemetry;
+pub mod webhook;
+
+pub use app::App;
+pub use config::Config;

@@ -1,0 +1,91 @@
+//! The store: connecting, the one write path (ingest) and the read side (queries).
+
+pub mod apply;
+pub mod cursor;
+pub mod ingest;
+pub mod queries;
+
+use sea_orm::sqlx::{self, postgres::PgPoolOptions, sqlite::SqlitePoolOptions};
+use sea_orm::{DatabaseConnection, DbErr, SqlxPostgresConnector, SqlxSqliteConnector};
+use std::{str::FromStr, time::Duration};
+
+/// How long a request waits for a pooled connection before the database counts as unavailable.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Opens a pool on `url`: SQLite (WAL, `synchronous=FULL`, foreign keys) or PostgreSQL.
+pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, DbErr> {
+    let conn_err = |e: sqlx::Error| DbErr::Custom(format!("cannot open the database: {e}"));
+    if url.starts_with("sqlite:") {
+        let options = sqlx::sqlite::SqliteConnectOptions::from_str(url)
+            .map_err(conn_err)?
+            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(conn_err)?;
+        Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(conn_err)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(conn_err)?;
+        Ok(SqlxPostgresConnector::from_sqlx_postgres_pool(pool))
+    } else {
+        Err(DbErr::Custom(
+            "the database URL must start with sqlite: or postgres:".into(),
+        ))
+    }
+}
+
+/// True when `err` means "the database cannot be reached right now" (answer 503, retry later).
+pub fn is_unavailable(err: &DbErr) -> bool {
+    match err {
+        DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => sqlx_error(runtime)
+            .is_some_and(|e| match e {
+                sqlx::Error::Io(_)
+                | sqlx::Error::Tls(_)
+                | sqlx::Error::Protocol(_)
+                | sqlx::Error::PoolTimedOut
+                | sqlx::Error::PoolClosed
+                | sqlx::Error::WorkerCrashed => true,
+                sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+                    // 08: connection exception; 57P0x: shutting down; 53300: too many
+                    // connections; SQLite 5/6: busy/locked beyond the busy timeout.
+                    code.starts_with("08")
+                        || code.starts_with("57P0")
+                        || matches!(code.as_ref(), "53300" | "5" | "6")
+                }),
+                _ => false,
+            }),
+        _ => false,
+    }
+}
+
+/// True when the transaction lost a race (deadlock, serialisation) and can simply run again.
+pub fn is_retryable(err: &DbErr) -> bool {
+    let (DbErr::Exec(runtime) | DbErr::Query(runtime)) = err else {
+        return false;
+    };
+    sqlx_error(runtime).is_some_and(|e| match e {
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|code| matches!(code.as_ref(), "40001" | "40P01")),
+        _ => false,
+    })
+}
+
+fn sqlx_error(runtime: &sea_orm::RuntimeErr) -> Option<&sqlx::Error> {
+    match runtime {
+        sea_orm::RuntimeErr::SqlxError(e) => Some(e),
+        _ => None,
+    }
+}

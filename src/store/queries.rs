@@ -1,0 +1,119 @@
+//! The read side: filtered keyset pages, one SQL statement per page, counts only on demand.
+
+use chrono::{DateTime, Utc};
+use entity::webhook_event;
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+
+/// Which way a page is read, with its size and the exclusive bound it starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window<K> {
+    /// Items wanted (the query asks for one more to learn whether there are more).
+    pub size: u64,
+    /// `true` for `last`/`before`: read backwards, then restore the requested order.
+    pub backward: bool,
+    pub after: Option<K>,
+    pub before: Option<K>,
+}
+
+/// One page of rows in the requested order, and whether more exist beyond each end.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub rows: Vec<T>,
+    pub has_next: bool,
+    pub has_previous: bool,
+}
+
+impl<T> Page<T> {
+    /// Trims the probe row and works out `pageInfo` for a window.
+    fn from_probe<K>(mut rows: Vec<T>, window: &Window<K>) -> Self {
+        let more = rows.len() as u64 > window.size;
+        rows.truncate(usize::try_from(window.size).unwrap_or(usize::MAX));
+        if window.backward {
+            rows.reverse();
+            Page { rows, has_next: window.before.is_some(), has_previous: more }
+        } else {
+            Page { rows, has_next: more, has_previous: window.after.is_some() }
+        }
+    }
+}
+
+/// Filters on webhook events; every field narrows the set.
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub types: Option<Vec<String>>,
+    pub normalized: Option<bool>,
+    pub received_after: Option<DateTime<Utc>>,
+    pub received_before: Option<DateTime<Utc>>,
+}
+
+impl EventFilter {
+    fn condition(&self) -> Condition {
+        use webhook_event::Column as C;
+        let mut cond = Condition::all();
+        if let Some(types) = &self.types {
+            cond = cond.add(C::EventType.is_in(types.clone()));
+        }
+        if let Some(normalized) = self.normalized {
+            cond = cond.add(C::Normalized.eq(normalized));
+        }
+        if let Some(after) = self.received_after {
+            cond = cond.add(C::ReceivedAt.gt(after));
+        }
+        if let Some(before) = self.received_before {
+            cond = cond.add(C::ReceivedAt.lt(before));
+        }
+        cond
+    }
+}
+
+/// Webhook events, newest first, by keyset on their commit-ordered id.
+pub async fn webhook_events(
+    db: &DatabaseConnection,
+    filter: &EventFilter,
+    window: &Window<i64>,
+) -> Result<Page<webhook_event::Model>, DbErr> {
+    use webhook_event::Column as C;
+    let mut cond = filter.condition();
+    if let Some(after) = window.after {
+        cond = cond.add(C::Id.lt(after));
+    }
+    if let Some(before) = window.before {
+        cond = cond.add(C::Id.gt(before));
+    }
+    let order = if window.backward {
+        sea_orm::Order::Asc
+    } else {
+        sea_orm::Order::Desc
+    };
+    let rows = webhook_event::Entity::find()
+        .filter(cond)
+        .order_by(C::Id, order)
+        .limit(window.size + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_probe(rows, window))
+}
+
+/// How many webhook events match `filter`.
+pub async fn count_webhook_events(db: &DatabaseConnection, filter: &EventFilter) -> Result<u64, DbErr> {
+    webhook_event::Entity::find()
+        .filter(filter.condition())
+        .count(db)
+        .await
+}
+
+/// One webhook event by id.
+pub async fn webhook_event(db: &DatabaseConnection, id: i64) -> Result<Option<webhook_event::Model>, DbErr> {
+    webhook_event::Entity::find_by_id(id).one(db).await
+}
+
+/// The newest committed webhook event id (0 when none).
+pub async fn sequence_head(db: &DatabaseConnection) -> Result<i64, DbErr> {
+    Ok(entity::sequence::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .map_or(0, |row| row.value))
+}
