@@ -14,7 +14,13 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
     /// Log line format.
-    #[arg(long, global = true, env = "PUBGATE_LOG_FORMAT", value_enum, default_value = "text")]
+    #[arg(
+        long,
+        global = true,
+        env = "PUBGATE_LOG_FORMAT",
+        value_enum,
+        default_value = "text"
+    )]
     pub log_format: LogFormat,
 }
 
@@ -40,10 +46,20 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub database: DatabaseArgs,
     /// Webhook signing secret; repeat for rotation (current and previous).
-    #[arg(long = "webhook-secret", env = "PUBGATE_WEBHOOK_SECRETS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "webhook-secret",
+        env = "PUBGATE_WEBHOOK_SECRETS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub webhook_secrets: Vec<String>,
     /// API token for GraphQL readers; repeatable.
-    #[arg(long = "api-token", env = "PUBGATE_API_TOKENS", value_delimiter = ',', hide_env_values = true)]
+    #[arg(
+        long = "api-token",
+        env = "PUBGATE_API_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
     pub api_tokens: Vec<String>,
     /// Accept unsigned webhooks on a non-loopback address.
     #[arg(long, env = "PUBGATE_ALLOW_UNSIGNED_WEBHOOKS")]
@@ -163,10 +179,11 @@ pub async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(term) => term,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = interrupt => {},
             _ = term.recv() => {},

@@ -49,7 +49,12 @@ impl Config {
     /// Refuses unsafe combinations: on a non-loopback address both the webhook and the GraphQL
     /// API must be guarded, or explicitly opened.
     pub fn validate(&self) -> Result<(), String> {
-        if self.webhook_secrets.iter().chain(&self.api_tokens).any(String::is_empty) {
+        if self
+            .webhook_secrets
+            .iter()
+            .chain(&self.api_tokens)
+            .any(String::is_empty)
+        {
             return Err("webhook secrets and API tokens must not be empty".into());
         }
         if self.max_body_bytes == 0 {
@@ -86,7 +91,10 @@ impl fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("database_url", &redact_url(&self.database_url))
-            .field("webhook_secrets", &format!("{} redacted", self.webhook_secrets.len()))
+            .field(
+                "webhook_secrets",
+                &format!("{} redacted", self.webhook_secrets.len()),
+            )
             .field("api_tokens", &format!("{} redacted", self.api_tokens.len()))
             .field("allow_unsigned_webhooks", &self.allow_unsigned_webhooks)
             .field("allow_anonymous_read", &self.allow_anonymous_read)
@@ -143,6 +151,9 @@ mod tests {
         config.database_url = "postgres://app:hunter2@db/x".into();
         config.webhook_secrets = vec!["topsecret".into()];
         let text = format!("{config:?}");
-        assert!(!text.contains("hunter2") && !text.contains("topsecret"), "{text}");
+        assert!(
+            !text.contains("hunter2") && !text.contains("topsecret"),
+            "{text}"
+        );
     }
 }

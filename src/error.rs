@@ -40,7 +40,8 @@ impl IntoResponse for HttpError {
                 "internal error; nothing was stored".into(),
             ),
         };
-        let mut response = (status, Json(json!({"error": code, "message": message}))).into_response();
+        let mut response =
+            (status, Json(json!({"error": code, "message": message}))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             response
                 .headers_mut()
@@ -78,7 +79,9 @@ impl From<ApiError> for async_graphql::Error {
         use async_graphql::ErrorExtensions;
         let (code, message) = match err {
             ApiError::BadUserInput(m) => ("BAD_USER_INPUT", m),
-            ApiError::Unauthenticated => ("UNAUTHENTICATED", "a valid API token is required".into()),
+            ApiError::Unauthenticated => {
+                ("UNAUTHENTICATED", "a valid API token is required".into())
+            }
             ApiError::Internal => ("INTERNAL", "internal error".into()),
         };
         async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))

@@ -1,5 +1,8 @@
 //! The store: raw webhook events (commit-ordered) and the normalised domain.
 
+// Column names mirror the tables, so `Event::EventType` and the like are the true names.
+#![allow(clippy::enum_variant_names)]
+
 use sea_orm_migration::prelude::*;
 
 #[derive(DeriveMigrationName)]
@@ -77,7 +80,12 @@ fn tables() -> Vec<TableCreateStatement> {
     vec![
         Table::create()
             .table(Sequence::Table)
-            .col(ColumnDef::new(Sequence::Id).integer().not_null().primary_key())
+            .col(
+                ColumnDef::new(Sequence::Id)
+                    .integer()
+                    .not_null()
+                    .primary_key(),
+            )
             .col(bigint(Sequence::Value))
             .to_owned(),
         Table::create()
@@ -96,7 +104,11 @@ fn tables() -> Vec<TableCreateStatement> {
                     .timestamp_with_time_zone()
                     .not_null(),
             )
-            .col(ColumnDef::new(Event::SignatureVerified).boolean().not_null())
+            .col(
+                ColumnDef::new(Event::SignatureVerified)
+                    .boolean()
+                    .not_null(),
+            )
             .col(ColumnDef::new(Event::Normalized).boolean().not_null())
             .col(text_null(Event::NormalizationNote))
             .col(text(Event::Body))
@@ -149,7 +161,11 @@ fn tables() -> Vec<TableCreateStatement> {
             .col(json_null(Voucher::Gift))
             .col(json_null(Voucher::LoyaltyCard))
             .col(json(Voucher::Metadata))
-            .col(ColumnDef::new(Voucher::RedemptionQuantity).big_integer().null())
+            .col(
+                ColumnDef::new(Voucher::RedemptionQuantity)
+                    .big_integer()
+                    .null(),
+            )
             .col(
                 ColumnDef::new(Voucher::RedemptionRedeemedQuantity)
                     .big_integer()
@@ -204,7 +220,11 @@ fn tables() -> Vec<TableCreateStatement> {
             .table(PublicationVoucher::Table)
             .col(text(PublicationVoucher::PublicationId))
             .col(text(PublicationVoucher::VoucherId))
-            .col(ColumnDef::new(PublicationVoucher::Position).integer().not_null())
+            .col(
+                ColumnDef::new(PublicationVoucher::Position)
+                    .integer()
+                    .not_null(),
+            )
             .primary_key(
                 Index::create()
                     .col(PublicationVoucher::PublicationId)
@@ -230,20 +250,56 @@ fn index<T: IntoIden + Copy>(table: T, name: &str, cols: &[&'static str]) -> Ind
 
 fn indexes() -> Vec<IndexCreateStatement> {
     vec![
-        index(Event::Table, "ix_webhook_events_type", &["event_type", "id"]),
-        index(Event::Table, "ix_webhook_events_received", &["received_at", "id"]),
+        index(
+            Event::Table,
+            "ix_webhook_events_type",
+            &["event_type", "id"],
+        ),
+        index(
+            Event::Table,
+            "ix_webhook_events_received",
+            &["received_at", "id"],
+        ),
         index(Customer::Table, "ix_customers_source_id", &["source_id"]),
         index(Customer::Table, "ix_customers_email", &["email"]),
         index(Campaign::Table, "ix_campaigns_name", &["name"]),
         index(Voucher::Table, "ix_vouchers_code", &["code"]),
         index(Voucher::Table, "ix_vouchers_holder", &["holder_id", "id"]),
-        index(Voucher::Table, "ix_vouchers_campaign", &["campaign_id", "id"]),
-        index(VoucherCategory::Table, "ix_voucher_categories_category", &["category_id"]),
-        index(Publication::Table, "ix_publications_created", &["created_at", "id"]),
-        index(Publication::Table, "ix_publications_customer", &["customer_id", "created_at"]),
-        index(Publication::Table, "ix_publications_campaign", &["campaign_id", "created_at"]),
-        index(Publication::Table, "ix_publications_voucher", &["voucher_id"]),
-        index(PublicationVoucher::Table, "ix_publication_vouchers_voucher", &["voucher_id"]),
+        index(
+            Voucher::Table,
+            "ix_vouchers_campaign",
+            &["campaign_id", "id"],
+        ),
+        index(
+            VoucherCategory::Table,
+            "ix_voucher_categories_category",
+            &["category_id"],
+        ),
+        index(
+            Publication::Table,
+            "ix_publications_created",
+            &["created_at", "id"],
+        ),
+        index(
+            Publication::Table,
+            "ix_publications_customer",
+            &["customer_id", "created_at"],
+        ),
+        index(
+            Publication::Table,
+            "ix_publications_campaign",
+            &["campaign_id", "created_at"],
+        ),
+        index(
+            Publication::Table,
+            "ix_publications_voucher",
+            &["voucher_id"],
+        ),
+        index(
+            PublicationVoucher::Table,
+            "ix_publication_vouchers_voucher",
+            &["voucher_id"],
+        ),
     ]
 }
 

@@ -60,7 +60,9 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
         return (StatusCode::UNAUTHORIZED, GraphQLResponse::from(body)).into_response();
     }
     match <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state).await {
-        Ok(req) => GraphQLResponse::from(state.schema.execute(req.into_inner()).await).into_response(),
+        Ok(req) => {
+            GraphQLResponse::from(state.schema.execute(req.into_inner()).await).into_response()
+        }
         Err(rejection) => rejection.into_response(),
     }
 }

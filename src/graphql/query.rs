@@ -19,9 +19,13 @@ impl Query {
         #[graphql(desc = "Narrows the list; every field given must match.")] filter: Option<
             WebhookEventFilter,
         >,
-        #[graphql(desc = "Page size, reading forwards (default 20, at most 500).")] first: Option<i32>,
+        #[graphql(desc = "Page size, reading forwards (default 20, at most 500).")] first: Option<
+            i32,
+        >,
         #[graphql(desc = "Start after this cursor.")] after: Option<String>,
-        #[graphql(desc = "Page size, reading backwards from the end or from `before` (at most 500).")]
+        #[graphql(
+            desc = "Page size, reading backwards from the end or from `before` (at most 500)."
+        )]
         last: Option<i32>,
         #[graphql(desc = "End before this cursor.")] before: Option<String>,
     ) -> ApiResult<WebhookEventConnection> {

@@ -14,13 +14,15 @@ impl ScalarType for DateTime {
         match &value {
             Value::String(text) => chrono::DateTime::parse_from_rfc3339(text)
                 .map(|t| DateTime(t.with_timezone(&Utc)))
-                .map_err(|_| InputValueError::custom(format!("`{text}` is not an RFC 3339 date-time"))),
+                .map_err(|_| {
+                    InputValueError::custom(format!("`{text}` is not an RFC 3339 date-time"))
+                }),
             _ => Err(InputValueError::expected_type(value)),
         }
     }
 
     fn to_value(&self) -> Value {
-        let precision = if self.0.timestamp_subsec_micros() % 1000 == 0 {
+        let precision = if self.0.timestamp_subsec_micros().is_multiple_of(1000) {
             SecondsFormat::Millis
         } else {
             SecondsFormat::Micros

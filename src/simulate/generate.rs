@@ -7,12 +7,38 @@ use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
 use serde_json::{Value, json};
 
 const FIRST: [&str; 12] = [
-    "Zoë", "Jürgen", "Олена", "李", "Søren", "محمد", "Ana", "José", "Åsa", "Nguyễn", "Chloé", "Jack",
+    "Zoë",
+    "Jürgen",
+    "Олена",
+    "李",
+    "Søren",
+    "محمد",
+    "Ana",
+    "José",
+    "Åsa",
+    "Nguyễn",
+    "Chloé",
+    "Jack",
 ];
 const LAST: [&str; 10] = [
-    "Ångström", "Müller", "Коваленко", "雷", "Kierkegaard", "Haddad", "Núñez", "O'Brien", "Łukasz", "Webhook",
+    "Ångström",
+    "Müller",
+    "Коваленко",
+    "雷",
+    "Kierkegaard",
+    "Haddad",
+    "Núñez",
+    "O'Brien",
+    "Łukasz",
+    "Webhook",
 ];
-const CHANNELS: [&str; 5] = ["API", "Automation", "voucherify-web-ui", "Dashboard", "USER_PORTAL"];
+const CHANNELS: [&str; 5] = [
+    "API",
+    "Automation",
+    "voucherify-web-ui",
+    "Dashboard",
+    "USER_PORTAL",
+];
 const REGIONS: [&str; 4] = ["EMEA", "AMER", "APAC", "LATAM"];
 
 #[derive(Clone)]
@@ -79,7 +105,11 @@ impl Generator {
             (now - Duration::milliseconds(offset_ms)).to_rfc3339_opts(SecondsFormat::Millis, true)
         };
         let customer = self.customer();
-        let campaign = self.campaigns.choose(&mut self.rng).cloned().unwrap_or_else(|| campaign_spec(&mut self.rng, &self.run, 0));
+        let campaign = self
+            .campaigns
+            .choose(&mut self.rng)
+            .cloned()
+            .unwrap_or_else(|| campaign_spec(&mut self.rng, &self.run, 0));
         let voucher = self.voucher(&campaign, &customer, &at);
         let publication_id = format!("pub_{}{n:012}", self.run);
         let mut publication = json!({
@@ -101,18 +131,42 @@ impl Generator {
         let (event_type, name, data, source) = if roll < 60 {
             publication["voucher"] = voucher.clone();
             let data = json!({"customer": customer, "campaign": campaign_json, "publication": publication, "voucher": voucher});
-            ("customer.publication.succeeded", "Voucher-published-to-customer", data, format!("distr_{}", self.run))
+            (
+                "customer.publication.succeeded",
+                "Voucher-published-to-customer",
+                data,
+                format!("distr_{}", self.run),
+            )
         } else if roll < 80 {
             // Old-format data: no top-level voucher, the vouchers only in `vouchers[]`.
             let data = json!({"customer": customer, "campaign": campaign_json, "publication": publication, "vouchers": [voucher]});
-            ("publication.succeeded", "publication-done", data, format!("distr_{}", self.run))
+            (
+                "publication.succeeded",
+                "publication-done",
+                data,
+                format!("distr_{}", self.run),
+            )
         } else if roll < 95 {
             let data = json!({"customer": customer, "campaign": campaign_json, "publication": publication, "voucher": voucher, "created_at": at(0)});
-            ("voucher.published", "voucher.published", data, format!("wh_{}", self.run))
+            (
+                "voucher.published",
+                "voucher.published",
+                data,
+                format!("wh_{}", self.run),
+            )
         } else {
-            ("customer.updated", "customer.updated", json!({"customer": customer}), format!("wh_{}", self.run))
+            (
+                "customer.updated",
+                "customer.updated",
+                json!({"customer": customer}),
+                format!("wh_{}", self.run),
+            )
         };
-        let prefix = if source.starts_with("wh_") { "evvou" } else { "evcus" };
+        let prefix = if source.starts_with("wh_") {
+            "evvou"
+        } else {
+            "evcus"
+        };
         json!({
             "id": format!("whs_{}{n:012}", self.run), "project_id": "proj_simulated", "created_at": at(0),
             "type": name, "data": data,
@@ -140,7 +194,12 @@ impl Generator {
         })
     }
 
-    fn voucher(&mut self, campaign: &CampaignSpec, customer: &Value, at: &dyn Fn(i64) -> String) -> Value {
+    fn voucher(
+        &mut self,
+        campaign: &CampaignSpec,
+        customer: &Value,
+        at: &dyn Fn(i64) -> String,
+    ) -> Value {
         let n = self.issued;
         let code = format!("{}{n:06X}", campaign.prefix);
         let mut voucher = json!({
@@ -156,7 +215,8 @@ impl Generator {
         match campaign.voucher_type {
             "GIFT_VOUCHER" => {
                 let amount = self.rng.random_range(10..500) * 100;
-                voucher["gift"] = json!({"amount": amount, "balance": amount, "effect": "APPLY_TO_ORDER"});
+                voucher["gift"] =
+                    json!({"amount": amount, "balance": amount, "effect": "APPLY_TO_ORDER"});
             }
             "LOYALTY_CARD" => {
                 let points = self.rng.random_range(0..2000);
@@ -176,10 +236,18 @@ fn campaign_spec(rng: &mut StdRng, run: &str, n: u64) -> CampaignSpec {
     let kinds = ["AMOUNT", "PERCENT", "UNIT", "FIXED", "GIFT", "LOYALTY"];
     let kind = kinds[(n % kinds.len() as u64) as usize];
     let discount = match kind {
-        "AMOUNT" => Some(json!({"type": "AMOUNT", "amount_off": rng.random_range(5..50) * 100, "effect": "APPLY_TO_ORDER"})),
-        "PERCENT" => Some(json!({"type": "PERCENT", "percent_off": rng.random_range(5..50), "amount_limit": 3000, "effect": "APPLY_TO_ORDER"})),
-        "UNIT" => Some(json!({"type": "UNIT", "unit_off": rng.random_range(1..3), "unit_type": "prod_simulated", "effect": "ADD_MISSING_ITEMS"})),
-        "FIXED" => Some(json!({"type": "FIXED", "fixed_amount": rng.random_range(10..100) * 100, "effect": "APPLY_TO_ITEMS"})),
+        "AMOUNT" => Some(
+            json!({"type": "AMOUNT", "amount_off": rng.random_range(5..50) * 100, "effect": "APPLY_TO_ORDER"}),
+        ),
+        "PERCENT" => Some(
+            json!({"type": "PERCENT", "percent_off": rng.random_range(5..50), "amount_limit": 3000, "effect": "APPLY_TO_ORDER"}),
+        ),
+        "UNIT" => Some(
+            json!({"type": "UNIT", "unit_off": rng.random_range(1..3), "unit_type": "prod_simulated", "effect": "ADD_MISSING_ITEMS"}),
+        ),
+        "FIXED" => Some(
+            json!({"type": "FIXED", "fixed_amount": rng.random_range(10..100) * 100, "effect": "APPLY_TO_ITEMS"}),
+        ),
         _ => None,
     };
     let voucher_type = match kind {

@@ -14,7 +14,11 @@ use tokio::time::Instant;
 #[derive(clap::Args, Debug, Clone)]
 pub struct SimulateArgs {
     /// The gateway's base URL (or the full webhook URL).
-    #[arg(long, env = "PUBGATE_SIMULATE_TARGET", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        env = "PUBGATE_SIMULATE_TARGET",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub target: String,
     /// Webhook secret to sign with; without it, deliveries go unsigned.
     #[arg(long, env = "PUBGATE_SIMULATE_SECRET", hide_env_values = true)]
@@ -128,7 +132,12 @@ pub async fn post(
     request.body(body).send().await
 }
 
-async fn deliver(client: &reqwest::Client, url: &str, secret: Option<&str>, body: Vec<u8>) -> Answer {
+async fn deliver(
+    client: &reqwest::Client,
+    url: &str,
+    secret: Option<&str>,
+    body: Vec<u8>,
+) -> Answer {
     let Ok(response) = post(client, url, secret, body).await else {
         return Answer::Transport;
     };
@@ -162,7 +171,8 @@ pub async fn run(args: &SimulateArgs) -> anyhow::Result<Summary> {
             let (client, url, bar) = (&client, &url, &bar);
             async move {
                 if let Some(rate) = rate {
-                    tokio::time::sleep_until(started + Duration::from_secs_f64(i as f64 / rate)).await;
+                    tokio::time::sleep_until(started + Duration::from_secs_f64(i as f64 / rate))
+                        .await;
                 }
                 let sent = Instant::now();
                 let answer = deliver(client, url, secret, body).await;

@@ -1,7 +1,9 @@
 //! Applies a delivery's normalised rows inside the ingest transaction; newer facts win.
 
 use crate::webhook::normalise::{Normalised, PublicationFacts, VoucherFacts};
-use entity::{campaign, category, customer, publication, publication_voucher, voucher, voucher_category};
+use entity::{
+    campaign, category, customer, publication, publication_voucher, voucher, voucher_category,
+};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, IntoActiveModel, Iterable,
@@ -16,18 +18,39 @@ pub async fn apply<C: ConnectionTrait>(
     normalised: &Normalised,
 ) -> Result<(), DbErr> {
     for row in &normalised.customers {
-        let row = customer::Model { event_id, ..row.clone() };
-        upsert_newer::<customer::Entity, _>(txn, row, customer::Column::Id, customer::Column::FactsAt)
-            .await?;
+        let row = customer::Model {
+            event_id,
+            ..row.clone()
+        };
+        upsert_newer::<customer::Entity, _>(
+            txn,
+            row,
+            customer::Column::Id,
+            customer::Column::FactsAt,
+        )
+        .await?;
     }
     for row in &normalised.campaigns {
-        let row = campaign::Model { event_id, ..row.clone() };
-        upsert_newer::<campaign::Entity, _>(txn, row, campaign::Column::Id, campaign::Column::FactsAt)
-            .await?;
+        let row = campaign::Model {
+            event_id,
+            ..row.clone()
+        };
+        upsert_newer::<campaign::Entity, _>(
+            txn,
+            row,
+            campaign::Column::Id,
+            campaign::Column::FactsAt,
+        )
+        .await?;
     }
     for row in &normalised.categories {
-        upsert_newer::<category::Entity, _>(txn, row.clone(), category::Column::Id, category::Column::Id)
-            .await?;
+        upsert_newer::<category::Entity, _>(
+            txn,
+            row.clone(),
+            category::Column::Id,
+            category::Column::Id,
+        )
+        .await?;
     }
     for facts in &normalised.vouchers {
         apply_voucher(txn, event_id, facts).await?;
@@ -43,7 +66,10 @@ async fn apply_voucher<C: ConnectionTrait>(
     event_id: i64,
     facts: &VoucherFacts,
 ) -> Result<(), DbErr> {
-    let mut row = voucher::Model { event_id, ..facts.row.clone() };
+    let mut row = voucher::Model {
+        event_id,
+        ..facts.row.clone()
+    };
     if !facts.type_known
         && let Some(campaign_id) = &row.campaign_id
         && let Some(Some(kind)) = campaign::Entity::find_by_id(campaign_id.clone())
@@ -104,14 +130,18 @@ async fn insert_publication<C: ConnectionTrait>(
     if inserted == 0 {
         return Ok(());
     }
-    let links = facts.voucher_ids.iter().enumerate().map(|(position, voucher_id)| {
-        publication_voucher::Model {
-            publication_id: id.clone(),
-            voucher_id: voucher_id.clone(),
-            position: i32::try_from(position).unwrap_or(i32::MAX),
-        }
-        .into_active_model()
-    });
+    let links = facts
+        .voucher_ids
+        .iter()
+        .enumerate()
+        .map(|(position, voucher_id)| {
+            publication_voucher::Model {
+                publication_id: id.clone(),
+                voucher_id: voucher_id.clone(),
+                position: i32::try_from(position).unwrap_or(i32::MAX),
+            }
+            .into_active_model()
+        });
     publication_voucher::Entity::insert_many(links)
         .on_conflict_do_nothing()
         .exec_without_returning(txn)

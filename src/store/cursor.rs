@@ -34,7 +34,13 @@ mod tests {
 
     #[test]
     fn tampered_cursors_are_refused() {
-        for bad in ["", "e:1", "!!!", &URL_SAFE_NO_PAD.encode("e:-1"), &URL_SAFE_NO_PAD.encode("p:1")] {
+        for bad in [
+            "",
+            "e:1",
+            "!!!",
+            &URL_SAFE_NO_PAD.encode("e:-1"),
+            &URL_SAFE_NO_PAD.encode("p:1"),
+        ] {
             assert!(decode_event(bad).is_err(), "{bad}");
         }
     }

@@ -113,7 +113,10 @@ async fn store_with_fallback(
         Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
         Err(e) if is_unavailable(&e) => {
             tracing::warn!(error = %e, "database unavailable; answering 503");
-            deliveries.iter().map(|_| Err(IngestError::Unavailable)).collect()
+            deliveries
+                .iter()
+                .map(|_| Err(IngestError::Unavailable))
+                .collect()
         }
         Err(e) if deliveries.len() == 1 => {
             tracing::error!(error = %e, "storing a delivery failed");
@@ -123,21 +126,26 @@ async fn store_with_fallback(
             tracing::warn!(error = %e, size = deliveries.len(), "batch failed; storing one by one");
             let mut results = Vec::with_capacity(deliveries.len());
             for delivery in deliveries {
-                results.push(match store_retrying(db, std::slice::from_ref(delivery)).await {
-                    Ok(mut outcome) => Ok(outcome.remove(0)),
-                    Err(e) if is_unavailable(&e) => Err(IngestError::Unavailable),
-                    Err(e) => {
-                        tracing::error!(error = %e, "storing a delivery failed");
-                        Err(IngestError::Failed(e))
-                    }
-                });
+                results.push(
+                    match store_retrying(db, std::slice::from_ref(delivery)).await {
+                        Ok(mut outcome) => Ok(outcome.remove(0)),
+                        Err(e) if is_unavailable(&e) => Err(IngestError::Unavailable),
+                        Err(e) => {
+                            tracing::error!(error = %e, "storing a delivery failed");
+                            Err(IngestError::Failed(e))
+                        }
+                    },
+                );
             }
             results
         }
     }
 }
 
-async fn store_retrying(db: &DatabaseConnection, deliveries: &[Delivery]) -> Result<Vec<Outcome>, DbErr> {
+async fn store_retrying(
+    db: &DatabaseConnection,
+    deliveries: &[Delivery],
+) -> Result<Vec<Outcome>, DbErr> {
     let mut attempt = 0;
     loop {
         match store_batch(db, deliveries).await {
@@ -147,7 +155,10 @@ async fn store_retrying(db: &DatabaseConnection, deliveries: &[Delivery]) -> Res
     }
 }
 
-async fn store_batch(db: &DatabaseConnection, deliveries: &[Delivery]) -> Result<Vec<Outcome>, DbErr> {
+async fn store_batch(
+    db: &DatabaseConnection,
+    deliveries: &[Delivery],
+) -> Result<Vec<Outcome>, DbErr> {
     let txn = db.begin().await?;
     let mut head = lock_sequence(&txn).await?;
     let mut seen: HashMap<&str, i64> = HashMap::new();

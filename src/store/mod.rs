@@ -49,8 +49,8 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
 pub fn is_unavailable(err: &DbErr) -> bool {
     match err {
         DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => true,
-        DbErr::Exec(runtime) | DbErr::Query(runtime) => sqlx_error(runtime)
-            .is_some_and(|e| match e {
+        DbErr::Exec(runtime) | DbErr::Query(runtime) => {
+            sqlx_error(runtime).is_some_and(|e| match e {
                 sqlx::Error::Io(_)
                 | sqlx::Error::Tls(_)
                 | sqlx::Error::Protocol(_)
@@ -65,7 +65,8 @@ pub fn is_unavailable(err: &DbErr) -> bool {
                         || matches!(code.as_ref(), "53300" | "5" | "6")
                 }),
                 _ => false,
-            }),
+            })
+        }
         _ => false,
     }
 }

@@ -33,9 +33,17 @@ impl<T> Page<T> {
         rows.truncate(usize::try_from(window.size).unwrap_or(usize::MAX));
         if window.backward {
             rows.reverse();
-            Page { rows, has_next: window.before.is_some(), has_previous: more }
+            Page {
+                rows,
+                has_next: window.before.is_some(),
+                has_previous: more,
+            }
         } else {
-            Page { rows, has_next: more, has_previous: window.after.is_some() }
+            Page {
+                rows,
+                has_next: more,
+                has_previous: window.after.is_some(),
+            }
         }
     }
 }
@@ -98,7 +106,10 @@ pub async fn webhook_events(
 }
 
 /// How many webhook events match `filter`.
-pub async fn count_webhook_events(db: &DatabaseConnection, filter: &EventFilter) -> Result<u64, DbErr> {
+pub async fn count_webhook_events(
+    db: &DatabaseConnection,
+    filter: &EventFilter,
+) -> Result<u64, DbErr> {
     webhook_event::Entity::find()
         .filter(filter.condition())
         .count(db)
@@ -106,7 +117,10 @@ pub async fn count_webhook_events(db: &DatabaseConnection, filter: &EventFilter)
 }
 
 /// One webhook event by id.
-pub async fn webhook_event(db: &DatabaseConnection, id: i64) -> Result<Option<webhook_event::Model>, DbErr> {
+pub async fn webhook_event(
+    db: &DatabaseConnection,
+    id: i64,
+) -> Result<Option<webhook_event::Model>, DbErr> {
     webhook_event::Entity::find_by_id(id).one(db).await
 }
 

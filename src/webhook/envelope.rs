@@ -105,14 +105,19 @@ mod tests {
 
     #[test]
     fn key_prefers_source_and_event() {
-        let env = read(json!({"id": "whs_1", "source": {"id": "distr_1"}, "event": {"id": "ev_1", "type": "t"}}));
+        let env = read(
+            json!({"id": "whs_1", "source": {"id": "distr_1"}, "event": {"id": "ev_1", "type": "t"}}),
+        );
         assert_eq!(env.idempotency_key, "event:distr_1:ev_1");
         assert_eq!(env.event_type, "t");
     }
 
     #[test]
     fn key_falls_back_to_envelope_then_hash() {
-        assert_eq!(read(json!({"id": "whs_1"})).idempotency_key, "delivery:whs_1");
+        assert_eq!(
+            read(json!({"id": "whs_1"})).idempotency_key,
+            "delivery:whs_1"
+        );
         let raw = read(json!({"To": "x"}));
         assert!(raw.idempotency_key.starts_with("sha256:"));
         assert_eq!(raw.event_type, "unknown");

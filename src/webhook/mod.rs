@@ -101,7 +101,9 @@ fn check_signature(
     }
     let given = headers
         .get(SIGNATURE_HEADER)
-        .ok_or_else(|| HttpError::Unauthorized(format!("the {SIGNATURE_HEADER} header is missing")))?
+        .ok_or_else(|| {
+            HttpError::Unauthorized(format!("the {SIGNATURE_HEADER} header is missing"))
+        })?
         .to_str()
         .unwrap_or_default();
     if signature::verify(&config.webhook_secrets, body, given) {

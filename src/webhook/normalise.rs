@@ -59,7 +59,9 @@ pub fn normalise(value: &Value, envelope: &Envelope, received_at: DateTime<Utc>)
         && (value.get("object").and_then(Value::as_str) == Some("event")
             || data.get("object").is_some_and(Value::is_object))
     {
-        return flagged("legacy (v2018-08-01) webhook format: stored verbatim, not normalised".into());
+        return flagged(
+            "legacy (v2018-08-01) webhook format: stored verbatim, not normalised".into(),
+        );
     }
     if envelope.event_type.ends_with(".deleted") {
         return flagged(format!(
@@ -131,7 +133,10 @@ impl Reader {
         let mut vouchers: Vec<&Value> = vec![];
         vouchers.extend(data.get("voucher"));
         vouchers.extend(publication.and_then(|p| p.get("voucher")));
-        for list in [data.get("vouchers"), publication.and_then(|p| p.get("vouchers"))] {
+        for list in [
+            data.get("vouchers"),
+            publication.and_then(|p| p.get("vouchers")),
+        ] {
             vouchers.extend(list.and_then(Value::as_array).into_iter().flatten());
         }
         let holder = publication
@@ -173,7 +178,9 @@ impl Reader {
             return;
         };
         let value = value.unwrap_or(&Value::Null);
-        let template_type = value.get("voucher").and_then(|v| string_at(Some(v), "type"));
+        let template_type = value
+            .get("voucher")
+            .and_then(|v| string_at(Some(v), "type"));
         let row = campaign::Model {
             name: string_at(Some(value), "name").unwrap_or_else(|| id.clone()),
             campaign_type: string_at(Some(value), "campaign_type"),
@@ -218,15 +225,22 @@ impl Reader {
                 seen.category_ids = extra;
             }
             let row = &mut seen.row;
-            row.discount = row.discount.take().or_else(|| object(value.get("discount")));
+            row.discount = row
+                .discount
+                .take()
+                .or_else(|| object(value.get("discount")));
             row.gift = row.gift.take().or_else(|| object(value.get("gift")));
-            row.loyalty_card = row.loyalty_card.take().or_else(|| object(value.get("loyalty_card")));
+            row.loyalty_card = row
+                .loyalty_card
+                .take()
+                .or_else(|| object(value.get("loyalty_card")));
             return;
         }
         let campaign_id = string_at(Some(value), "campaign_id").or_else(|| {
             let name = string_at(Some(value), "campaign");
             let same = name.is_some() && name == template.and_then(|t| string_at(Some(t), "name"));
-            same.then(|| template.and_then(|t| string_at(Some(t), "id"))).flatten()
+            same.then(|| template.and_then(|t| string_at(Some(t), "id")))
+                .flatten()
         });
         if let Some(campaign_id) = &campaign_id {
             self.campaign_stub(campaign_id, string_at(Some(value), "campaign"));
@@ -399,7 +413,11 @@ fn is_voucher_type(text: &str) -> bool {
 }
 
 /// The voucher's type: as sent, else from what it carries, else from its campaign's template.
-fn voucher_type(value: &Value, template: Option<&Value>, campaign_id: Option<&str>) -> (String, bool) {
+fn voucher_type(
+    value: &Value,
+    template: Option<&Value>,
+    campaign_id: Option<&str>,
+) -> (String, bool) {
     if let Some(kind) = string_at(Some(value), "type").filter(|t| is_voucher_type(t)) {
         return (kind, true);
     }
@@ -412,7 +430,8 @@ fn voucher_type(value: &Value, template: Option<&Value>, campaign_id: Option<&st
             return (kind.to_owned(), true);
         }
     }
-    let template = template.filter(|t| campaign_id.is_none() || string_at(Some(t), "id").as_deref() == campaign_id);
+    let template = template
+        .filter(|t| campaign_id.is_none() || string_at(Some(t), "id").as_deref() == campaign_id);
     match template
         .and_then(|t| string_at(t.get("voucher"), "type"))
         .filter(|t| is_voucher_type(t))

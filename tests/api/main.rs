@@ -1,0 +1,10 @@
+//! pubgate's integration tests: the real server on 127.0.0.1:0, spoken to over its sockets.
+
+mod crash;
+mod graphql_events;
+mod helpers;
+mod idempotency;
+mod normalise;
+mod outage;
+mod startup;
+mod webhook;

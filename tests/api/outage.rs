@@ -1,0 +1,157 @@
+//! The database goes away: 503 + Retry-After, nothing acknowledged is lost, recovery by itself.
+
+use crate::helpers::*;
+use reqwest::StatusCode;
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use tokio::{
+    io::copy_bidirectional,
+    net::{TcpListener, TcpStream},
+    sync::watch,
+    task::JoinHandle,
+};
+
+/// A TCP proxy to PostgreSQL that can cut every connection, like a network partition.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    up: watch::Sender<bool>,
+    pipes: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    accept: JoinHandle<()>,
+}
+
+impl Proxy {
+    async fn start(upstream: std::net::SocketAddr) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("addr");
+        let (up, is_up) = watch::channel(true);
+        let pipes: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::default();
+        let tracked = pipes.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                if !*is_up.borrow() {
+                    continue; // dropped: connection refused in effect
+                }
+                let pipe = tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(upstream).await {
+                        let _ = copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                tracked.lock().expect("lock").push(pipe);
+            }
+        });
+        Proxy {
+            addr,
+            up,
+            pipes,
+            accept,
+        }
+    }
+
+    /// Drops every open connection and refuses new ones.
+    fn cut(&self) {
+        self.up.send_replace(false);
+        for pipe in self.pipes.lock().expect("lock").drain(..) {
+            pipe.abort();
+        }
+    }
+
+    fn restore(&self) {
+        self.up.send_replace(true);
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.accept.abort();
+        self.cut();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn database_outage_is_503_then_recovers() {
+    let Some(test_db) = TestDb::create(Backend::Postgres).await else {
+        return;
+    };
+    let url = reqwest::Url::parse(&test_db.url).expect("url");
+    let upstream = format!(
+        "{}:{}",
+        url.host_str().expect("host"),
+        url.port().unwrap_or(5432)
+    )
+    .parse()
+    .expect("socket address");
+    let proxy = Proxy::start(upstream).await;
+    let mut proxied = url.clone();
+    proxied.set_port(Some(proxy.addr.port())).expect("port");
+    let app = TestApp::spawn_on(Backend::Postgres, test_db, proxied.as_str(), |c| {
+        c.ingest_timeout = std::time::Duration::from_secs(8);
+    })
+    .await;
+    let delivery = |n: u32| {
+        bytes(&wrap(
+            "customer.updated",
+            &format!("ev_{n}"),
+            json!({"customer": {"id": format!("cust_{n}")}}),
+        ))
+    };
+    assert_eq!(app.post_webhook(delivery(0)).await.0, StatusCode::OK);
+
+    proxy.cut();
+    let response = app
+        .client
+        .post(app.url("/webhooks/voucherify"))
+        .header(
+            "x-voucherify-signature",
+            pubgate::webhook::signature::sign(SECRET.as_bytes(), &delivery(1)),
+        )
+        .body(delivery(1))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        response.headers().get("retry-after").is_some(),
+        "503 carries Retry-After"
+    );
+    let answer: serde_json::Value = response.json().await.expect("JSON error body");
+    assert_eq!(answer["error"], "unavailable");
+    let ready = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+
+    proxy.restore();
+    // Voucherify retries; the gateway recovers by itself.
+    let mut recovered = false;
+    for _ in 0..40 {
+        let (status, _) = app.post_webhook(delivery(1)).await;
+        if status == StatusCode::OK {
+            recovered = true;
+            break;
+        }
+        assert_eq!(
+            status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "only 503 while recovering"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    assert!(
+        recovered,
+        "the gateway recovered once the database was back"
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/readyz"))
+            .send()
+            .await
+            .expect("answer")
+            .status(),
+        StatusCode::OK
+    );
+    assert_eq!(app.count("webhook_events").await, 2);
+    assert_eq!(app.count("customers").await, 2);
+}

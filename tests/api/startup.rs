@@ -1,0 +1,102 @@
+//! Safe start-up, health and readiness, the schema artifact, GraphiQL.
+
+use crate::helpers::*;
+use pubgate::{App, Config};
+use std::process::Command;
+
+#[tokio::test]
+async fn non_loopback_without_secret_or_token_is_refused() {
+    let test_db = TestDb::create(Backend::Sqlite).await.expect("sqlite");
+    let config = Config::new("0.0.0.0:0".parse().expect("addr"), test_db.url.clone());
+    let err = App::build(config).await.err().expect("refused").to_string();
+    assert!(err.contains("--webhook-secret"), "{err}");
+    // The binary says the same and exits non-zero.
+    let output = Command::new(env!("CARGO_BIN_EXE_pubgate"))
+        .args([
+            "serve",
+            "--listen",
+            "0.0.0.0:0",
+            "--webhook-secret",
+            "s",
+            "--database-url",
+            &test_db.url,
+        ])
+        .env_remove("PUBGATE_API_TOKENS")
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--api-token") && stderr.contains("--allow-anonymous-read"),
+        "{stderr}"
+    );
+}
+
+#[tokio::test]
+async fn unsigned_webhooks_are_taken_on_loopback_without_a_secret() {
+    let Some(app) = TestApp::spawn_with(Backend::Sqlite, |c| c.webhook_secrets.clear()).await
+    else {
+        return;
+    };
+    let (status, _) = app.post_raw(b"{\"To\":\"x\"}".to_vec(), &[]).await;
+    assert_eq!(status, 200);
+    let answer = app
+        .graphql(
+            "{ webhookEvents { nodes { signatureVerified } } }",
+            serde_json::Value::Null,
+        )
+        .await;
+    assert_eq!(
+        answer["data"]["webhookEvents"]["nodes"][0]["signatureVerified"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn health_readiness_metrics_and_graphiql() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    for path in ["/healthz", "/readyz", "/metrics"] {
+        let response = app.client.get(app.url(path)).send().await.expect("answer");
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    app.post_webhook(b"{}".to_vec()).await;
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("pubgate_webhooks_total"), "{metrics}");
+    let page = app
+        .client
+        .get(app.url("/graphql"))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.expect("html").contains("graphiql"));
+    let get = app
+        .client
+        .get(app.url("/graphql?query=%7BwebhookEvents%7BtotalCount%7D%7D"))
+        .send()
+        .await
+        .expect("answer");
+    let json: serde_json::Value = get.json().await.expect("json");
+    assert_eq!(json["data"]["webhookEvents"]["totalCount"], 1);
+}
+
+#[test]
+fn schema_graphql_is_the_generated_sdl() {
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
+        .unwrap_or_default();
+    assert!(
+        committed == pubgate::graphql::sdl(),
+        "schema.graphql is out of date: run `cargo run -- schema > schema.graphql`"
+    );
+}
