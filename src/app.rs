@@ -5,6 +5,7 @@ use crate::{config::Config, graphql, ops, store, webhook};
 use axum::Router;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::{future::Future, net::SocketAddr, sync::Arc};
 use tokio::{net::TcpListener, sync::watch};
 use tower_http::trace::TraceLayer;
@@ -18,6 +19,8 @@ pub struct AppState {
     pub schema: graphql::AppSchema,
     /// The newest committed webhook event id.
     pub head: watch::Receiver<i64>,
+    /// SQL statements this instance has run (also exported as a metric).
+    pub sql_statements: Arc<AtomicU64>,
 }
 
 /// A bound, migrated, ready-to-serve gateway.
@@ -39,7 +42,13 @@ impl App {
         if config.api_tokens.is_empty() {
             tracing::warn!("no API token: the GraphQL API is open to anyone who can reach it");
         }
-        let db = store::connect(&config.database_url, config.db_max_connections).await?;
+        let mut db = store::connect(&config.database_url, config.db_max_connections).await?;
+        let sql_statements = Arc::new(AtomicU64::new(0));
+        let counter = sql_statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            metrics::counter!("pubgate_sql_statements_total").increment(1);
+        });
         migrate(&db).await?;
         let newest = store::queries::sequence_head(&db).await?;
         let (head_tx, head) = watch::channel(newest);
@@ -52,6 +61,7 @@ impl App {
             ingest,
             schema,
             head,
+            sql_statements,
         };
         Ok(App {
             listener,

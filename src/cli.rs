@@ -80,7 +80,7 @@ pub struct ServeArgs {
     #[arg(long, env = "PUBGATE_QUERY_DEPTH", default_value_t = 16)]
     pub query_depth: usize,
     /// Most complex GraphQL query accepted.
-    #[arg(long, env = "PUBGATE_QUERY_COMPLEXITY", default_value_t = 5000)]
+    #[arg(long, env = "PUBGATE_QUERY_COMPLEXITY", default_value_t = 50_000)]
     pub query_complexity: usize,
 }
 

@@ -42,7 +42,7 @@ impl Config {
             db_max_connections: 10,
             ingest_timeout: Duration::from_secs(10),
             query_depth: 16,
-            query_complexity: 5_000,
+            query_complexity: 50_000,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Relay connections: paging arguments, `PageInfo`, and the connection/edge types per node.
 
 use crate::error::{ApiError, ApiResult};
+use crate::store::cursor::BadCursor;
 use crate::store::queries::Window;
 use async_graphql::SimpleObject;
 
@@ -22,47 +23,61 @@ pub struct PageInfo {
     pub end_cursor: Option<String>,
 }
 
-/// Reads Relay arguments into a keyset window; `decode` reads this list's cursors.
-pub fn window<K>(
-    first: Option<i32>,
-    after: Option<String>,
-    last: Option<i32>,
-    before: Option<String>,
-    decode: impl Fn(&str) -> Result<K, crate::store::cursor::BadCursor>,
-) -> ApiResult<Window<K>> {
-    let size = |n: i32, name: &str| {
-        if (0..=MAX_PAGE).contains(&n) {
-            Ok(n as u64)
-        } else {
-            Err(ApiError::bad_input(format!(
-                "`{name}` must be between 0 and {MAX_PAGE}, got {n}"
-            )))
-        }
-    };
-    let (size, backward) = match (first, last) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::bad_input("pass `first` or `last`, not both"));
-        }
-        (Some(n), None) => (size(n, "first")?, false),
-        (None, Some(n)) => (size(n, "last")?, true),
-        (None, None) => (DEFAULT_PAGE as u64, before.is_some() && after.is_none()),
-    };
-    let read = |c: Option<String>| {
-        c.map(|c| decode(&c).map_err(|e| ApiError::bad_input(e.to_string())))
-            .transpose()
-    };
-    Ok(Window {
-        size,
-        backward,
-        after: read(after)?,
-        before: read(before)?,
-    })
+/// Relay paging arguments as a client sent them.
+#[derive(Debug, Clone, Default)]
+pub struct Paging {
+    pub first: Option<i32>,
+    pub after: Option<String>,
+    pub last: Option<i32>,
+    pub before: Option<String>,
 }
 
-/// Declares `<Node>Connection` and `<Node>Edge` for a node type. `totalCount` runs its count
-/// query only when a client selects it.
+impl Paging {
+    /// Reads the arguments into a keyset window; `decode` reads this list's cursors.
+    pub fn window<K>(self, decode: impl Fn(&str) -> Result<K, BadCursor>) -> ApiResult<Window<K>> {
+        let size = |n: i32, name: &str| {
+            if (0..=MAX_PAGE).contains(&n) {
+                Ok(n as u64)
+            } else {
+                Err(ApiError::bad_input(format!(
+                    "`{name}` must be between 0 and {MAX_PAGE}, got {n}"
+                )))
+            }
+        };
+        let (size, backward) = match (self.first, self.last) {
+            (Some(_), Some(_)) => {
+                return Err(ApiError::bad_input("pass `first` or `last`, not both"));
+            }
+            (Some(n), None) => (size(n, "first")?, false),
+            (None, Some(n)) => (size(n, "last")?, true),
+            (None, None) => (
+                DEFAULT_PAGE as u64,
+                self.before.is_some() && self.after.is_none(),
+            ),
+        };
+        let read = |c: Option<String>| {
+            c.map(|c| decode(&c).map_err(|e| ApiError::bad_input(e.to_string())))
+                .transpose()
+        };
+        Ok(Window {
+            size,
+            backward,
+            after: read(self.after)?,
+            before: read(self.before)?,
+        })
+    }
+}
+
+/// The complexity of a connection field: its page size times what each item asks for.
+pub fn page_cost(first: Option<i32>, last: Option<i32>, child: usize) -> usize {
+    let size = first.or(last).unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize;
+    size.saturating_mul(child.max(1)).saturating_add(1)
+}
+
+/// Declares `<Node>Connection` and `<Node>Edge` for a node built from a store row.
+/// `totalCount` runs its count query only when a client selects it.
 macro_rules! connection {
-    ($node:ty, $connection:ident, $edge:ident, $count:ty, $what:literal) => {
+    ($node:ident, $row:ty, $connection:ident, $edge:ident, $what:literal) => {
         #[doc = concat!("An edge in a list of ", $what, ".")]
         #[derive(async_graphql::SimpleObject, Clone)]
         pub struct $edge {
@@ -76,7 +91,36 @@ macro_rules! connection {
         pub struct $connection {
             pub edges: Vec<$edge>,
             pub page_info: $crate::graphql::connection::PageInfo,
-            pub count: $count,
+            pub count: $crate::graphql::types::Count,
+        }
+
+        impl $connection {
+            /// Builds the connection from a page of rows and the list's cursor function.
+            pub fn from_page(
+                page: $crate::store::queries::Page<$row>,
+                cursor: impl Fn(&$row) -> String,
+                count: $crate::graphql::types::Count,
+            ) -> Self {
+                let edges: Vec<$edge> = page
+                    .rows
+                    .into_iter()
+                    .map(|row| $edge {
+                        cursor: cursor(&row),
+                        node: $node::from(row),
+                    })
+                    .collect();
+                let page_info = $crate::graphql::connection::PageInfo {
+                    has_next_page: page.has_next,
+                    has_previous_page: page.has_previous,
+                    start_cursor: edges.first().map(|e| e.cursor.clone()),
+                    end_cursor: edges.last().map(|e| e.cursor.clone()),
+                };
+                $connection {
+                    edges,
+                    page_info,
+                    count,
+                }
+            }
         }
 
         #[doc = concat!("A page of ", $what, " (Relay connection).")]

@@ -1,6 +1,9 @@
 //! GraphQL out: the schema and its HTTP routes (`/graphql`, GraphiQL for browsers).
 
 pub mod connection;
+pub mod lists;
+pub mod loaders;
+pub mod prefetch;
 pub mod query;
 pub mod scalars;
 pub mod types;
@@ -61,10 +64,23 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
     }
     match <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state).await {
         Ok(req) => {
-            GraphQLResponse::from(state.schema.execute(req.into_inner()).await).into_response()
+            let request = req.into_inner().data(loaders::Loaders::new(&state.db));
+            GraphQLResponse::from(with_codes(state.schema.execute(request).await)).into_response()
         }
         Err(rejection) => rejection.into_response(),
     }
+}
+
+/// Gives every error an `extensions.code`: errors from parsing and validation (syntax, unknown
+/// fields, depth and complexity limits) are the client's and become `BAD_USER_INPUT`.
+fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", "BAD_USER_INPUT");
+        }
+    }
+    response
 }
 
 /// A browser asking for the page, not a client sending a query.

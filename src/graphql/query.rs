@@ -1,18 +1,191 @@
-//! The Query root.
+//! The Query root: every list a dashboard reads, and lookups by id.
 
-use super::connection::window;
-use super::types::{EventCount, WebhookEvent, WebhookEventConnection, WebhookEventFilter};
+use super::connection::{Paging, page_cost};
+use super::lists;
+use super::types::*;
 use crate::error::ApiResult;
-use crate::store::{cursor, queries};
+use crate::store::{directory, publications, queries};
 use async_graphql::{Context, ID, Object};
-use sea_orm::DatabaseConnection;
+use entity::publication;
+use sea_orm::{DatabaseConnection, EntityTrait};
 
 /// What dashboards can read.
 pub struct Query;
 
+fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
+    ctx.data_unchecked::<DatabaseConnection>()
+}
+
+/// What dashboards can read: voucher assignments and everything they refer to.
 #[Object]
 impl Query {
+    /// Voucher assignments (publications). Default order: newest first.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn publications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list; every field given must match.")] filter: Option<
+            PublicationFilter,
+        >,
+        #[graphql(desc = "The order (default: `createdAt`, newest first).")] order_by: Option<
+            PublicationOrder,
+        >,
+        #[graphql(desc = "Page size, reading forwards (default 20, at most 500).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(
+            desc = "Page size, reading backwards from the end or from `before` (at most 500)."
+        )]
+        last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+    ) -> ApiResult<PublicationConnection> {
+        let filter: publications::PublicationFilter = filter.unwrap_or_default().into();
+        lists::publications(
+            ctx,
+            filter,
+            order_by.into(),
+            Paging {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// One publication by Voucherify id (`pub_…`); null when unknown.
+    async fn publication(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Voucherify's publication id.")] id: ID,
+    ) -> ApiResult<Option<Publication>> {
+        Ok(publication::Entity::find_by_id(id.0)
+            .one(db(ctx))
+            .await?
+            .map(Publication))
+    }
+
+    /// One customer by Voucherify id or by your source id; null when unknown.
+    async fn customer(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Voucherify's customer id (`cust_…`).")] id: Option<ID>,
+        #[graphql(desc = "Your own id for the customer.")] source_id: Option<String>,
+    ) -> ApiResult<Option<Customer>> {
+        Ok(directory::customer(db(ctx), id.map(|i| i.0), source_id)
+            .await?
+            .map(Customer))
+    }
+
+    /// Customers, by customer id.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn customers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list; every field given must match.")] filter: Option<
+            CustomerFilter,
+        >,
+        #[graphql(desc = "Page size, reading forwards (default 20, at most 500).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page size, reading backwards (at most 500).")] last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+    ) -> ApiResult<CustomerConnection> {
+        lists::customers(
+            ctx,
+            filter.unwrap_or_default().into(),
+            Paging {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// One voucher by Voucherify id or by code; null when unknown.
+    async fn voucher(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Voucherify's voucher id (`v_…`).")] id: Option<ID>,
+        #[graphql(desc = "The voucher code.")] code: Option<String>,
+    ) -> ApiResult<Option<Voucher>> {
+        Ok(directory::voucher(db(ctx), id.map(|i| i.0), code)
+            .await?
+            .map(Voucher))
+    }
+
+    /// Vouchers, by voucher id.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn vouchers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list; every field given must match.")] filter: Option<
+            VoucherFilter,
+        >,
+        #[graphql(desc = "Page size, reading forwards (default 20, at most 500).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page size, reading backwards (at most 500).")] last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+    ) -> ApiResult<VoucherConnection> {
+        lists::vouchers(
+            ctx,
+            filter.unwrap_or_default().into(),
+            Paging {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
+    /// One campaign by Voucherify id or by name; null when unknown.
+    async fn campaign(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Voucherify's campaign id (`camp_…`).")] id: Option<ID>,
+        #[graphql(desc = "The campaign's name.")] name: Option<String>,
+    ) -> ApiResult<Option<Campaign>> {
+        Ok(directory::campaign(db(ctx), id.map(|i| i.0), name)
+            .await?
+            .map(Campaign))
+    }
+
+    /// Campaigns, by campaign id.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn campaigns(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, reading forwards (default 20, at most 500).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page size, reading backwards (at most 500).")] last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+    ) -> ApiResult<CampaignConnection> {
+        lists::campaigns(
+            ctx,
+            Paging {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+
     /// Every stored webhook delivery, newest first, including the ones that were not normalised.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn webhook_events(
         &self,
         ctx: &Context<'_>,
@@ -29,11 +202,18 @@ impl Query {
         last: Option<i32>,
         #[graphql(desc = "End before this cursor.")] before: Option<String>,
     ) -> ApiResult<WebhookEventConnection> {
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let window = window(first, after, last, before, cursor::decode_event)?;
         let filter: queries::EventFilter = filter.unwrap_or_default().into();
-        let page = queries::webhook_events(db, &filter, &window).await?;
-        Ok(WebhookEventConnection::from_page(page, EventCount(filter)))
+        lists::events(
+            ctx,
+            filter,
+            Paging {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
     }
 
     /// One webhook delivery by pubgate's id; null when there is none.
@@ -45,7 +225,6 @@ impl Query {
         let Ok(id) = id.parse::<i64>() else {
             return Ok(None);
         };
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        Ok(queries::webhook_event(db, id).await?.map(Into::into))
+        Ok(queries::webhook_event(db(ctx), id).await?.map(Into::into))
     }
 }

@@ -2,7 +2,9 @@
 
 pub mod apply;
 pub mod cursor;
+pub mod directory;
 pub mod ingest;
+pub mod publications;
 pub mod queries;
 
 use sea_orm::sqlx::{self, postgres::PgPoolOptions, sqlite::SqlitePoolOptions};

@@ -28,7 +28,7 @@ pub struct Page<T> {
 
 impl<T> Page<T> {
     /// Trims the probe row and works out `pageInfo` for a window.
-    fn from_probe<K>(mut rows: Vec<T>, window: &Window<K>) -> Self {
+    pub fn from_probe<K>(mut rows: Vec<T>, window: &Window<K>) -> Self {
         let more = rows.len() as u64 > window.size;
         rows.truncate(usize::try_from(window.size).unwrap_or(usize::MAX));
         if window.backward {

@@ -84,13 +84,23 @@ pub fn clean_text(text: &str) -> String {
     }
 }
 
+/// The current instant at the store's precision (microseconds, as PostgreSQL keeps it), so that
+/// what a cursor carries compares exactly with what is stored, on either database.
+pub fn now() -> DateTime<Utc> {
+    micros(Utc::now())
+}
+
+fn micros(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t.timestamp_micros()).unwrap_or(t)
+}
+
 /// An RFC 3339 timestamp (3- or 6-digit fractions); tolerant of stray spaces seen in examples.
 pub fn timestamp(value: Option<&Value>) -> Option<DateTime<Utc>> {
     let text = value?.as_str()?;
     DateTime::parse_from_rfc3339(text)
         .or_else(|_| DateTime::parse_from_rfc3339(&text.replace(' ', "")))
         .ok()
-        .map(|t| t.with_timezone(&Utc))
+        .map(|t| micros(t.with_timezone(&Utc)))
 }
 
 #[cfg(test)]

@@ -73,7 +73,7 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Out
     // Valid JSON is valid UTF-8, so this only fails on a serde_json bug.
     let body = String::from_utf8(bytes.to_vec())
         .map_err(|_| HttpError::BadRequest("the body is not UTF-8".into()))?;
-    let received_at = chrono::Utc::now();
+    let received_at = envelope::now();
     let envelope = Envelope::read(body.as_bytes(), &value);
     let normalised = normalise::normalise(&value, &envelope, received_at);
     let delivery = Delivery {

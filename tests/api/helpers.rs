@@ -132,6 +132,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     /// A separate connection for assertions.
     pub db: DatabaseConnection,
+    /// SQL statements the gateway has run.
+    pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
     // Held so the server and its database live exactly as long as the test's handle.
     _stop: oneshot::Sender<()>,
     _served: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -164,6 +166,7 @@ impl TestApp {
         adjust(&mut config);
         let app = App::build(config).await.expect("the app builds");
         let addr = app.local_addr();
+        let statements = app.state().sql_statements.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let served = tokio::spawn(app.serve(async move {
             let _ = stopped.await;
@@ -178,6 +181,7 @@ impl TestApp {
                 .build()
                 .expect("client"),
             db,
+            statements,
             _stop: stop,
             _served: served,
             _test_db: test_db,
@@ -230,6 +234,19 @@ impl TestApp {
             .json()
             .await
             .expect("a JSON answer")
+    }
+
+    /// Posts many deliveries, 16 at a time; each must be acknowledged.
+    pub async fn post_all(&self, bodies: Vec<Vec<u8>>) {
+        use futures::StreamExt;
+        let answers: Vec<_> = futures::stream::iter(bodies)
+            .map(|body| self.post_webhook(body))
+            .buffer_unordered(16)
+            .collect()
+            .await;
+        for (status, answer) in answers {
+            assert_eq!(status, StatusCode::OK, "{answer}");
+        }
     }
 
     /// Rows in `table`.

@@ -2,6 +2,7 @@
 
 mod crash;
 mod graphql_events;
+mod graphql_read;
 mod helpers;
 mod idempotency;
 mod normalise;

@@ -1,12 +1,10 @@
-//! GraphQL output types, converted from store rows (API types are not rows).
+//! `WebhookEvent`: a delivery as received.
 
-use super::connection::connection;
-use super::scalars::DateTime;
-use crate::error::ApiResult;
-use crate::store::{cursor, queries};
-use async_graphql::{Context, ID, InputObject, Json, SimpleObject};
+use crate::graphql::connection::connection;
+use crate::graphql::scalars::DateTime;
+use crate::store::queries;
+use async_graphql::{ID, InputObject, Json, SimpleObject};
 use entity::webhook_event;
-use sea_orm::DatabaseConnection;
 
 /// One webhook delivery as received, whatever its shape, with what pubgate made of it.
 #[derive(SimpleObject, Clone)]
@@ -90,46 +88,10 @@ impl From<WebhookEventFilter> for queries::EventFilter {
     }
 }
 
-/// The deferred count behind `WebhookEventConnection.totalCount`.
-pub struct EventCount(pub queries::EventFilter);
-
-impl EventCount {
-    async fn count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
-        let db = ctx.data_unchecked::<DatabaseConnection>();
-        let n = queries::count_webhook_events(db, &self.0).await?;
-        Ok(i64::try_from(n).unwrap_or(i64::MAX))
-    }
-}
-
 connection!(
     WebhookEvent,
+    webhook_event::Model,
     WebhookEventConnection,
     WebhookEventEdge,
-    EventCount,
     "webhook events"
 );
-
-impl WebhookEventConnection {
-    /// Builds a connection from a page of rows.
-    pub fn from_page(page: queries::Page<webhook_event::Model>, count: EventCount) -> Self {
-        let edges: Vec<WebhookEventEdge> = page
-            .rows
-            .into_iter()
-            .map(|row| WebhookEventEdge {
-                cursor: cursor::event(row.id),
-                node: row.into(),
-            })
-            .collect();
-        let page_info = super::connection::PageInfo {
-            has_next_page: page.has_next,
-            has_previous_page: page.has_previous,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
-        };
-        WebhookEventConnection {
-            edges,
-            page_info,
-            count,
-        }
-    }
-}

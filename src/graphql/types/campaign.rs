@@ -1,0 +1,139 @@
+//! `Campaign`: a Voucherify campaign with its publications and vouchers.
+
+use super::{PublicationConnection, VoucherConnection, time};
+use crate::error::ApiResult;
+use crate::graphql::connection::{Paging, connection, page_cost};
+use crate::graphql::lists;
+use crate::graphql::scalars::DateTime;
+use crate::store::{directory, publications};
+use async_graphql::{Context, ID, Json, Object};
+use entity::campaign;
+
+/// A Voucherify campaign, as the newest delivery described it.
+#[derive(Clone)]
+pub struct Campaign(pub campaign::Model);
+
+impl From<campaign::Model> for Campaign {
+    fn from(row: campaign::Model) -> Self {
+        Campaign(row)
+    }
+}
+
+/// A Voucherify campaign, as the newest delivery described it.
+#[Object]
+impl Campaign {
+    /// Voucherify's campaign id (`camp_…`).
+    async fn id(&self) -> ID {
+        ID(self.0.id.clone())
+    }
+    /// The campaign's name (its id when only a reference to it was ever received).
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    /// `DISCOUNT_COUPONS`, `GIFT_VOUCHERS`, `LOYALTY_PROGRAM`, …
+    async fn campaign_type(&self) -> Option<&str> {
+        self.0.campaign_type.as_deref()
+    }
+    /// `AUTO_UPDATE`, `STATIC` or `STANDALONE`.
+    #[graphql(name = "type")]
+    async fn kind(&self) -> Option<&str> {
+        self.0.kind.as_deref()
+    }
+    /// Free-text description.
+    async fn description(&self) -> Option<&str> {
+        self.0.description.as_deref()
+    }
+    /// Whether the campaign is active.
+    async fn active(&self) -> Option<bool> {
+        self.0.active
+    }
+    /// Whether its vouchers are referral codes.
+    async fn is_referral_code(&self) -> Option<bool> {
+        self.0.is_referral_code
+    }
+    /// The campaign's metadata, as sent.
+    async fn metadata(&self) -> Json<&serde_json::Value> {
+        Json(&self.0.metadata)
+    }
+    /// When the campaign starts.
+    async fn start_date(&self) -> Option<DateTime> {
+        time(self.0.start_date)
+    }
+    /// When the campaign ends.
+    async fn expiration_date(&self) -> Option<DateTime> {
+        time(self.0.expiration_date)
+    }
+    /// When the campaign was created in Voucherify.
+    async fn created_at(&self) -> Option<DateTime> {
+        time(self.0.created_at)
+    }
+    /// When the campaign was last changed in Voucherify.
+    async fn updated_at(&self) -> Option<DateTime> {
+        time(self.0.updated_at)
+    }
+    /// Assignments of this campaign's vouchers, newest first.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn publications(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, reading forwards (default 20, at most 500).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page size, reading backwards (at most 500).")] last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+    ) -> ApiResult<PublicationConnection> {
+        let filter = publications::PublicationFilter {
+            campaign_id: Some(self.0.id.clone()),
+            ..Default::default()
+        };
+        lists::publications(
+            ctx,
+            filter,
+            publications::Sort::default(),
+            Paging {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+    /// This campaign's vouchers, by voucher id.
+    #[graphql(complexity = "page_cost(first, last, child_complexity)")]
+    async fn vouchers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Page size, reading forwards (default 20, at most 500).")] first: Option<
+            i32,
+        >,
+        #[graphql(desc = "Start after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Page size, reading backwards (at most 500).")] last: Option<i32>,
+        #[graphql(desc = "End before this cursor.")] before: Option<String>,
+    ) -> ApiResult<VoucherConnection> {
+        let filter = directory::VoucherFilter {
+            campaign_id: Some(self.0.id.clone()),
+            ..Default::default()
+        };
+        lists::vouchers(
+            ctx,
+            filter,
+            Paging {
+                first,
+                after,
+                last,
+                before,
+            },
+        )
+        .await
+    }
+}
+
+connection!(
+    Campaign,
+    campaign::Model,
+    CampaignConnection,
+    CampaignEdge,
+    "campaigns"
+);

@@ -1,0 +1,329 @@
+//! Customers, vouchers and campaigns: lookups, filtered pages by id, and the batch reads the
+//! GraphQL loaders use (one statement per batch, whatever the page size).
+
+use super::queries::{Page, Window};
+use entity::{
+    campaign, category, customer, publication_voucher, voucher, voucher_category, webhook_event,
+};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
+use sea_orm::{
+    ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select,
+};
+use std::collections::HashMap;
+
+/// Filters on customers.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerFilter {
+    pub email: Option<String>,
+    pub source_id: Option<String>,
+    /// Case-insensitive substring of the name.
+    pub name_contains: Option<String>,
+}
+
+impl CustomerFilter {
+    pub fn condition(&self) -> Condition {
+        use customer::Column as C;
+        let mut cond = Condition::all();
+        if let Some(email) = &self.email {
+            cond = cond.add(C::Email.eq(email.clone()));
+        }
+        if let Some(source) = &self.source_id {
+            cond = cond.add(C::SourceId.eq(source.clone()));
+        }
+        if let Some(part) = &self.name_contains {
+            let pattern = format!("%{}%", escape_like(&part.to_lowercase()));
+            cond = cond.add(
+                Expr::expr(Func::lower(Expr::col(C::Name)))
+                    .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+            );
+        }
+        cond
+    }
+}
+
+/// Filters on vouchers.
+#[derive(Debug, Clone, Default)]
+pub struct VoucherFilter {
+    pub holder_id: Option<String>,
+    pub campaign_id: Option<String>,
+    pub voucher_type: Option<String>,
+    pub active: Option<bool>,
+    /// A category id or name.
+    pub category: Option<String>,
+}
+
+impl VoucherFilter {
+    pub fn condition(&self) -> Condition {
+        use voucher::Column as V;
+        let mut cond = Condition::all();
+        if let Some(holder) = &self.holder_id {
+            cond = cond.add(V::HolderId.eq(holder.clone()));
+        }
+        if let Some(campaign) = &self.campaign_id {
+            cond = cond.add(V::CampaignId.eq(campaign.clone()));
+        }
+        if let Some(kind) = &self.voucher_type {
+            cond = cond.add(V::VoucherType.eq(kind.clone()));
+        }
+        if let Some(active) = self.active {
+            cond = cond.add(V::Active.eq(active));
+        }
+        if let Some(category) = &self.category {
+            let in_category = Query::select()
+                .column((
+                    voucher_category::Entity,
+                    voucher_category::Column::VoucherId,
+                ))
+                .from(voucher_category::Entity)
+                .inner_join(
+                    category::Entity,
+                    Expr::col((category::Entity, category::Column::Id)).equals((
+                        voucher_category::Entity,
+                        voucher_category::Column::CategoryId,
+                    )),
+                )
+                .cond_where(
+                    Condition::any()
+                        .add(
+                            Expr::col((category::Entity, category::Column::Id))
+                                .eq(category.as_str()),
+                        )
+                        .add(
+                            Expr::col((category::Entity, category::Column::Name))
+                                .eq(category.as_str()),
+                        ),
+                )
+                .to_owned();
+            cond = cond.add(V::Id.in_subquery(in_category));
+        }
+        cond
+    }
+}
+
+fn escape_like(text: &str) -> String {
+    text.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// A page of `select`, ascending by the string primary key `id`.
+async fn page_by_id<E: EntityTrait>(
+    db: &DatabaseConnection,
+    select: Select<E>,
+    id: E::Column,
+    window: &Window<String>,
+) -> Result<Page<E::Model>, DbErr> {
+    let mut select = select;
+    if let Some(after) = &window.after {
+        select = select.filter(id.gt(after.clone()));
+    }
+    if let Some(before) = &window.before {
+        select = select.filter(id.lt(before.clone()));
+    }
+    let order = if window.backward {
+        Order::Desc
+    } else {
+        Order::Asc
+    };
+    let rows = select
+        .order_by(id, order)
+        .limit(window.size + 1)
+        .all(db)
+        .await?;
+    Ok(Page::from_probe(rows, window))
+}
+
+pub async fn customers(
+    db: &DatabaseConnection,
+    filter: &CustomerFilter,
+    window: &Window<String>,
+) -> Result<Page<customer::Model>, DbErr> {
+    let select = customer::Entity::find().filter(filter.condition());
+    page_by_id(db, select, customer::Column::Id, window).await
+}
+
+pub async fn count_customers(
+    db: &DatabaseConnection,
+    filter: &CustomerFilter,
+) -> Result<u64, DbErr> {
+    customer::Entity::find()
+        .filter(filter.condition())
+        .count(db)
+        .await
+}
+
+pub async fn vouchers(
+    db: &DatabaseConnection,
+    filter: &VoucherFilter,
+    window: &Window<String>,
+) -> Result<Page<voucher::Model>, DbErr> {
+    let select = voucher::Entity::find().filter(filter.condition());
+    page_by_id(db, select, voucher::Column::Id, window).await
+}
+
+pub async fn count_vouchers(db: &DatabaseConnection, filter: &VoucherFilter) -> Result<u64, DbErr> {
+    voucher::Entity::find()
+        .filter(filter.condition())
+        .count(db)
+        .await
+}
+
+pub async fn campaigns(
+    db: &DatabaseConnection,
+    window: &Window<String>,
+) -> Result<Page<campaign::Model>, DbErr> {
+    page_by_id(db, campaign::Entity::find(), campaign::Column::Id, window).await
+}
+
+pub async fn count_campaigns(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    campaign::Entity::find().count(db).await
+}
+
+/// The customer with this id, or else the one with this source id.
+pub async fn customer(
+    db: &DatabaseConnection,
+    id: Option<String>,
+    source_id: Option<String>,
+) -> Result<Option<customer::Model>, DbErr> {
+    match (id, source_id) {
+        (Some(id), _) => customer::Entity::find_by_id(id).one(db).await,
+        (None, Some(source)) => {
+            customer::Entity::find()
+                .filter(customer::Column::SourceId.eq(source))
+                .order_by_asc(customer::Column::Id)
+                .one(db)
+                .await
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// The voucher with this id, or else the one with this code.
+pub async fn voucher(
+    db: &DatabaseConnection,
+    id: Option<String>,
+    code: Option<String>,
+) -> Result<Option<voucher::Model>, DbErr> {
+    match (id, code) {
+        (Some(id), _) => voucher::Entity::find_by_id(id).one(db).await,
+        (None, Some(code)) => {
+            voucher::Entity::find()
+                .filter(voucher::Column::Code.eq(code))
+                .order_by_asc(voucher::Column::Id)
+                .one(db)
+                .await
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// The campaign with this id, or else the one with this name.
+pub async fn campaign(
+    db: &DatabaseConnection,
+    id: Option<String>,
+    name: Option<String>,
+) -> Result<Option<campaign::Model>, DbErr> {
+    match (id, name) {
+        (Some(id), _) => campaign::Entity::find_by_id(id).one(db).await,
+        (None, Some(name)) => {
+            campaign::Entity::find()
+                .filter(campaign::Column::Name.eq(name))
+                .order_by_asc(campaign::Column::Id)
+                .one(db)
+                .await
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+pub async fn customers_by_id(
+    db: &DatabaseConnection,
+    ids: &[String],
+) -> Result<HashMap<String, customer::Model>, DbErr> {
+    let rows = customer::Entity::find()
+        .filter(customer::Column::Id.is_in(ids.to_vec()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
+}
+
+pub async fn vouchers_by_id(
+    db: &DatabaseConnection,
+    ids: &[String],
+) -> Result<HashMap<String, voucher::Model>, DbErr> {
+    let rows = voucher::Entity::find()
+        .filter(voucher::Column::Id.is_in(ids.to_vec()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
+}
+
+pub async fn campaigns_by_id(
+    db: &DatabaseConnection,
+    ids: &[String],
+) -> Result<HashMap<String, campaign::Model>, DbErr> {
+    let rows = campaign::Entity::find()
+        .filter(campaign::Column::Id.is_in(ids.to_vec()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
+}
+
+pub async fn events_by_id(
+    db: &DatabaseConnection,
+    ids: &[i64],
+) -> Result<HashMap<i64, webhook_event::Model>, DbErr> {
+    let rows = webhook_event::Entity::find()
+        .filter(webhook_event::Column::Id.is_in(ids.to_vec()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+}
+
+/// Each voucher's categories, by name.
+pub async fn categories_of_vouchers(
+    db: &DatabaseConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<category::Model>>, DbErr> {
+    let rows: Vec<(String, String, String, Option<i32>)> = voucher_category::Entity::find()
+        .select_only()
+        .column(voucher_category::Column::VoucherId)
+        .column_as(category::Column::Id, "category_id_")
+        .column(category::Column::Name)
+        .column(category::Column::Hierarchy)
+        .inner_join(category::Entity)
+        .filter(voucher_category::Column::VoucherId.is_in(ids.to_vec()))
+        .order_by_asc(category::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: HashMap<String, Vec<category::Model>> = HashMap::new();
+    for (voucher_id, id, name, hierarchy) in rows {
+        out.entry(voucher_id).or_default().push(category::Model {
+            id,
+            name,
+            hierarchy,
+        });
+    }
+    Ok(out)
+}
+
+/// Each publication's voucher ids, in payload order.
+pub async fn vouchers_of_publications(
+    db: &DatabaseConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, DbErr> {
+    let rows = publication_voucher::Entity::find()
+        .filter(publication_voucher::Column::PublicationId.is_in(ids.to_vec()))
+        .order_by_asc(publication_voucher::Column::Position)
+        .all(db)
+        .await?;
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for row in rows {
+        out.entry(row.publication_id)
+            .or_default()
+            .push(row.voucher_id);
+    }
+    Ok(out)
+}

@@ -1,0 +1,500 @@
+//! The read API dashboards use: publications and what they refer to, paging, filters,
+//! nested connections, no N+1, limits.
+
+use crate::helpers::*;
+use crate::on_both;
+use serde_json::{Value, json};
+use std::sync::atomic::Ordering;
+
+on_both!(
+    publications_page_both_ways_under_every_order,
+    a_thousand_publications_page_without_gaps,
+    filters_alone_and_combined,
+    lookups_and_nested_connections,
+    page_statements_do_not_grow_with_page_size,
+    abusive_queries_are_graphql_errors,
+);
+
+const TYPES: [&str; 3] = ["DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD"];
+
+/// A publication delivery; `n` picks customer (of 5), campaign (of 3) and type; created_at
+/// repeats every 4 deliveries so ties must be broken by id.
+fn delivery(n: usize) -> Vec<u8> {
+    let (customer, campaign, kind) = (n % 5, n % 3, TYPES[n % 3]);
+    let (category, channel) = (["Gold", "Silver"][n % 2], ["API", "Automation"][n % 2]);
+    let created = format!(
+        "2024-05-01T10:00:{:02}.{:03}Z",
+        (n / 4) % 60,
+        (n / 240) % 1000
+    );
+    let mut voucher = json!({
+        "id": format!("v_{n:05}"), "code": format!("CODE-{n:05}"), "type": kind, "active": n.is_multiple_of(2),
+        "campaign": format!("Campaign {campaign}"), "campaign_id": format!("camp_{campaign}"),
+        "holder_id": format!("cust_{customer}"), "metadata": {"n": n},
+        "categories": [{"id": format!("cat_{}", n % 2), "name": category, "hierarchy": 1}],
+        "redemption": {"quantity": 1, "redeemed_quantity": 0},
+        "created_at": "2024-05-01T09:00:00.123456Z", "updated_at": "2024-05-01T09:00:00Z",
+    });
+    match kind {
+        "GIFT_VOUCHER" => {
+            voucher["gift"] = json!({"amount": 10000, "balance": 2500, "effect": "APPLY_TO_ORDER"})
+        }
+        "LOYALTY_CARD" => voucher["loyalty_card"] = json!({"points": 120, "balance": 80}),
+        _ => {
+            voucher["discount"] = json!({"type": "PERCENT", "percent_off": 12.5, "amount_limit": 3000, "effect": "APPLY_TO_ORDER"})
+        }
+    }
+    let data = json!({
+        "customer": {"id": format!("cust_{customer}"), "source_id": format!("src-{customer}"), "name": format!("Zoë Number {customer}"),
+                     "email": if customer == 0 { Value::Null } else { json!(format!("c{customer}@example.com")) }, "metadata": {}},
+        "campaign": {"id": format!("camp_{campaign}"), "name": format!("Campaign {campaign}"), "campaign_type": "DISCOUNT_COUPONS",
+                     "type": "AUTO_UPDATE", "active": true, "voucher": {"type": kind}, "metadata": {"c": campaign}},
+        "publication": {"id": format!("pub_{n:05}"), "result": "SUCCESS", "channel": channel,
+                        "customer_id": format!("cust_{customer}"), "created_at": created, "metadata": {}, "vouchers_id": [format!("v_{n:05}")]},
+        "voucher": voucher,
+    });
+    bytes(&wrap(
+        "customer.publication.succeeded",
+        &format!("ev_{n}"),
+        data,
+    ))
+}
+
+async fn seed(app: &TestApp, n: usize) {
+    app.post_all((0..n).map(delivery).collect()).await;
+}
+
+const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String, $order: PublicationOrder, $filter: PublicationFilter) {
+  publications(first: $first, after: $after, last: $last, before: $before, orderBy: $order, filter: $filter) {
+    totalCount
+    edges { cursor node { id createdAt receivedAt } }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+  }
+}";
+
+fn page_ids(answer: &Value) -> Vec<String> {
+    let page = &answer["data"]["publications"];
+    assert!(page.is_object(), "{answer}");
+    page["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .map(|e| e["node"]["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// Every id in order, read forwards `size` at a time, then backwards; both must agree.
+async fn read_all(app: &TestApp, order: &Value, size: usize) -> Vec<String> {
+    let (mut forwards, mut after) = (vec![], Value::Null);
+    loop {
+        let answer = app
+            .graphql(PAGE, json!({"first": size, "after": after, "order": order}))
+            .await;
+        forwards.extend(page_ids(&answer));
+        let info = &answer["data"]["publications"]["pageInfo"];
+        if !info["hasNextPage"].as_bool().expect("bool") {
+            break;
+        }
+        after = info["endCursor"].clone();
+    }
+    let (mut pages, mut before) = (vec![], Value::Null);
+    loop {
+        let answer = app
+            .graphql(
+                PAGE,
+                json!({"last": size, "before": before, "order": order}),
+            )
+            .await;
+        pages.push(page_ids(&answer));
+        let info = &answer["data"]["publications"]["pageInfo"];
+        if !info["hasPreviousPage"].as_bool().expect("bool") {
+            break;
+        }
+        before = info["startCursor"].clone();
+    }
+    let backwards: Vec<String> = pages.into_iter().rev().flatten().collect();
+    assert_eq!(
+        forwards, backwards,
+        "forwards and backwards agree under {order}"
+    );
+    forwards
+}
+
+/// The expected order of ids under `field`/`direction`, from the stored rows.
+async fn expected(app: &TestApp, field: &str, descending: bool) -> Vec<String> {
+    let direction = if descending { "DESC" } else { "ASC" };
+    app.texts(&format!(
+        "SELECT id FROM publications ORDER BY {field} {direction}, id {direction}"
+    ))
+    .await
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+async fn check_every_order(app: &TestApp, total: usize, size: usize) {
+    for (field, column) in [("CREATED_AT", "created_at"), ("RECEIVED_AT", "received_at")] {
+        for direction in ["ASC", "DESC"] {
+            let order = json!({"field": field, "direction": direction});
+            let ids = read_all(app, &order, size).await;
+            assert_eq!(ids.len(), total, "{order}");
+            let unique: std::collections::HashSet<_> = ids.iter().collect();
+            assert_eq!(unique.len(), total, "no duplicates under {order}");
+            assert_eq!(
+                ids,
+                expected(app, column, direction == "DESC").await,
+                "{order}"
+            );
+        }
+    }
+}
+
+async fn publications_page_both_ways_under_every_order(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    seed(&app, 25).await;
+    check_every_order(&app, 25, 4).await;
+    // Default order is newest first by createdAt; `last` alone is the oldest N, still newest first.
+    let newest = page_ids(&app.graphql(PAGE, json!({"first": 25})).await);
+    assert_eq!(newest, expected(&app, "created_at", true).await);
+    let oldest = page_ids(&app.graphql(PAGE, json!({"last": 3})).await);
+    assert_eq!(oldest, newest[22..].to_vec());
+}
+
+async fn a_thousand_publications_page_without_gaps(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    seed(&app, 1000).await;
+    check_every_order(&app, 1000, 97).await;
+    let all = app.graphql(PAGE, json!({"first": 500})).await;
+    assert_eq!(all["data"]["publications"]["totalCount"], 1000);
+    assert_eq!(page_ids(&all).len(), 500);
+}
+
+async fn filters_alone_and_combined(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    seed(&app, 60).await;
+    let count = |filter: Value| {
+        let app = &app;
+        async move {
+            let answer = app
+                .graphql(PAGE, json!({"filter": filter, "first": 0}))
+                .await;
+            answer["data"]["publications"]["totalCount"]
+                .as_i64()
+                .unwrap_or_else(|| panic!("{answer}"))
+        }
+    };
+    let by = |pred: &dyn Fn(usize) -> bool| (0..60).filter(|n| pred(*n)).count() as i64;
+    assert_eq!(count(json!({})).await, 60);
+    assert_eq!(
+        count(json!({"customerId": "cust_1"})).await,
+        by(&|n| n % 5 == 1)
+    );
+    assert_eq!(
+        count(json!({"customerSourceId": "src-2"})).await,
+        by(&|n| n % 5 == 2)
+    );
+    assert_eq!(
+        count(json!({"campaignId": "camp_0"})).await,
+        by(&|n| n % 3 == 0)
+    );
+    assert_eq!(
+        count(json!({"campaignName": "Campaign 1"})).await,
+        by(&|n| n % 3 == 1)
+    );
+    assert_eq!(count(json!({"voucherCode": "CODE-00007"})).await, 1);
+    assert_eq!(
+        count(json!({"voucherType": "GIFT_VOUCHER"})).await,
+        by(&|n| n % 3 == 1)
+    );
+    assert_eq!(
+        count(json!({"channel": "Automation"})).await,
+        by(&|n| n % 2 == 1)
+    );
+    // Strict bounds: 10:00:02.000 is the created_at of deliveries 8..11.
+    assert_eq!(
+        count(json!({"createdAfter": "2024-05-01T10:00:02Z"})).await,
+        by(&|n| n / 4 > 2)
+    );
+    assert_eq!(
+        count(json!({"createdBefore": "2024-05-01T10:00:02Z"})).await,
+        by(&|n| n / 4 < 2)
+    );
+    assert_eq!(
+        count(json!({"customerId": "cust_1", "channel": "Automation", "voucherType": "DISCOUNT_VOUCHER", "createdAfter": "2024-05-01T10:00:01Z"})).await,
+        by(&|n| n % 5 == 1 && n % 2 == 1 && n % 3 == 0 && n / 4 > 1)
+    );
+    assert_eq!(count(json!({"customerId": "cust_none"})).await, 0);
+    let filtered = app
+        .graphql(
+            PAGE,
+            json!({"filter": {"campaignId": "camp_2"}, "first": 5}),
+        )
+        .await;
+    let next = filtered["data"]["publications"]["pageInfo"]["endCursor"].clone();
+    let rest = app
+        .graphql(
+            PAGE,
+            json!({"filter": {"campaignId": "camp_2"}, "first": 500, "after": next}),
+        )
+        .await;
+    assert_eq!(
+        page_ids(&filtered).len() + page_ids(&rest).len(),
+        by(&|n| n % 3 == 2) as usize,
+        "cursor keeps the filter's set"
+    );
+    let customers = app.graphql(r#"{ a: customers(filter: {nameContains: "zOË number 3"}) { totalCount } b: customers(filter: {email: "c4@example.com"}) { nodes { id } } c: customers(filter: {sourceId: "src-0"}) { nodes { email } } d: customers(filter: {nameContains: "%"}) { totalCount } }"#, Value::Null).await;
+    assert_eq!(customers["data"]["a"]["totalCount"], 1, "{customers}");
+    assert_eq!(customers["data"]["b"]["nodes"][0]["id"], "cust_4");
+    assert_eq!(customers["data"]["c"]["nodes"][0]["email"], Value::Null);
+    assert_eq!(
+        customers["data"]["d"]["totalCount"], 0,
+        "LIKE wildcards are matched literally"
+    );
+    let vouchers = app.graphql(r#"{ a: vouchers(filter: {type: LOYALTY_CARD}) { totalCount } b: vouchers(filter: {active: true, holderId: "cust_0"}) { totalCount } c: vouchers(filter: {category: "Gold"}) { totalCount } d: vouchers(filter: {category: "cat_1", campaignId: "camp_1"}) { totalCount } }"#, Value::Null).await;
+    assert_eq!(
+        vouchers["data"]["a"]["totalCount"],
+        by(&|n| n % 3 == 2),
+        "{vouchers}"
+    );
+    assert_eq!(
+        vouchers["data"]["b"]["totalCount"],
+        by(&|n| n % 2 == 0 && n % 5 == 0)
+    );
+    assert_eq!(vouchers["data"]["c"]["totalCount"], by(&|n| n % 2 == 0));
+    assert_eq!(
+        vouchers["data"]["d"]["totalCount"],
+        by(&|n| n % 2 == 1 && n % 3 == 1)
+    );
+}
+
+async fn lookups_and_nested_connections(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    seed(&app, 30).await;
+    let answer = app
+        .graphql(
+            r#"{
+  bySource: customer(sourceId: "src-3") { id name email metadata
+    vouchers(first: 2) { totalCount edges { cursor node { code type holder { id } } } pageInfo { hasNextPage endCursor } }
+    publications(first: 3) { totalCount nodes { id customer { id } } } }
+  byCode: voucher(code: "CODE-00004") { id type active discount { type percentOff amountLimit effect } gift { amount }
+    categories { id name hierarchy } campaign { name } redemption { quantity redeemedQuantity }
+    createdAt updatedAt publications { nodes { id } } }
+  gift: voucher(id: "v_00001") { type gift { amount balance effect } loyaltyCard { points } discount { type } }
+  loyal: voucher(id: "v_00002") { type loyaltyCard { points balance } }
+  campaign(name: "Campaign 2") { id name campaignType type active metadata publications(first: 1) { totalCount } vouchers { totalCount } }
+  campaigns { totalCount nodes { id } }
+  publication(id: "pub_00004") { id result channel event { type } vouchers { id } voucher { id } campaign { id } customer { id } }
+  unknownCustomer: customer(id: "cust_nope") { id }
+  unknownVoucher: voucher(code: "NOPE") { id }
+  unknownCampaign: campaign(id: "camp_nope") { id }
+  unknownPublication: publication(id: "pub_nope") { id }
+  nothing: customer { id }
+}"#,
+            Value::Null,
+        )
+        .await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    let data = &answer["data"];
+    let customer = &data["bySource"];
+    assert_eq!(customer["id"], "cust_3");
+    assert_eq!(customer["vouchers"]["totalCount"], 6);
+    assert_eq!(
+        customer["vouchers"]["edges"]
+            .as_array()
+            .expect("edges")
+            .len(),
+        2
+    );
+    assert_eq!(customer["vouchers"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(customer["publications"]["totalCount"], 6);
+    let more = app
+        .graphql(
+            r#"query($after: String) { customer(id: "cust_3") { vouchers(first: 10, after: $after) { nodes { code } } } }"#,
+            json!({"after": customer["vouchers"]["pageInfo"]["endCursor"]}),
+        )
+        .await;
+    assert_eq!(
+        more["data"]["customer"]["vouchers"]["nodes"]
+            .as_array()
+            .expect("nodes")
+            .len(),
+        4,
+        "nested paging resumes"
+    );
+    let voucher = &data["byCode"];
+    assert_eq!(voucher["type"], "GIFT_VOUCHER");
+    let discount = &app.graphql(r#"{ voucher(code: "CODE-00003") { discount { type percentOff amountLimit effect } } }"#, Value::Null).await["data"]["voucher"]["discount"];
+    assert_eq!(
+        discount,
+        &json!({"type": "PERCENT", "percentOff": 12.5, "amountLimit": 3000, "effect": "APPLY_TO_ORDER"})
+    );
+    assert_eq!(
+        voucher["categories"],
+        json!([{"id": "cat_0", "name": "Gold", "hierarchy": 1}])
+    );
+    assert_eq!(
+        voucher["createdAt"], "2024-05-01T09:00:00.123456Z",
+        "microseconds are kept"
+    );
+    assert_eq!(
+        voucher["updatedAt"], "2024-05-01T09:00:00.000Z",
+        "milliseconds always shown"
+    );
+    assert_eq!(
+        voucher["redemption"],
+        json!({"quantity": 1, "redeemedQuantity": 0})
+    );
+    assert_eq!(
+        voucher["publications"]["nodes"],
+        json!([{"id": "pub_00004"}])
+    );
+    assert_eq!(
+        data["gift"]["gift"],
+        json!({"amount": 10000, "balance": 2500, "effect": "APPLY_TO_ORDER"})
+    );
+    assert_eq!(
+        data["loyal"]["loyaltyCard"],
+        json!({"points": 120, "balance": 80})
+    );
+    assert_eq!(data["campaign"]["id"], "camp_2");
+    assert_eq!(data["campaign"]["vouchers"]["totalCount"], 10);
+    assert_eq!(data["campaigns"]["totalCount"], 3);
+    let publication = &data["publication"];
+    assert_eq!(
+        publication["event"]["type"],
+        "customer.publication.succeeded"
+    );
+    assert_eq!(publication["vouchers"], json!([{"id": "v_00004"}]));
+    assert_eq!(publication["campaign"]["id"], "camp_1");
+    for unknown in [
+        "unknownCustomer",
+        "unknownVoucher",
+        "unknownCampaign",
+        "unknownPublication",
+        "nothing",
+    ] {
+        assert_eq!(data[unknown], Value::Null, "{unknown}");
+    }
+}
+
+const DASHBOARD: &str = "query($first: Int) { publications(first: $first) { edges { cursor node {
+  id createdAt channel customer { id name email } voucher { code type discount { type percentOff } gift { amount } categories { name } }
+  vouchers { code } campaign { name } event { id } } } } }";
+
+async fn page_statements_do_not_grow_with_page_size(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    seed(&app, 60).await;
+    let mut counts = vec![];
+    for size in [5, 50] {
+        let before = app.statements.load(Ordering::SeqCst);
+        let answer = app.graphql(DASHBOARD, json!({"first": size})).await;
+        assert!(answer["errors"].is_null(), "{answer}");
+        assert_eq!(
+            answer["data"]["publications"]["edges"]
+                .as_array()
+                .expect("edges")
+                .len(),
+            size
+        );
+        counts.push(app.statements.load(Ordering::SeqCst) - before);
+    }
+    assert_eq!(
+        counts[0], counts[1],
+        "statements for 5 rows vs 50 rows: {counts:?}"
+    );
+    assert!(
+        counts[1] <= 8,
+        "one per page plus one per kind of object: {counts:?}"
+    );
+}
+
+async fn abusive_queries_are_graphql_errors(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    seed(&app, 3).await;
+    let send = |query: String| {
+        let app = &app;
+        async move {
+            let response = app
+                .client
+                .post(app.url("/graphql"))
+                .json(&json!({"query": query}))
+                .send()
+                .await
+                .expect("answer");
+            assert!(response.status().as_u16() < 500, "never a 5xx");
+            let answer: Value = response.json().await.expect("json");
+            assert!(
+                answer["data"].is_null() || answer["errors"].is_array(),
+                "{answer}"
+            );
+            answer["errors"][0].clone()
+        }
+    };
+    let too_big = send("{ publications(first: 501) { totalCount } }".into()).await;
+    assert_eq!(too_big["extensions"]["code"], "BAD_USER_INPUT", "{too_big}");
+    // 30 levels deep.
+    let mut deep = String::from("id");
+    for _ in 0..9 {
+        deep = format!("customer {{ publications(first: 1) {{ nodes {{ {deep} }} }} }}");
+    }
+    let error = send(format!(
+        "{{ publications(first: 1) {{ nodes {{ {deep} }} }} }}"
+    ))
+    .await;
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("deep")),
+        "{error}"
+    );
+    // Deeper still is refused by the parser, also as a client error.
+    let error = send(format!("{{ a {} }}", "{ b ".repeat(100) + &"}".repeat(100))).await;
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{error}");
+    // An alias bomb: a thousand copies of a large page.
+    let bomb: String = (0..1000)
+        .map(|i| {
+            format!("a{i}: publications(first: 500) {{ nodes {{ id customer {{ name }} }} }} ")
+        })
+        .collect();
+    let error = send(format!("{{ {bomb} }}")).await;
+    assert_eq!(error["extensions"]["code"], "BAD_USER_INPUT", "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("complex")),
+        "{error}"
+    );
+    // Nested pages multiply.
+    let error = send("{ customers(first: 500) { nodes { publications(first: 500) { nodes { id voucher { code } } } } } }".into()).await;
+    assert!(
+        error["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("complex")),
+        "{error}"
+    );
+    // Syntax errors and unknown fields carry a code too.
+    assert_eq!(
+        send("{ publications(".into()).await["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    assert_eq!(
+        send("{ nope }".into()).await["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    // A legitimate dashboard page at the maximum size passes.
+    let answer = app.graphql(DASHBOARD, json!({"first": 500})).await;
+    assert!(answer["errors"].is_null(), "{answer}");
+}
