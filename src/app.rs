@@ -1,7 +1,7 @@
 //! The buildable application: `App::build(config)` → `local_addr()` → `serve(shutdown)`.
 //! Tests build the same `App` on port 0 that production runs.
 
-use crate::{config::Config, graphql, ops, store, webhook};
+use crate::{config::Config, feed::Feed, graphql, ops, store, webhook};
 use axum::Router;
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
@@ -19,7 +19,12 @@ pub struct AppState {
     pub schema: graphql::AppSchema,
     /// The newest committed webhook event id.
     pub head: watch::Receiver<i64>,
-    /// SQL statements this instance has run (also exported as a metric).
+    /// Becomes true when the server starts shutting down (long-lived streams end then).
+    pub shutdown: watch::Receiver<bool>,
+    /// The live feed every subscription reads.
+    pub feed: Feed,
+    /// SQL statements this instance has run for requests and ingest (the feed's are only in
+    /// the `pubgate_sql_statements_total{source="feed"}` metric).
     pub sql_statements: Arc<AtomicU64>,
 }
 
@@ -28,6 +33,7 @@ pub struct App {
     listener: TcpListener,
     router: Router,
     state: AppState,
+    shutdown: watch::Sender<bool>,
 }
 
 impl App {
@@ -43,30 +49,49 @@ impl App {
             tracing::warn!("no API token: the GraphQL API is open to anyone who can reach it");
         }
         let mut db = store::connect(&config.database_url, config.db_max_connections).await?;
+        // The feed shares the pool but counts its statements apart, so that "statements per
+        // event" and "statements per request" can each be read.
+        let mut feed_db = db.clone();
+        feed_db.set_metric_callback(|_| {
+            metrics::counter!("pubgate_sql_statements_total", "source" => "feed").increment(1);
+        });
         let sql_statements = Arc::new(AtomicU64::new(0));
         let counter = sql_statements.clone();
         db.set_metric_callback(move |_| {
             counter.fetch_add(1, Ordering::Relaxed);
-            metrics::counter!("pubgate_sql_statements_total").increment(1);
+            metrics::counter!("pubgate_sql_statements_total", "source" => "api").increment(1);
         });
         migrate(&db).await?;
         let newest = store::queries::sequence_head(&db).await?;
         let (head_tx, head) = watch::channel(newest);
         let ingest = store::ingest::Ingest::start(db.clone(), head_tx);
-        let schema = graphql::schema(db.clone(), &config);
+        let listen_url =
+            (db.get_database_backend() == DbBackend::Postgres).then(|| config.database_url.clone());
+        let feed = Feed::start(
+            feed_db,
+            newest,
+            head.clone(),
+            listen_url,
+            config.subscriber_queue,
+        );
+        let schema = graphql::schema(db.clone(), feed.clone(), &config);
         let listener = TcpListener::bind(config.listen).await?;
+        let (shutdown, shutting_down) = watch::channel(false);
         let state = AppState {
             config: Arc::new(config),
             db,
             ingest,
             schema,
             head,
+            shutdown: shutting_down,
+            feed,
             sql_statements,
         };
         Ok(App {
             listener,
             router: router(state.clone()),
             state,
+            shutdown,
         })
     }
 
@@ -87,12 +112,17 @@ impl App {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        // Long-lived streams (WebSocket, SSE) end when this flips, so shutdown can finish.
+        let notify = self.shutdown;
         axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            let _ = notify.send(true);
+        })
         .await
     }
 }

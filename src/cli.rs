@@ -82,6 +82,12 @@ pub struct ServeArgs {
     /// Most complex GraphQL query accepted.
     #[arg(long, env = "PUBGATE_QUERY_COMPLEXITY", default_value_t = 50_000)]
     pub query_complexity: usize,
+    /// Seconds a WebSocket client has to send `connection_init` (else closed with 4408).
+    #[arg(long, env = "PUBGATE_WS_INIT_TIMEOUT_SECS", default_value_t = 10)]
+    pub ws_init_timeout_secs: u64,
+    /// Feed batches a subscriber may fall behind before its stream ends with a resumable error.
+    #[arg(long, env = "PUBGATE_SUBSCRIBER_QUEUE", default_value_t = 256)]
+    pub subscriber_queue: usize,
 }
 
 /// Where the store lives.
@@ -122,6 +128,8 @@ impl ServeArgs {
             ingest_timeout: Duration::from_secs(self.ingest_timeout_secs),
             query_depth: self.query_depth,
             query_complexity: self.query_complexity,
+            ws_init_timeout: Duration::from_secs(self.ws_init_timeout_secs),
+            subscriber_queue: self.subscriber_queue,
             ..Config::new(self.listen, self.database.database_url.clone())
         }
     }

@@ -26,6 +26,10 @@ pub struct Config {
     pub ingest_timeout: Duration,
     pub query_depth: usize,
     pub query_complexity: usize,
+    /// How long a WebSocket client has to send `connection_init`.
+    pub ws_init_timeout: Duration,
+    /// Feed batches a subscriber may fall behind before its stream ends with a resumable error.
+    pub subscriber_queue: usize,
 }
 
 impl Config {
@@ -43,6 +47,8 @@ impl Config {
             ingest_timeout: Duration::from_secs(10),
             query_depth: 16,
             query_complexity: 50_000,
+            ws_init_timeout: Duration::from_secs(10),
+            subscriber_queue: 256,
         }
     }
 
@@ -56,6 +62,9 @@ impl Config {
             .any(String::is_empty)
         {
             return Err("webhook secrets and API tokens must not be empty".into());
+        }
+        if self.subscriber_queue == 0 {
+            return Err("--subscriber-queue must be at least 1".into());
         }
         if self.max_body_bytes == 0 {
             return Err("--max-body-bytes must be at least 1".into());
@@ -103,6 +112,8 @@ impl fmt::Debug for Config {
             .field("ingest_timeout", &self.ingest_timeout)
             .field("query_depth", &self.query_depth)
             .field("query_complexity", &self.query_complexity)
+            .field("ws_init_timeout", &self.ws_init_timeout)
+            .field("subscriber_queue", &self.subscriber_queue)
             .finish()
     }
 }

@@ -57,6 +57,8 @@ impl IntoResponse for HttpError {
 pub enum ApiError {
     BadUserInput(String),
     Unauthenticated,
+    /// A subscriber fell behind; it resumes with `after` set to the cursor.
+    SlowConsumer(String),
     Internal,
 }
 
@@ -77,14 +79,28 @@ impl From<DbErr> for ApiError {
 impl From<ApiError> for async_graphql::Error {
     fn from(err: ApiError) -> Self {
         use async_graphql::ErrorExtensions;
-        let (code, message) = match err {
-            ApiError::BadUserInput(m) => ("BAD_USER_INPUT", m),
-            ApiError::Unauthenticated => {
-                ("UNAUTHENTICATED", "a valid API token is required".into())
-            }
-            ApiError::Internal => ("INTERNAL", "internal error".into()),
+        let (code, message, cursor) = match err {
+            ApiError::BadUserInput(m) => ("BAD_USER_INPUT", m, None),
+            ApiError::Unauthenticated => (
+                "UNAUTHENTICATED",
+                "a valid API token is required".into(),
+                None,
+            ),
+            ApiError::SlowConsumer(cursor) => (
+                "SLOW_CONSUMER",
+                "this subscriber fell too far behind and was ended; subscribe again with `after` \
+                 set to `extensions.lastCursor` to resume without a gap"
+                    .into(),
+                Some(cursor),
+            ),
+            ApiError::Internal => ("INTERNAL", "internal error".into(), None),
         };
-        async_graphql::Error::new(message).extend_with(|_, ext| ext.set("code", code))
+        async_graphql::Error::new(message).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let Some(cursor) = &cursor {
+                ext.set("lastCursor", cursor.as_str());
+            }
+        })
     }
 }
 

@@ -4,6 +4,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod feed;
 pub mod graphql;
 pub mod ops;
 pub mod simulate;

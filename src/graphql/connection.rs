@@ -99,6 +99,7 @@ macro_rules! connection {
             pub fn from_page(
                 page: $crate::store::queries::Page<$row>,
                 cursor: impl Fn(&$row) -> String,
+                node: impl Fn($row) -> $node,
                 count: $crate::graphql::types::Count,
             ) -> Self {
                 let edges: Vec<$edge> = page
@@ -106,7 +107,7 @@ macro_rules! connection {
                     .into_iter()
                     .map(|row| $edge {
                         cursor: cursor(&row),
-                        node: $node::from(row),
+                        node: node(row),
                     })
                     .collect();
                 let page_info = $crate::graphql::connection::PageInfo {

@@ -1,9 +1,11 @@
 //! DataLoaders: every object a page refers to is fetched in one batch per kind, so a page
 //! costs the same number of statements whatever its size (no N+1).
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ApiResult};
 use crate::store::directory;
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use crate::store::related::Related;
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, Loader, LruCache};
 use entity::{campaign, category, customer, voucher, webhook_event};
 use sea_orm::{DatabaseConnection, DbErr};
 use std::{collections::HashMap, hash::Hash, sync::Arc};
@@ -61,8 +63,11 @@ loader!(
     directory::vouchers_of_publications
 );
 
-/// A loader with a per-request cache (which prefetching can fill).
-pub type Cached<L> = DataLoader<L, HashMapCache>;
+/// Rows a loader keeps per request (or per subscription, which lives long).
+const CACHE: usize = 4096;
+
+/// A loader with a bounded per-request cache.
+pub type Cached<L> = DataLoader<L, LruCache>;
 
 /// The loaders of one request; their caches live as long as the request.
 pub struct Loaders {
@@ -80,32 +85,32 @@ impl Loaders {
             customers: DataLoader::with_cache(
                 CustomerLoader(db.clone()),
                 tokio::spawn,
-                HashMapCache::default(),
+                LruCache::new(CACHE),
             ),
             vouchers: DataLoader::with_cache(
                 VoucherLoader(db.clone()),
                 tokio::spawn,
-                HashMapCache::default(),
+                LruCache::new(CACHE),
             ),
             campaigns: DataLoader::with_cache(
                 CampaignLoader(db.clone()),
                 tokio::spawn,
-                HashMapCache::default(),
+                LruCache::new(CACHE),
             ),
             events: DataLoader::with_cache(
                 EventLoader(db.clone()),
                 tokio::spawn,
-                HashMapCache::default(),
+                LruCache::new(CACHE),
             ),
             categories: DataLoader::with_cache(
                 CategoriesLoader(db.clone()),
                 tokio::spawn,
-                HashMapCache::default(),
+                LruCache::new(CACHE),
             ),
             publication_vouchers: DataLoader::with_cache(
                 PublicationVouchersLoader(db.clone()),
                 tokio::spawn,
-                HashMapCache::default(),
+                LruCache::new(CACHE),
             ),
         }
     }
@@ -134,4 +139,105 @@ where
         .await
         .map_err(|e| ApiError::from((*e).clone()))?;
     Ok(keys.into_iter().filter_map(|k| found.remove(&k)).collect())
+}
+
+/// Where a node looks up what it refers to: the rows read with its page or feed batch when
+/// they are there, else the request's loaders.
+#[derive(Clone, Default)]
+pub struct Lookup(pub Option<Arc<Related>>);
+
+impl Lookup {
+    fn related(&self) -> Option<&Related> {
+        self.0.as_deref()
+    }
+
+    pub async fn customer(
+        &self,
+        ctx: &Context<'_>,
+        id: &str,
+    ) -> ApiResult<Option<customer::Model>> {
+        if let Some(found) = self.related().and_then(|r| r.customers.get(id)) {
+            return Ok(Some(found.clone()));
+        }
+        load_one(&ctx.data_unchecked::<Loaders>().customers, id.to_owned()).await
+    }
+
+    pub async fn voucher(&self, ctx: &Context<'_>, id: &str) -> ApiResult<Option<voucher::Model>> {
+        if let Some(found) = self.related().and_then(|r| r.vouchers.get(id)) {
+            return Ok(Some(found.clone()));
+        }
+        load_one(&ctx.data_unchecked::<Loaders>().vouchers, id.to_owned()).await
+    }
+
+    pub async fn vouchers(
+        &self,
+        ctx: &Context<'_>,
+        ids: Vec<String>,
+    ) -> ApiResult<Vec<voucher::Model>> {
+        if let Some(related) = self.related()
+            && ids.iter().all(|id| related.vouchers.contains_key(id))
+        {
+            return Ok(ids
+                .iter()
+                .filter_map(|id| related.vouchers.get(id).cloned())
+                .collect());
+        }
+        load_many(&ctx.data_unchecked::<Loaders>().vouchers, ids).await
+    }
+
+    pub async fn campaign(
+        &self,
+        ctx: &Context<'_>,
+        id: &str,
+    ) -> ApiResult<Option<campaign::Model>> {
+        if let Some(found) = self.related().and_then(|r| r.campaigns.get(id)) {
+            return Ok(Some(found.clone()));
+        }
+        load_one(&ctx.data_unchecked::<Loaders>().campaigns, id.to_owned()).await
+    }
+
+    pub async fn event(
+        &self,
+        ctx: &Context<'_>,
+        id: i64,
+    ) -> ApiResult<Option<webhook_event::Model>> {
+        if let Some(found) = self.related().and_then(|r| r.events.get(&id)) {
+            return Ok(Some(found.clone()));
+        }
+        load_one(&ctx.data_unchecked::<Loaders>().events, id).await
+    }
+
+    pub async fn categories(
+        &self,
+        ctx: &Context<'_>,
+        voucher_id: &str,
+    ) -> ApiResult<Vec<category::Model>> {
+        if let Some(found) = self.related().and_then(|r| r.categories.get(voucher_id)) {
+            return Ok(found.clone());
+        }
+        let found = load_one(
+            &ctx.data_unchecked::<Loaders>().categories,
+            voucher_id.to_owned(),
+        )
+        .await?;
+        Ok(found.unwrap_or_default())
+    }
+
+    pub async fn publication_vouchers(
+        &self,
+        ctx: &Context<'_>,
+        publication_id: &str,
+    ) -> ApiResult<Option<Vec<String>>> {
+        if let Some(found) = self
+            .related()
+            .and_then(|r| r.publication_vouchers.get(publication_id))
+        {
+            return Ok(Some(found.clone()));
+        }
+        load_one(
+            &ctx.data_unchecked::<Loaders>().publication_vouchers,
+            publication_id.to_owned(),
+        )
+        .await
+    }
 }

@@ -65,7 +65,7 @@ impl Query {
         Ok(publication::Entity::find_by_id(id.0)
             .one(db(ctx))
             .await?
-            .map(Publication))
+            .map(|row| Publication::new(row, None)))
     }
 
     /// One customer by Voucherify id or by your source id; null when unknown.
@@ -117,7 +117,7 @@ impl Query {
     ) -> ApiResult<Option<Voucher>> {
         Ok(directory::voucher(db(ctx), id.map(|i| i.0), code)
             .await?
-            .map(Voucher))
+            .map(Voucher::from))
     }
 
     /// Vouchers, by voucher id.

@@ -51,6 +51,24 @@ pub fn decode_publication(cursor: &str) -> Result<PublicationKey, BadCursor> {
     })
 }
 
+/// A cursor for a position in the assignment feed alone (given when a subscription ends before
+/// delivering anything); only `voucherAssigned(after:)` accepts it.
+pub fn position(seq: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("s:{seq}"))
+}
+
+/// The feed position (sequence number) in a publication or position cursor.
+pub fn decode_resume(cursor: &str) -> Result<i64, BadCursor> {
+    if let Ok(key) = decode_publication(cursor) {
+        return Ok(key.seq);
+    }
+    decode(cursor)?
+        .strip_prefix("s:")
+        .and_then(|seq| seq.parse::<i64>().ok())
+        .filter(|seq| *seq >= 0)
+        .ok_or_else(|| BadCursor(cursor.chars().take(64).collect()))
+}
+
 /// The cursor of a customer, voucher or campaign (`kind` tells which list it belongs to).
 pub fn entity(kind: char, id: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("{kind}:{id}"))

@@ -183,6 +183,17 @@ async fn store_batch(
         .and_where(Expr::col(entity::sequence::Column::Id).eq(1))
         .to_owned();
     txn.execute(&update).await?;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres
+        && outcomes.iter().any(|o| matches!(o, Outcome::Stored(_)))
+    {
+        // Delivered to every instance's LISTEN at commit, not before.
+        let notify = sea_orm::Statement::from_sql_and_values(
+            sea_orm::DbBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [crate::feed::CHANNEL.into(), head.to_string().into()],
+        );
+        txn.execute_raw(notify).await?;
+    }
     txn.commit().await?;
     Ok(outcomes)
 }

@@ -6,6 +6,7 @@ pub mod directory;
 pub mod ingest;
 pub mod publications;
 pub mod queries;
+pub mod related;
 
 use sea_orm::sqlx::{self, postgres::PgPoolOptions, sqlite::SqlitePoolOptions};
 use sea_orm::{DatabaseConnection, DbErr, SqlxPostgresConnector, SqlxSqliteConnector};

@@ -2,6 +2,7 @@
 
 use super::cursor::PublicationKey;
 use super::queries::{Page, Window};
+use super::related::Related;
 use chrono::{DateTime, Utc};
 use entity::{campaign, customer, publication, publication_voucher, voucher};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -214,5 +215,69 @@ pub fn key_of(row: &publication::Model) -> PublicationKey {
         created_at: row.created_at,
         received_at: row.received_at,
         id: row.id.clone(),
+    }
+}
+
+/// Publications matching `filter` with `seq` in `(after, upto]`, in commit order.
+pub async fn after_seq(
+    db: &DatabaseConnection,
+    filter: &PublicationFilter,
+    after: i64,
+    upto: i64,
+    limit: u64,
+) -> Result<Vec<publication::Model>, DbErr> {
+    publication::Entity::find()
+        .filter(filter.condition())
+        .filter(publication::Column::Seq.gt(after))
+        .filter(publication::Column::Seq.lte(upto))
+        .order_by_asc(publication::Column::Seq)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
+impl PublicationFilter {
+    /// The same test as `condition`, in memory, for live rows; `related` must hold the
+    /// publication's customer, campaign and vouchers.
+    pub fn matches(&self, row: &publication::Model, related: &Related) -> bool {
+        let eq = |want: &Option<String>, have: Option<&str>| {
+            want.as_deref().is_none_or(|w| have == Some(w))
+        };
+        let customer = related.customers.get(&row.customer_id);
+        let campaign = row
+            .campaign_id
+            .as_ref()
+            .and_then(|id| related.campaigns.get(id));
+        let voucher_ids = related
+            .publication_vouchers
+            .get(&row.id)
+            .cloned()
+            .unwrap_or_else(|| vec![row.voucher_id.clone()]);
+        let vouchers: Vec<&entity::voucher::Model> = voucher_ids
+            .iter()
+            .filter_map(|id| related.vouchers.get(id))
+            .collect();
+        eq(&self.customer_id, Some(&row.customer_id))
+            && eq(
+                &self.customer_source_id,
+                customer.and_then(|c| c.source_id.as_deref()),
+            )
+            && eq(&self.campaign_id, row.campaign_id.as_deref())
+            && eq(&self.campaign_name, campaign.map(|c| c.name.as_str()))
+            && self
+                .voucher_code
+                .as_ref()
+                .is_none_or(|code| vouchers.iter().any(|v| &v.code == code))
+            && self
+                .voucher_type
+                .as_ref()
+                .is_none_or(|kind| vouchers.iter().any(|v| &v.voucher_type == kind))
+            && self
+                .voucher_id
+                .as_ref()
+                .is_none_or(|id| voucher_ids.contains(id))
+            && eq(&self.channel, row.channel.as_deref())
+            && self.created_after.is_none_or(|t| row.created_at > t)
+            && self.created_before.is_none_or(|t| row.created_at < t)
     }
 }

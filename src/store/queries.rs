@@ -77,6 +77,37 @@ impl EventFilter {
     }
 }
 
+impl EventFilter {
+    /// The same test as `condition`, in memory, for live rows.
+    pub fn matches(&self, row: &webhook_event::Model) -> bool {
+        self.types
+            .as_ref()
+            .is_none_or(|t| t.contains(&row.event_type))
+            && self.normalized.is_none_or(|n| row.normalized == n)
+            && self.received_after.is_none_or(|t| row.received_at > t)
+            && self.received_before.is_none_or(|t| row.received_at < t)
+    }
+}
+
+/// Webhook events matching `filter` with ids in `(after, upto]`, in commit order.
+pub async fn events_after(
+    db: &DatabaseConnection,
+    filter: &EventFilter,
+    after: i64,
+    upto: i64,
+    limit: u64,
+) -> Result<Vec<webhook_event::Model>, DbErr> {
+    use webhook_event::Column as C;
+    webhook_event::Entity::find()
+        .filter(filter.condition())
+        .filter(C::Id.gt(after))
+        .filter(C::Id.lte(upto))
+        .order_by_asc(C::Id)
+        .limit(limit)
+        .all(db)
+        .await
+}
+
 /// Webhook events, newest first, by keyset on their commit-ordered id.
 pub async fn webhook_events(
     db: &DatabaseConnection,

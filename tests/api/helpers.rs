@@ -137,7 +137,9 @@ pub struct TestApp {
     // Held so the server and its database live exactly as long as the test's handle.
     _stop: oneshot::Sender<()>,
     _served: tokio::task::JoinHandle<std::io::Result<()>>,
-    _test_db: TestDb,
+    _test_db: Option<TestDb>,
+    /// The database URL the gateway uses.
+    pub database_url: String,
 }
 
 impl TestApp {
@@ -160,6 +162,17 @@ impl TestApp {
         url: &str,
         adjust: impl FnOnce(&mut Config),
     ) -> TestApp {
+        let mut app = Self::start(url, &test_db.url, adjust).await;
+        app._test_db = Some(test_db);
+        app
+    }
+
+    /// Another instance on this one's database (several instances behind a load balancer).
+    pub async fn sibling(&self) -> TestApp {
+        Self::start(&self.database_url, &self.database_url, |_| {}).await
+    }
+
+    async fn start(url: &str, direct_url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::new("127.0.0.1:0".parse().expect("addr"), url);
         config.webhook_secrets = vec![SECRET.into()];
         config.db_max_connections = 5;
@@ -171,7 +184,7 @@ impl TestApp {
         let served = tokio::spawn(app.serve(async move {
             let _ = stopped.await;
         }));
-        let db = Database::connect(&test_db.url)
+        let db = Database::connect(direct_url)
             .await
             .expect("assertion connection");
         TestApp {
@@ -184,7 +197,8 @@ impl TestApp {
             statements,
             _stop: stop,
             _served: served,
-            _test_db: test_db,
+            _test_db: None,
+            database_url: url.to_owned(),
         }
     }
 

@@ -3,19 +3,22 @@
 use super::{Campaign, Customer, Voucher, VoucherType, WebhookEvent};
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::connection::connection;
-use crate::graphql::loaders::{Loaders, load_many, load_one};
+use crate::graphql::loaders::Lookup;
 use crate::graphql::scalars::DateTime;
 use crate::store::publications;
+use crate::store::related::Related;
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object};
 use entity::publication;
+use std::sync::Arc;
 
 /// A voucher assignment (Voucherify publication): which customer got which voucher(s), when.
 #[derive(Clone)]
-pub struct Publication(pub publication::Model);
+pub struct Publication(pub publication::Model, Lookup);
 
-impl From<publication::Model> for Publication {
-    fn from(row: publication::Model) -> Self {
-        Publication(row)
+impl Publication {
+    /// A node that finds what it refers to in `related` first.
+    pub fn new(row: publication::Model, related: Option<Arc<Related>>) -> Self {
+        Publication(row, Lookup(related))
     }
 }
 
@@ -56,44 +59,44 @@ impl Publication {
     }
     /// The customer the voucher(s) went to.
     async fn customer(&self, ctx: &Context<'_>) -> ApiResult<Customer> {
-        let loaders = ctx.data_unchecked::<Loaders>();
-        load_one(&loaders.customers, self.0.customer_id.clone())
+        self.1
+            .customer(ctx, &self.0.customer_id)
             .await?
             .map(Customer)
             .ok_or_else(|| missing("customer", &self.0.customer_id))
     }
     /// The (first) voucher assigned.
     async fn voucher(&self, ctx: &Context<'_>) -> ApiResult<Voucher> {
-        let loaders = ctx.data_unchecked::<Loaders>();
-        load_one(&loaders.vouchers, self.0.voucher_id.clone())
+        self.1
+            .voucher(ctx, &self.0.voucher_id)
             .await?
-            .map(Voucher)
+            .map(|row| Voucher::new(row, self.1.clone()))
             .ok_or_else(|| missing("voucher", &self.0.voucher_id))
     }
     /// Every voucher this publication assigned, in Voucherify's order.
     async fn vouchers(&self, ctx: &Context<'_>) -> ApiResult<Vec<Voucher>> {
-        let loaders = ctx.data_unchecked::<Loaders>();
-        let ids = load_one(&loaders.publication_vouchers, self.0.id.clone())
+        let ids = self
+            .1
+            .publication_vouchers(ctx, &self.0.id)
             .await?
             .unwrap_or_else(|| vec![self.0.voucher_id.clone()]);
-        Ok(load_many(&loaders.vouchers, ids)
-            .await?
+        let rows = self.1.vouchers(ctx, ids).await?;
+        Ok(rows
             .into_iter()
-            .map(Voucher)
+            .map(|row| Voucher::new(row, self.1.clone()))
             .collect())
     }
     /// The campaign the voucher belongs to, when known.
     async fn campaign(&self, ctx: &Context<'_>) -> ApiResult<Option<Campaign>> {
-        let Some(id) = self.0.campaign_id.clone() else {
+        let Some(id) = &self.0.campaign_id else {
             return Ok(None);
         };
-        let loaders = ctx.data_unchecked::<Loaders>();
-        Ok(load_one(&loaders.campaigns, id).await?.map(Campaign))
+        Ok(self.1.campaign(ctx, id).await?.map(Campaign))
     }
     /// The webhook delivery that first carried this publication.
     async fn event(&self, ctx: &Context<'_>) -> ApiResult<WebhookEvent> {
-        let loaders = ctx.data_unchecked::<Loaders>();
-        load_one(&loaders.events, self.0.seq)
+        self.1
+            .event(ctx, self.0.seq)
             .await?
             .map(WebhookEvent::from)
             .ok_or_else(|| missing("webhook event", &self.0.seq.to_string()))

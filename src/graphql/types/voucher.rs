@@ -4,7 +4,7 @@ use super::{Campaign, Customer, PublicationConnection, time};
 use crate::error::ApiResult;
 use crate::graphql::connection::{Paging, connection, page_cost};
 use crate::graphql::lists;
-use crate::graphql::loaders::{Loaders, load_one};
+use crate::graphql::loaders::Lookup;
 use crate::graphql::scalars::DateTime;
 use crate::store::{directory, publications};
 use async_graphql::{Context, Enum, ID, InputObject, Json, Object, SimpleObject};
@@ -159,11 +159,18 @@ pub struct RedemptionSummary {
 
 /// A Voucherify voucher, as the newest delivery described it.
 #[derive(Clone)]
-pub struct Voucher(pub voucher::Model);
+pub struct Voucher(pub voucher::Model, Lookup);
+
+impl Voucher {
+    /// A node that finds what it refers to through `lookup`.
+    pub fn new(row: voucher::Model, lookup: Lookup) -> Self {
+        Voucher(row, lookup)
+    }
+}
 
 impl From<voucher::Model> for Voucher {
     fn from(row: voucher::Model) -> Self {
-        Voucher(row)
+        Voucher(row, Lookup::default())
     }
 }
 
@@ -189,21 +196,17 @@ impl Voucher {
     }
     /// Its campaign, when it belongs to one.
     async fn campaign(&self, ctx: &Context<'_>) -> ApiResult<Option<Campaign>> {
-        let Some(id) = self.0.campaign_id.clone() else {
+        let Some(id) = &self.0.campaign_id else {
             return Ok(None);
         };
-        Ok(load_one(&ctx.data_unchecked::<Loaders>().campaigns, id)
-            .await?
-            .map(Campaign))
+        Ok(self.1.campaign(ctx, id).await?.map(Campaign))
     }
     /// The customer holding it.
     async fn holder(&self, ctx: &Context<'_>) -> ApiResult<Option<Customer>> {
-        let Some(id) = self.0.holder_id.clone() else {
+        let Some(id) = &self.0.holder_id else {
             return Ok(None);
         };
-        Ok(load_one(&ctx.data_unchecked::<Loaders>().customers, id)
-            .await?
-            .map(Customer))
+        Ok(self.1.customer(ctx, id).await?.map(Customer))
     }
     /// The discount, for discount vouchers.
     async fn discount(&self) -> Option<Discount> {
@@ -230,16 +233,8 @@ impl Voucher {
     }
     /// The categories it is in, by name.
     async fn categories(&self, ctx: &Context<'_>) -> ApiResult<Vec<Category>> {
-        let found = load_one(
-            &ctx.data_unchecked::<Loaders>().categories,
-            self.0.id.clone(),
-        )
-        .await?;
-        Ok(found
-            .unwrap_or_default()
-            .into_iter()
-            .map(Category::from)
-            .collect())
+        let found = self.1.categories(ctx, &self.0.id).await?;
+        Ok(found.into_iter().map(Category::from).collect())
     }
     /// The voucher's metadata, as sent.
     async fn metadata(&self) -> Json<&serde_json::Value> {

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Query benchmark: loads ~100k publications (10k customers, 50 campaigns) through the real
+# webhook path with `pubgate simulate`, then runs two dashboard queries with wrk at 32
+# connections. Usage: benches/queries.sh sqlite|postgres [duration-seconds]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+backend=${1:-sqlite}
+duration=${2:-20}
+port=18480
+work=$(mktemp -d)
+bin=target/release/pubgate
+cargo build --release -q
+
+case "$backend" in
+  sqlite) url="sqlite://$work/bench.db?mode=rwc" ;;
+  postgres)
+    psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS pubgate_bench WITH (FORCE)" -c "CREATE DATABASE pubgate_bench"
+    url="postgres://postgres@127.0.0.1:5432/pubgate_bench" ;;
+  *) echo "usage: $0 sqlite|postgres [seconds]"; exit 2 ;;
+esac
+
+$bin serve --listen 127.0.0.1:$port --database-url "$url" --db-max-connections 16 >"$work/serve.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
+for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+
+echo "== loading: simulate 105000 events (≈100k publications), 10k customers, 50 campaigns"
+$bin simulate --target "http://127.0.0.1:$port" --events 105000 --customers 10000 --campaigns 50 \
+  --duplicate-ratio 0 --concurrency 32 --seed 1 --quiet
+
+gql() { curl -sf "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' -d "$1"; }
+gql '{"query":"{ publications(first: 0) { totalCount } customers(first: 0) { totalCount } campaigns(first: 0) { totalCount } }"}'
+echo
+customer=$(gql '{"query":"{ publications(first: 1) { nodes { customer { id } } } }"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["publications"]["nodes"][0]["customer"]["id"])')
+
+# Dashboard query 1: the latest 50 assignments with customer, voucher, campaign and categories.
+cat >"$work/latest.json" <<'JSON'
+{"query":"{ publications(first: 50) { edges { cursor node { id createdAt channel customer { id name email } voucher { code type discount { type amountOff percentOff } gift { amount balance } loyaltyCard { points } categories { name } } campaign { id name } } } pageInfo { hasNextPage endCursor } } }"}
+JSON
+# Dashboard query 2: one customer's vouchers (a page of 20) and latest assignments.
+cat >"$work/customer.json" <<JSON
+{"query":"query(\$id: ID) { customer(id: \$id) { id name email vouchers(first: 20) { totalCount nodes { code type active campaign { name } categories { name } } } publications(first: 10) { nodes { id createdAt voucher { code } } } } }","variables":{"id":"$customer"}}
+JSON
+
+for q in latest customer; do
+  curl -sf "http://127.0.0.1:$port/graphql" -H "content-type: application/json" --data-binary "@$work/$q.json" >/dev/null
+  echo "== $backend: $q (32 connections, ${duration}s)"
+  BODY_FILE="$work/$q.json" wrk -t2 -c32 -d"${duration}s" --latency -s benches/wrk/graphql.lua \
+    "http://127.0.0.1:$port/graphql" | grep -E "Requests/sec|graphql-errors|p50-ms|Non-2xx"
+done

@@ -1,0 +1,308 @@
+//! GraphQL over WebSocket: `graphql-transport-ws` (the graphql-ws library's protocol) and the
+//! legacy `graphql-ws` (subscriptions-transport-ws), chosen by `Sec-WebSocket-Protocol`.
+//!
+//! Written here rather than taken from async-graphql-axum 7.x, whose handler breaks the
+//! graphql-transport-ws protocol: it has no connection-init timeout (4408), closes 1011 instead
+//! of 4401 on a subscribe before `connection_ack`, silently replaces a duplicate operation id
+//! instead of closing 4409, sends close reasons over the 123-byte limit, answers validation
+//! errors with `next`+`complete` instead of one `error`, closes 1002 instead of 4403 when
+//! `connection_init` is refused, and never pings. async-graphql still executes every operation.
+
+use super::loaders::Loaders;
+use crate::app::AppState;
+use async_graphql::Request;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
+use axum::{extract::State, http::HeaderMap, response::Response};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::{collections::HashMap, time::Duration};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Frames queued for one connection before its operations wait (and a subscription that waits
+/// too long falls behind the feed and ends with a resumable error).
+const OUT_QUEUE: usize = 32;
+/// How often the server pings an idle client.
+const PING_EVERY: Duration = Duration::from_secs(15);
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Protocol {
+    /// graphql-transport-ws.
+    Modern,
+    /// graphql-ws (subscriptions-transport-ws).
+    Legacy,
+}
+
+/// `GET /graphql` (or `/graphql/ws`) with an upgrade.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let limit = state.config.max_body_bytes;
+    let ws = ws
+        .protocols(["graphql-transport-ws", "graphql-ws"])
+        // Small buffers: thousands of mostly idle subscribers must stay cheap.
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
+        .max_message_size(limit)
+        .max_frame_size(limit);
+    let protocol = match ws.selected_protocol().and_then(|p| p.to_str().ok()) {
+        Some("graphql-ws") => Protocol::Legacy,
+        _ => Protocol::Modern,
+    };
+    let header_ok =
+        super::bearer(&headers).is_some_and(|t| super::token_matches(&state.config.api_tokens, t));
+    ws.on_upgrade(move |socket| Connection::run(socket, protocol, state, header_ok))
+}
+
+struct Connection {
+    protocol: Protocol,
+    state: AppState,
+    out: mpsc::Sender<Message>,
+    done: mpsc::UnboundedSender<String>,
+    acked: bool,
+    header_ok: bool,
+    operations: HashMap<String, JoinHandle<()>>,
+}
+
+/// Why the server ends a connection.
+struct Close(u16, String);
+
+impl Connection {
+    async fn run(socket: WebSocket, protocol: Protocol, state: AppState, header_ok: bool) {
+        let (mut sink, mut incoming) = socket.split();
+        let (out, mut outgoing) = mpsc::channel::<Message>(OUT_QUEUE);
+        let writer = tokio::spawn(async move {
+            while let Some(message) = outgoing.recv().await {
+                let closing = matches!(message, Message::Close(_));
+                if sink.send(message).await.is_err() || closing {
+                    break;
+                }
+            }
+        });
+        let (done, mut finished) = mpsc::unbounded_channel();
+        let mut shutdown = state.shutdown.clone();
+        let init_deadline = tokio::time::sleep(state.config.ws_init_timeout);
+        tokio::pin!(init_deadline);
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        let mut conn = Connection {
+            protocol,
+            state,
+            out,
+            done,
+            acked: false,
+            header_ok,
+            operations: HashMap::new(),
+        };
+        let close = loop {
+            tokio::select! {
+                frame = incoming.next() => match frame {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Err(close) = conn.on_text(text.as_str()).await {
+                            break Some(close);
+                        }
+                    }
+                    Some(Ok(Message::Binary(_))) => break Some(Close(4400, "binary frames are not part of the protocol".into())),
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                    Some(Ok(_)) => {} // ping/pong frames are answered by the library
+                },
+                () = &mut init_deadline, if !conn.acked => break Some(Close(4408, "Connection initialisation timeout".into())),
+                _ = ping.tick(), if conn.acked => {
+                    let message = match conn.protocol { Protocol::Modern => json!({"type": "ping"}), Protocol::Legacy => json!({"type": "ka"}) };
+                    conn.send(message).await;
+                }
+                Some(id) = finished.recv() => { conn.operations.remove(&id); }
+                _ = shutdown.changed() => break Some(Close(1001, "server shutting down; reconnect and resume".into())),
+            }
+        };
+        for (_, operation) in conn.operations.drain() {
+            operation.abort();
+        }
+        if let Some(Close(code, reason)) = close {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from(truncate(&reason, 123)),
+            };
+            let _ = conn.out.send(Message::Close(Some(frame))).await;
+        }
+        drop(conn);
+        let _ = tokio::time::timeout(Duration::from_secs(5), writer).await;
+    }
+
+    async fn send(&self, message: Value) {
+        let _ = self
+            .out
+            .send(Message::Text(message.to_string().into()))
+            .await;
+    }
+
+    async fn on_text(&mut self, text: &str) -> Result<(), Close> {
+        let message: Value = serde_json::from_str(text)
+            .map_err(|e| Close(4400, format!("Invalid message received: {e}")))?;
+        let kind = message
+            .get("type")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let id = message.get("id").and_then(Value::as_str).map(str::to_owned);
+        match (self.protocol, kind) {
+            (_, "connection_init") => self.on_init(message.get("payload")).await,
+            (Protocol::Modern, "ping") => {
+                self.send(json!({"type": "pong"})).await;
+                Ok(())
+            }
+            (Protocol::Modern, "pong") => Ok(()),
+            (Protocol::Modern, "subscribe") | (Protocol::Legacy, "start") => {
+                let id = id.ok_or_else(|| {
+                    Close(
+                        4400,
+                        "Invalid message received: the operation has no `id`".into(),
+                    )
+                })?;
+                self.on_subscribe(id, message.get("payload").cloned().unwrap_or(Value::Null))
+                    .await
+            }
+            (Protocol::Modern, "complete") | (Protocol::Legacy, "stop") => {
+                if let Some(operation) = id.and_then(|id| self.operations.remove(&id)) {
+                    operation.abort();
+                }
+                Ok(())
+            }
+            (Protocol::Legacy, "connection_terminate") => Err(Close(1000, "terminated".into())),
+            _ => Err(Close(
+                4400,
+                format!("Invalid message received: unexpected type `{kind}`"),
+            )),
+        }
+    }
+
+    async fn on_init(&mut self, payload: Option<&Value>) -> Result<(), Close> {
+        if self.acked {
+            return Err(Close(4429, "Too many initialisation requests".into()));
+        }
+        let tokens = &self.state.config.api_tokens;
+        let given = payload.and_then(|p| {
+            let header = ["Authorization", "authorization"]
+                .iter()
+                .find_map(|k| p.get(*k)?.as_str());
+            header
+                .and_then(|h| h.strip_prefix("Bearer "))
+                .or_else(|| p.get("authToken")?.as_str())
+        });
+        let allowed = tokens.is_empty()
+            || self.header_ok
+            || given.is_some_and(|t| super::token_matches(tokens, t));
+        if !allowed {
+            if self.protocol == Protocol::Legacy {
+                self.send(json!({"type": "connection_error", "payload": {"message": "Forbidden"}}))
+                    .await;
+            }
+            return Err(Close(4403, "Forbidden".into()));
+        }
+        self.acked = true;
+        self.send(json!({"type": "connection_ack"})).await;
+        if self.protocol == Protocol::Legacy {
+            self.send(json!({"type": "ka"})).await;
+        }
+        Ok(())
+    }
+
+    async fn on_subscribe(&mut self, id: String, payload: Value) -> Result<(), Close> {
+        if !self.acked {
+            return Err(Close(4401, "Unauthorized".into()));
+        }
+        if self.operations.contains_key(&id) {
+            return Err(Close(4409, format!("Subscriber for {id} already exists")));
+        }
+        let request: Request = serde_json::from_value(payload)
+            .map_err(|e| Close(4400, format!("Invalid message received: {e}")))?;
+        let request = request.data(Loaders::new(&self.state.db));
+        let operation = tokio::spawn(operate(
+            self.state.clone(),
+            self.protocol,
+            id.clone(),
+            request,
+            self.out.clone(),
+            self.done.clone(),
+        ));
+        self.operations.insert(id, operation);
+        Ok(())
+    }
+}
+
+/// Runs one operation, sending its results; a result with errors and no data ends it with one
+/// `error` message.
+async fn operate(
+    state: AppState,
+    protocol: Protocol,
+    id: String,
+    request: Request,
+    out: mpsc::Sender<Message>,
+    done: mpsc::UnboundedSender<String>,
+) {
+    let mut responses = state.schema.execute_stream(request);
+    let mut failed = false;
+    while let Some(response) = responses.next().await {
+        let response = super::with_codes(response);
+        let message = if response.data == async_graphql::Value::Null && !response.errors.is_empty()
+        {
+            failed = true;
+            let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
+            match protocol {
+                Protocol::Modern => json!({"type": "error", "id": id, "payload": errors}),
+                Protocol::Legacy => json!({"type": "error", "id": id, "payload": errors}),
+            }
+        } else {
+            let kind = if protocol == Protocol::Modern {
+                "next"
+            } else {
+                "data"
+            };
+            json!({"type": kind, "id": id, "payload": response})
+        };
+        if out
+            .send(Message::Text(message.to_string().into()))
+            .await
+            .is_err()
+        {
+            return;
+        }
+        if failed {
+            break;
+        }
+    }
+    if !failed || protocol == Protocol::Legacy {
+        let _ = out
+            .send(Message::Text(
+                json!({"type": "complete", "id": id}).to_string().into(),
+            ))
+            .await;
+    }
+    let _ = done.send(id);
+}
+
+/// At most `max` bytes of `text`, cut on a character boundary (close reasons must fit 123).
+fn truncate(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::truncate;
+
+    #[test]
+    fn close_reasons_fit_and_stay_utf8() {
+        let long = "é".repeat(100);
+        let cut = truncate(&long, 123);
+        assert!(cut.len() <= 123 && cut.chars().all(|c| c == 'é'));
+        assert_eq!(truncate("short", 123), "short");
+    }
+}

@@ -1,0 +1,405 @@
+//! Subscriptions: graphql-transport-ws conformance, the resume seam, ordering, backpressure,
+//! SSE resume, several instances and a killed LISTEN connection.
+
+use crate::helpers::*;
+use crate::on_both;
+use crate::ws_client::*;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+on_both!(
+    live_assignments_in_commit_order,
+    protocol_close_codes,
+    validation_errors_are_one_error_message,
+    resume_seam_has_no_gap_and_no_duplicate,
+    slow_subscriber_ends_with_resumable_error,
+    sse_resumes_with_last_event_id,
+    legacy_protocol_works,
+);
+
+const ASSIGNED: &str = "subscription($after: String, $filter: PublicationFilter) {
+  voucherAssigned(after: $after, filter: $filter) { cursor node { id customer { id } voucher { code type } campaign { id } } }
+}";
+
+/// A publication delivery numbered `n`.
+pub fn assignment(n: usize) -> Vec<u8> {
+    let data = json!({
+        "customer": {"id": format!("cust_{}", n % 3), "name": "Sub Scriber"},
+        "campaign": {"id": "camp_live", "name": "Live"},
+        "publication": {"id": format!("pub_{n:05}"), "customer_id": format!("cust_{}", n % 3), "created_at": "2024-05-01T10:00:00Z"},
+        "voucher": {"id": format!("v_{n:05}"), "code": format!("LIVE-{n:05}"), "type": "DISCOUNT_VOUCHER", "campaign_id": "camp_live",
+                    "discount": {"type": "AMOUNT", "amount_off": 500}},
+    });
+    bytes(&wrap(
+        "customer.publication.succeeded",
+        &format!("ev_{n}"),
+        data,
+    ))
+}
+
+fn ids(payloads: &[Value]) -> Vec<String> {
+    payloads
+        .iter()
+        .map(|p| {
+            p["data"]["voucherAssigned"]["node"]["id"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{p}"))
+                .to_owned()
+        })
+        .collect()
+}
+
+fn expected(range: std::ops::Range<usize>) -> Vec<String> {
+    range.map(|n| format!("pub_{n:05}")).collect()
+}
+
+async fn live_assignments_in_commit_order(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let mut client = WsClient::ready(&app).await;
+    client.subscribe("1", ASSIGNED, json!({})).await;
+    client
+        .subscribe("2", ASSIGNED, json!({"filter": {"customerId": "cust_1"}}))
+        .await;
+    // The subscription is live once a probe delivery arrives.
+    app.post_webhook(assignment(0)).await;
+    let first = client.recv().await;
+    assert_eq!(
+        first["payload"]["data"]["voucherAssigned"]["node"]["id"], "pub_00000",
+        "{first}"
+    );
+    for n in 1..6 {
+        app.post_webhook(assignment(n)).await;
+    }
+    let (mut all, mut filtered) = (vec![], vec![]);
+    while all.len() < 5 || filtered.len() < 2 {
+        let message = client.recv().await;
+        assert_eq!(message["type"], "next", "{message}");
+        match message["id"].as_str() {
+            Some("1") => all.push(message["payload"].clone()),
+            Some("2") => filtered.push(message["payload"].clone()),
+            other => panic!("unexpected operation {other:?}"),
+        }
+    }
+    assert_eq!(ids(&all), expected(1..6));
+    assert_eq!(ids(&filtered), vec!["pub_00001", "pub_00004"]);
+    let node = &all[0]["data"]["voucherAssigned"]["node"];
+    assert_eq!(
+        node["voucher"],
+        json!({"code": "LIVE-00001", "type": "DISCOUNT_VOUCHER"})
+    );
+    assert_eq!(node["campaign"]["id"], "camp_live");
+    // A cursor from the subscription resumes a query page and vice versa.
+    let cursor = all[2]["data"]["voucherAssigned"]["cursor"].clone();
+    let page = app.graphql("query($c: String) { publications(after: $c, orderBy: {field: RECEIVED_AT, direction: ASC}) { nodes { id } } }", json!({"c": cursor})).await;
+    assert_eq!(
+        page["data"]["publications"]["nodes"],
+        json!([{"id": "pub_00004"}, {"id": "pub_00005"}]),
+        "{page}"
+    );
+    client.send(json!({"type": "complete", "id": "1"})).await;
+    app.post_webhook(assignment(7)).await;
+    let next = client.recv().await;
+    assert_eq!(
+        next["id"], "2",
+        "a completed operation sends nothing more: {next}"
+    );
+}
+
+async fn protocol_close_codes(backend: Backend) {
+    let Some(app) =
+        TestApp::spawn_with(backend, |c| c.ws_init_timeout = Duration::from_millis(300)).await
+    else {
+        return;
+    };
+    for path in ["/graphql", "/graphql/ws"] {
+        let mut silent = WsClient::connect(&app, path, "graphql-transport-ws").await;
+        assert_eq!(
+            silent.closed().await,
+            Closed {
+                code: 4408,
+                reason: "Connection initialisation timeout".into()
+            }
+        );
+    }
+    let mut early = WsClient::connect(&app, "/graphql", "graphql-transport-ws").await;
+    early.subscribe("1", ASSIGNED, json!({})).await;
+    assert_eq!(early.closed().await.code, 4401);
+    let mut twice = WsClient::ready(&app).await;
+    twice.send(json!({"type": "connection_init"})).await;
+    assert_eq!(twice.closed().await.code, 4429);
+    let mut duplicate = WsClient::ready(&app).await;
+    duplicate.subscribe("same", ASSIGNED, json!({})).await;
+    duplicate.subscribe("same", ASSIGNED, json!({})).await;
+    assert_eq!(
+        duplicate.closed().await,
+        Closed {
+            code: 4409,
+            reason: "Subscriber for same already exists".into()
+        }
+    );
+    let mut invalid = WsClient::ready(&app).await;
+    invalid
+        .send_text(format!("{{\"type\": \"{}", "x".repeat(1000)))
+        .await;
+    let closed = invalid.closed().await;
+    assert_eq!(closed.code, 4400);
+    assert!(
+        closed.reason.len() <= 123,
+        "close reasons fit a control frame: {}",
+        closed.reason.len()
+    );
+    let mut unknown = WsClient::ready(&app).await;
+    unknown.send(json!({"type": "nonsense"})).await;
+    assert_eq!(unknown.closed().await.code, 4400);
+    // Pings are answered.
+    let mut pinger = WsClient::ready(&app).await;
+    pinger.send(json!({"type": "ping"})).await;
+    assert_eq!(pinger.recv().await["type"], "pong");
+    // With tokens configured, a wrong token closes 4403; a right one is acknowledged.
+    let Some(guarded) =
+        TestApp::spawn_with(backend, |c| c.api_tokens = vec!["s3cret".into()]).await
+    else {
+        return;
+    };
+    for payload in [
+        json!({}),
+        json!({"Authorization": "Bearer wrong"}),
+        json!({"authToken": "wrong"}),
+    ] {
+        let mut client = WsClient::connect(&guarded, "/graphql", "graphql-transport-ws").await;
+        client
+            .send(json!({"type": "connection_init", "payload": payload}))
+            .await;
+        assert_eq!(
+            client.closed().await,
+            Closed {
+                code: 4403,
+                reason: "Forbidden".into()
+            }
+        );
+    }
+    for payload in [
+        json!({"Authorization": "Bearer s3cret"}),
+        json!({"authToken": "s3cret"}),
+    ] {
+        let mut client = WsClient::connect(&guarded, "/graphql", "graphql-transport-ws").await;
+        client
+            .send(json!({"type": "connection_init", "payload": payload}))
+            .await;
+        assert_eq!(client.recv().await["type"], "connection_ack");
+    }
+}
+
+async fn validation_errors_are_one_error_message(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let mut client = WsClient::ready(&app).await;
+    client
+        .subscribe(
+            "bad",
+            "subscription { voucherAssigned { nope } }",
+            json!({}),
+        )
+        .await;
+    let message = client.recv().await;
+    assert_eq!(message["type"], "error", "{message}");
+    assert_eq!(message["id"], "bad");
+    assert!(message["payload"].is_array(), "{message}");
+    assert_eq!(
+        message["payload"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    client
+        .subscribe("cursor", ASSIGNED, json!({"after": "not-a-cursor"}))
+        .await;
+    let message = client.recv().await;
+    assert_eq!(
+        (message["type"].as_str(), message["id"].as_str()),
+        (Some("error"), Some("cursor")),
+        "{message}"
+    );
+    // Nothing else follows an error for that id, and the connection still works.
+    client.send(json!({"type": "ping"})).await;
+    assert_eq!(client.recv().await["type"], "pong");
+    // A query over the socket is answered with one `next` and `complete`.
+    client
+        .subscribe("q", "{ webhookEvents { totalCount } }", json!({}))
+        .await;
+    assert_eq!(client.recv().await["type"], "next");
+    assert_eq!(client.recv().await["type"], "complete");
+}
+
+async fn resume_seam_has_no_gap_and_no_duplicate(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    app.post_all((0..40).map(assignment).collect()).await;
+    let page = app.graphql("{ publications(first: 40, orderBy: {field: RECEIVED_AT, direction: ASC}) { edges { cursor node { id } } } }", Value::Null).await;
+    let edges = page["data"]["publications"]["edges"]
+        .as_array()
+        .expect("edges")
+        .clone();
+    let stored: Vec<String> = edges
+        .iter()
+        .map(|e| e["node"]["id"].as_str().expect("id").to_owned())
+        .collect();
+    let after = edges[9]["cursor"].clone();
+    let mut client = WsClient::ready(&app).await;
+    // Writers keep committing while the subscriber replays.
+    let writer = {
+        let bodies: Vec<Vec<u8>> = (40..100).map(assignment).collect();
+        let url = app.url("/webhooks/voucherify");
+        let client = app.client.clone();
+        tokio::spawn(async move {
+            for body in bodies {
+                let response = pubgate::simulate::post(&client, &url, Some(SECRET), body)
+                    .await
+                    .expect("posts");
+                assert_eq!(response.status(), 200);
+            }
+        })
+    };
+    client
+        .subscribe("r", ASSIGNED, json!({"after": after}))
+        .await;
+    let received = ids(&client.next_n("r", 90).await);
+    writer.await.expect("writer");
+    let mut want: Vec<String> = stored[10..].to_vec();
+    want.extend(expected(40..100));
+    assert_eq!(
+        received, want,
+        "replay then live, each once, in commit order"
+    );
+    assert!(
+        client
+            .recv_within(Duration::from_millis(300))
+            .await
+            .is_none(),
+        "nothing more"
+    );
+}
+
+async fn slow_subscriber_ends_with_resumable_error(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.subscriber_queue = 2).await else {
+        return;
+    };
+    let mut client = WsClient::ready(&app).await;
+    // Large frames fill the socket buffers quickly while the client does not read.
+    let query = "subscription($after: String) { webhookEventReceived(after: $after) { cursor node { id payload } } }";
+    client.subscribe("slow", query, json!({})).await;
+    app.post_webhook(assignment(0)).await;
+    let pad = "x".repeat(60_000);
+    // ~24 MB of frames: more than the socket buffers, the connection's queue and the feed
+    // queue can hold while the client reads nothing.
+    for n in 1..400 {
+        let mut body: Value = serde_json::from_slice(&assignment(n)).expect("json");
+        body["pad"] = json!(pad);
+        assert_eq!(
+            app.post_webhook(bytes(&body)).await.0,
+            200,
+            "ingest never waits for subscribers"
+        );
+    }
+    let error = loop {
+        let message = client
+            .recv_within(Duration::from_secs(5))
+            .await
+            .expect("the stream ends with an error");
+        if message["type"] == "error" {
+            break message;
+        }
+        assert_eq!(message["type"], "next", "{message}");
+    };
+    assert_eq!(error["id"], "slow");
+    let extensions = &error["payload"][0]["extensions"];
+    assert_eq!(extensions["code"], "SLOW_CONSUMER", "{error}");
+    let cursor = extensions["lastCursor"].clone();
+    assert!(cursor.is_string(), "{error}");
+    // Resuming from the cursor delivers the rest with no gap.
+    let total = app.count("webhook_events").await;
+    let mut again = WsClient::ready(&app).await;
+    again
+        .subscribe(
+            "resume",
+            "subscription($after: String) { webhookEventReceived(after: $after) { node { id } } }",
+            json!({"after": cursor}),
+        )
+        .await;
+    let resumed_from = pubgate::store::cursor::decode_event(cursor.as_str().expect("cursor"))
+        .expect("an event cursor");
+    let rest = again
+        .next_n("resume", (total - resumed_from) as usize)
+        .await;
+    let ids: Vec<i64> = rest
+        .iter()
+        .map(|p| {
+            p["data"]["webhookEventReceived"]["node"]["id"]
+                .as_str()
+                .expect("id")
+                .parse()
+                .expect("number")
+        })
+        .collect();
+    assert_eq!(ids, ((resumed_from + 1)..=total).collect::<Vec<_>>());
+}
+
+async fn sse_resumes_with_last_event_id(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let query = "subscription { voucherAssigned { node { id } } }";
+    let mut response = sse(&app, query, None).await;
+    let mut buffer = String::new();
+    // Live once a probe arrives.
+    app.post_webhook(assignment(0)).await;
+    let probe = sse_events(&mut response, &mut buffer, 1).await;
+    for n in 1..4 {
+        app.post_webhook(assignment(n)).await;
+    }
+    let first = sse_events(&mut response, &mut buffer, 3).await;
+    let last_id = first[2].id.clone().expect("every event has an id");
+    assert!(probe[0].id.is_some());
+    drop(response);
+    for n in 4..8 {
+        app.post_webhook(assignment(n)).await;
+    }
+    let mut resumed = sse(&app, query, Some(&last_id)).await;
+    let mut buffer = String::new();
+    let rest = sse_events(&mut resumed, &mut buffer, 4).await;
+    let id_of = |e: &SseEvent| {
+        serde_json::from_str::<Value>(&e.data).expect("json")["data"]["voucherAssigned"]["node"]["id"].as_str().expect("id").to_owned()
+    };
+    let seen: Vec<String> = first.iter().chain(&rest).map(id_of).collect();
+    assert_eq!(seen, expected(1..8));
+}
+
+async fn legacy_protocol_works(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let mut client = WsClient::connect(&app, "/graphql", "graphql-ws").await;
+    client
+        .send(json!({"type": "connection_init", "payload": {}}))
+        .await;
+    assert_eq!(client.recv().await["type"], "connection_ack");
+    client
+        .send(json!({"type": "start", "id": "1", "payload": {"query": ASSIGNED}}))
+        .await;
+    app.post_webhook(assignment(0)).await;
+    let message = client.recv().await;
+    assert_eq!(
+        (message["type"].as_str(), message["id"].as_str()),
+        (Some("data"), Some("1")),
+        "{message}"
+    );
+    assert_eq!(
+        message["payload"]["data"]["voucherAssigned"]["node"]["id"],
+        "pub_00000"
+    );
+    client.send(json!({"type": "stop", "id": "1"})).await;
+    client.send(json!({"type": "connection_terminate"})).await;
+    assert_eq!(client.closed().await.code, 1000);
+}
