@@ -237,16 +237,28 @@ async fn resume_seam_has_no_gap_and_no_duplicate(backend: Backend) {
         return;
     };
     app.post_all((0..40).map(assignment).collect()).await;
-    let page = app.graphql("{ publications(first: 40, orderBy: {field: RECEIVED_AT, direction: ASC}) { edges { cursor node { id } } } }", Value::Null).await;
+    // Commit order, which concurrent posts make differ from arrival order.
+    let stored: Vec<String> = app
+        .texts("SELECT id FROM publications ORDER BY seq")
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    let page = app
+        .graphql(
+            "{ publications(first: 40) { edges { cursor node { id } } } }",
+            Value::Null,
+        )
+        .await;
     let edges = page["data"]["publications"]["edges"]
         .as_array()
         .expect("edges")
         .clone();
-    let stored: Vec<String> = edges
+    let after = edges
         .iter()
-        .map(|e| e["node"]["id"].as_str().expect("id").to_owned())
-        .collect();
-    let after = edges[9]["cursor"].clone();
+        .find(|e| e["node"]["id"] == stored[9].as_str())
+        .expect("the tenth committed publication")["cursor"]
+        .clone();
     let mut client = WsClient::ready(&app).await;
     // Writers keep committing while the subscriber replays.
     let writer = {
