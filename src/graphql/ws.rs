@@ -80,6 +80,9 @@ impl Connection {
                     break;
                 }
             }
+            // Flushes the Close reply the library queues when the client closes first
+            // (RFC 6455 5.5.1); without it clients see 1006 instead of their own code.
+            let _ = sink.close().await;
         });
         let (done, mut finished) = mpsc::unbounded_channel();
         let mut shutdown = state.shutdown.clone();

@@ -1,0 +1,247 @@
+//! Subscriber load: N graphql-transport-ws subscribers on a running gateway, deliveries posted
+//! through the webhook, and the latency from each delivery to each subscriber's frame, the
+//! gateway's memory per subscriber and the feed's SQL statements per event.
+//!
+//! `cargo bench --bench subscribers -- --target http://127.0.0.1:8080 --pid PID --subscribers 1000`
+//! (benches/subscribers.sh starts the gateway and runs 1k, 5k and 10k).
+
+use futures::{SinkExt, StreamExt};
+use pubgate::simulate::post;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
+
+struct Args {
+    target: String,
+    secret: String,
+    pid: u32,
+    subscribers: usize,
+    events: usize,
+    interval_ms: u64,
+}
+
+fn args() -> Args {
+    let mut args = Args {
+        target: "http://127.0.0.1:8080".into(),
+        secret: "bench-secret".into(),
+        pid: 0,
+        subscribers: 1000,
+        events: 20,
+        interval_ms: 250,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().unwrap_or_default();
+        match flag.as_str() {
+            "--target" => args.target = value(),
+            "--secret" => args.secret = value(),
+            "--pid" => args.pid = value().parse().unwrap_or(0),
+            "--subscribers" => args.subscribers = value().parse().unwrap_or(1000),
+            "--events" => args.events = value().parse().unwrap_or(20),
+            "--interval-ms" => args.interval_ms = value().parse().unwrap_or(250),
+            _ => {} // cargo bench passes --bench
+        }
+    }
+    args
+}
+
+/// Resident memory of `pid` in KiB.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .map(str::to_owned)
+        })
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|n| n.parse().ok()))
+        .unwrap_or(0)
+}
+
+async fn feed_statements(client: &reqwest::Client, target: &str) -> f64 {
+    let text = client.get(format!("{target}/metrics")).send().await.ok();
+    let Some(text) = text else { return 0.0 };
+    let text = text.text().await.unwrap_or_default();
+    text.lines()
+        .find(|l| l.starts_with("pubgate_sql_statements_total{source=\"feed\"}"))
+        .and_then(|l| l.split_whitespace().last()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+type Sent = Arc<Mutex<HashMap<String, (Instant, Instant)>>>;
+
+async fn subscriber(
+    url: String,
+    ready: tokio::sync::mpsc::Sender<()>,
+    sent: Sent,
+    latencies: Arc<Mutex<Vec<(Duration, Duration)>>>,
+    expect: usize,
+) {
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
+        eprintln!("connect failed");
+        return;
+    };
+    let _ = socket
+        .send(Message::Text(
+            json!({"type": "connection_init"}).to_string().into(),
+        ))
+        .await;
+    let query = "subscription { voucherAssigned { cursor node { id } } }";
+    let _ = socket
+        .send(Message::Text(
+            json!({"type": "subscribe", "id": "1", "payload": {"query": query}})
+                .to_string()
+                .into(),
+        ))
+        .await;
+    let mut acked = false;
+    let mut got = 0;
+    while let Some(Ok(frame)) = socket.next().await {
+        let Message::Text(text) = frame else { continue };
+        if !acked && text.contains("connection_ack") {
+            acked = true;
+            let _ = ready.send(()).await;
+            continue;
+        }
+        if text.contains("\"ping\"") {
+            let _ = socket
+                .send(Message::Text(json!({"type": "pong"}).to_string().into()))
+                .await;
+            continue;
+        }
+        let Some(start) = text.find("\"id\":\"pub_") else {
+            continue;
+        };
+        let id: String = text[start + 6..]
+            .chars()
+            .take_while(|c| *c != '"')
+            .collect();
+        let now = Instant::now();
+        if let Some((posted, acked_at)) = sent.lock().expect("lock").get(&id).copied() {
+            latencies
+                .lock()
+                .expect("lock")
+                .push((now - posted, now.saturating_duration_since(acked_at)));
+        }
+        got += 1;
+        if got == expect {
+            break;
+        }
+    }
+}
+
+fn delivery(n: usize, run: u64) -> Vec<u8> {
+    let data = json!({
+        "customer": {"id": "cust_bench", "name": "Bench"},
+        "publication": {"id": format!("pub_{run}_{n}"), "customer_id": "cust_bench", "created_at": "2024-05-01T10:00:00Z"},
+        "voucher": {"id": format!("v_{run}_{n}"), "code": format!("B-{run}-{n}"), "type": "DISCOUNT_VOUCHER", "discount": {"type": "AMOUNT", "amount_off": 100}},
+    });
+    serde_json::to_vec(&json!({"id": format!("whs_{run}_{n}"), "type": "bench", "data": data,
+        "source": {"id": "distr_bench"}, "event": {"id": format!("ev_{run}_{n}"), "type": "customer.publication.succeeded"}}))
+    .expect("json")
+}
+
+fn percentile(sorted: &[Duration], q: f64) -> f64 {
+    let i = ((sorted.len() as f64 * q).ceil() as usize).saturating_sub(1);
+    sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
+}
+
+#[tokio::main]
+async fn main() {
+    let args = args();
+    let ws = format!("{}/graphql", args.target.replace("http://", "ws://"));
+    let client = reqwest::Client::new();
+    let rss_before = rss_kib(args.pid);
+    let sent: Sent = Arc::default();
+    let latencies: Arc<Mutex<Vec<(Duration, Duration)>>> = Arc::default();
+    let (ready_tx, mut ready) = tokio::sync::mpsc::channel(1024);
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(args.subscribers);
+    for _ in 0..args.subscribers {
+        tasks.push(tokio::spawn(subscriber(
+            ws.clone(),
+            ready_tx.clone(),
+            sent.clone(),
+            latencies.clone(),
+            args.events,
+        )));
+        // Connect in waves so the listen backlog never overflows.
+        if tasks.len() % 200 == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    drop(ready_tx);
+    let mut acked = 0;
+    while acked < args.subscribers {
+        match tokio::time::timeout(Duration::from_secs(60), ready.recv()).await {
+            Ok(Some(())) => acked += 1,
+            _ => break,
+        }
+    }
+    // Let subscriptions start and memory settle.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_idle = rss_kib(args.pid);
+    println!(
+        "subscribers {acked}/{} connected in {:.1}s",
+        args.subscribers,
+        started.elapsed().as_secs_f64()
+    );
+    let per = (rss_idle.saturating_sub(rss_before)) as f64 / acked.max(1) as f64;
+    println!(
+        "rss before {rss_before} KiB, idle with subscribers {rss_idle} KiB, {per:.1} KiB per subscriber"
+    );
+    let statements_before = feed_statements(&client, &args.target).await;
+    let run = std::process::id() as u64 * 1000 + (started.elapsed().as_micros() % 1000) as u64;
+    let url = format!("{}/webhooks/voucherify", args.target);
+    for n in 0..args.events {
+        let body = delivery(n, run);
+        let posted = Instant::now();
+        sent.lock().expect("lock").insert(
+            format!("pub_{run}_{n}"),
+            (posted, posted + Duration::from_secs(3600)),
+        );
+        let response = post(&client, &url, Some(&args.secret), body)
+            .await
+            .expect("post");
+        assert_eq!(response.status(), 200);
+        let acked_at = Instant::now();
+        sent.lock()
+            .expect("lock")
+            .insert(format!("pub_{run}_{n}"), (posted, acked_at));
+        tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    for task in tasks {
+        let _ =
+            tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), task).await;
+    }
+    let statements = feed_statements(&client, &args.target).await - statements_before;
+    let all = latencies.lock().expect("lock").clone();
+    let mut from_post: Vec<Duration> = all.iter().map(|l| l.0).collect();
+    let mut from_ack: Vec<Duration> = all.iter().map(|l| l.1).collect();
+    from_post.sort();
+    from_ack.sort();
+    println!("frames {} of {} expected", all.len(), acked * args.events);
+    println!(
+        "post->frame  p50 {:.1} ms  p99 {:.1} ms  max {:.1} ms",
+        percentile(&from_post, 0.5),
+        percentile(&from_post, 0.99),
+        percentile(&from_post, 1.0)
+    );
+    println!(
+        "200->frame   p50 {:.1} ms  p99 {:.1} ms  (0 when the frame beat the HTTP answer)",
+        percentile(&from_ack, 0.5),
+        percentile(&from_ack, 0.99)
+    );
+    println!(
+        "feed SQL statements per event {:.2}",
+        statements / args.events as f64
+    );
+}
