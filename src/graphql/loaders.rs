@@ -8,7 +8,11 @@ use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader, LruCache};
 use entity::{campaign, category, customer, voucher, webhook_event};
 use sea_orm::{DatabaseConnection, DbErr};
-use std::{collections::HashMap, hash::Hash, sync::Arc};
+use std::{
+    collections::HashMap,
+    hash::Hash,
+    sync::{Arc, OnceLock},
+};
 
 macro_rules! loader {
     ($name:ident, $key:ty, $value:ty, $fetch:path) => {
@@ -71,48 +75,66 @@ pub type Cached<L> = DataLoader<L, LruCache>;
 
 /// The loaders of one request; their caches live as long as the request.
 pub struct Loaders {
-    pub customers: Cached<CustomerLoader>,
-    pub vouchers: Cached<VoucherLoader>,
-    pub campaigns: Cached<CampaignLoader>,
-    pub events: Cached<EventLoader>,
-    pub categories: Cached<CategoriesLoader>,
-    pub publication_vouchers: Cached<PublicationVouchersLoader>,
+    db: DatabaseConnection,
+    customers: OnceLock<Cached<CustomerLoader>>,
+    vouchers: OnceLock<Cached<VoucherLoader>>,
+    campaigns: OnceLock<Cached<CampaignLoader>>,
+    events: OnceLock<Cached<EventLoader>>,
+    categories: OnceLock<Cached<CategoriesLoader>>,
+    publication_vouchers: OnceLock<Cached<PublicationVouchersLoader>>,
 }
 
+fn cached<K, L>(loader: L) -> Cached<L>
+where
+    K: Send + Sync + Hash + Eq + Clone + 'static,
+    L: Loader<K>,
+{
+    DataLoader::with_cache(loader, tokio::spawn, LruCache::new(CACHE))
+}
+
+// Each loader is made on first use: a subscription that never needs one (most of them: the
+// feed carries what they render) costs no loader at all.
 impl Loaders {
     pub fn new(db: &DatabaseConnection) -> Self {
         Loaders {
-            customers: DataLoader::with_cache(
-                CustomerLoader(db.clone()),
-                tokio::spawn,
-                LruCache::new(CACHE),
-            ),
-            vouchers: DataLoader::with_cache(
-                VoucherLoader(db.clone()),
-                tokio::spawn,
-                LruCache::new(CACHE),
-            ),
-            campaigns: DataLoader::with_cache(
-                CampaignLoader(db.clone()),
-                tokio::spawn,
-                LruCache::new(CACHE),
-            ),
-            events: DataLoader::with_cache(
-                EventLoader(db.clone()),
-                tokio::spawn,
-                LruCache::new(CACHE),
-            ),
-            categories: DataLoader::with_cache(
-                CategoriesLoader(db.clone()),
-                tokio::spawn,
-                LruCache::new(CACHE),
-            ),
-            publication_vouchers: DataLoader::with_cache(
-                PublicationVouchersLoader(db.clone()),
-                tokio::spawn,
-                LruCache::new(CACHE),
-            ),
+            db: db.clone(),
+            customers: OnceLock::new(),
+            vouchers: OnceLock::new(),
+            campaigns: OnceLock::new(),
+            events: OnceLock::new(),
+            categories: OnceLock::new(),
+            publication_vouchers: OnceLock::new(),
         }
+    }
+
+    pub fn customers(&self) -> &Cached<CustomerLoader> {
+        self.customers
+            .get_or_init(|| cached(CustomerLoader(self.db.clone())))
+    }
+
+    pub fn vouchers(&self) -> &Cached<VoucherLoader> {
+        self.vouchers
+            .get_or_init(|| cached(VoucherLoader(self.db.clone())))
+    }
+
+    pub fn campaigns(&self) -> &Cached<CampaignLoader> {
+        self.campaigns
+            .get_or_init(|| cached(CampaignLoader(self.db.clone())))
+    }
+
+    pub fn events(&self) -> &Cached<EventLoader> {
+        self.events
+            .get_or_init(|| cached(EventLoader(self.db.clone())))
+    }
+
+    pub fn categories(&self) -> &Cached<CategoriesLoader> {
+        self.categories
+            .get_or_init(|| cached(CategoriesLoader(self.db.clone())))
+    }
+
+    pub fn publication_vouchers(&self) -> &Cached<PublicationVouchersLoader> {
+        self.publication_vouchers
+            .get_or_init(|| cached(PublicationVouchersLoader(self.db.clone())))
     }
 }
 
@@ -159,14 +181,14 @@ impl Lookup {
         if let Some(found) = self.related().and_then(|r| r.customers.get(id)) {
             return Ok(Some(found.clone()));
         }
-        load_one(&ctx.data_unchecked::<Loaders>().customers, id.to_owned()).await
+        load_one(ctx.data_unchecked::<Loaders>().customers(), id.to_owned()).await
     }
 
     pub async fn voucher(&self, ctx: &Context<'_>, id: &str) -> ApiResult<Option<voucher::Model>> {
         if let Some(found) = self.related().and_then(|r| r.vouchers.get(id)) {
             return Ok(Some(found.clone()));
         }
-        load_one(&ctx.data_unchecked::<Loaders>().vouchers, id.to_owned()).await
+        load_one(ctx.data_unchecked::<Loaders>().vouchers(), id.to_owned()).await
     }
 
     pub async fn vouchers(
@@ -182,7 +204,7 @@ impl Lookup {
                 .filter_map(|id| related.vouchers.get(id).cloned())
                 .collect());
         }
-        load_many(&ctx.data_unchecked::<Loaders>().vouchers, ids).await
+        load_many(ctx.data_unchecked::<Loaders>().vouchers(), ids).await
     }
 
     pub async fn campaign(
@@ -193,7 +215,7 @@ impl Lookup {
         if let Some(found) = self.related().and_then(|r| r.campaigns.get(id)) {
             return Ok(Some(found.clone()));
         }
-        load_one(&ctx.data_unchecked::<Loaders>().campaigns, id.to_owned()).await
+        load_one(ctx.data_unchecked::<Loaders>().campaigns(), id.to_owned()).await
     }
 
     pub async fn event(
@@ -204,7 +226,7 @@ impl Lookup {
         if let Some(found) = self.related().and_then(|r| r.events.get(&id)) {
             return Ok(Some(found.clone()));
         }
-        load_one(&ctx.data_unchecked::<Loaders>().events, id).await
+        load_one(ctx.data_unchecked::<Loaders>().events(), id).await
     }
 
     pub async fn categories(
@@ -216,7 +238,7 @@ impl Lookup {
             return Ok(found.clone());
         }
         let found = load_one(
-            &ctx.data_unchecked::<Loaders>().categories,
+            ctx.data_unchecked::<Loaders>().categories(),
             voucher_id.to_owned(),
         )
         .await?;
@@ -235,7 +257,7 @@ impl Lookup {
             return Ok(Some(found.clone()));
         }
         load_one(
-            &ctx.data_unchecked::<Loaders>().publication_vouchers,
+            ctx.data_unchecked::<Loaders>().publication_vouchers(),
             publication_id.to_owned(),
         )
         .await
