@@ -21,6 +21,8 @@ pub struct AppState {
     pub head: watch::Receiver<i64>,
     /// Becomes true when the server starts shutting down (long-lived streams end then).
     pub shutdown: watch::Receiver<bool>,
+    /// Live subscriptions shared by subscribers that ask the same thing.
+    pub hub: graphql::hub::Hub,
     /// The live feed every subscription reads.
     pub feed: Feed,
     /// SQL statements this instance has run for requests and ingest (the feed's are only in
@@ -84,6 +86,7 @@ impl App {
             schema,
             head,
             shutdown: shutting_down,
+            hub: graphql::hub::Hub::default(),
             feed,
             sql_statements,
         };

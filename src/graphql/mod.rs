@@ -1,6 +1,7 @@
 //! GraphQL out: the schema and its HTTP routes (`/graphql`, GraphiQL for browsers).
 
 pub mod connection;
+pub mod hub;
 pub mod lists;
 pub mod loaders;
 pub mod query;

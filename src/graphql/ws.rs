@@ -8,14 +8,17 @@
 //! errors with `next`+`complete` instead of one `error`, closes 1002 instead of 4403 when
 //! `connection_init` is refused, and never pings. async-graphql still executes every operation.
 
+use super::hub::{Frame, Hub, Joined};
 use super::loaders::Loaders;
 use crate::app::AppState;
+use crate::error::ApiError;
 use async_graphql::Request;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::{extract::State, http::HeaderMap, response::Response};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::{collections::HashMap, time::Duration};
+use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
@@ -220,15 +223,26 @@ impl Connection {
         }
         let request: Request = serde_json::from_value(payload)
             .map_err(|e| Close(4400, format!("Invalid message received: {e}")))?;
-        let request = request.data(Loaders::new(&self.state.db));
-        let operation = tokio::spawn(operate(
-            self.state.clone(),
-            self.protocol,
-            id.clone(),
-            request,
-            self.out.clone(),
-            self.done.clone(),
-        ));
+        let (state, out, done) = (self.state.clone(), self.out.clone(), self.done.clone());
+        let operation = match Hub::key(&request) {
+            Some(key) => {
+                let joined = state
+                    .hub
+                    .join(&state, key, request, state.config.subscriber_queue);
+                tokio::spawn(forward(self.protocol, id.clone(), joined, out, done))
+            }
+            None => {
+                let request = request.data(Loaders::new(&state.db));
+                tokio::spawn(operate(
+                    state,
+                    self.protocol,
+                    id.clone(),
+                    request,
+                    out,
+                    done,
+                ))
+            }
+        };
         self.operations.insert(id, operation);
         Ok(())
     }
@@ -281,6 +295,69 @@ async fn operate(
                 json!({"type": "complete", "id": id}).to_string().into(),
             ))
             .await;
+    }
+    let _ = done.send(id);
+}
+
+/// Relays a shared subscription's frames to one subscriber.
+async fn forward(
+    protocol: Protocol,
+    id: String,
+    mut joined: Joined,
+    out: mpsc::Sender<Message>,
+    done: mpsc::UnboundedSender<String>,
+) {
+    let quoted = serde_json::to_string(&id).unwrap_or_default();
+    let next = if protocol == Protocol::Modern {
+        "next"
+    } else {
+        "data"
+    };
+    let complete = format!(r#"{{"type":"complete","id":{quoted}}}"#);
+    let mut last = joined.resume;
+    loop {
+        // (frame, ends, is an error)
+        let (text, ends, failed) = match joined.frames.recv().await {
+            Ok(frame) => match &*frame {
+                Frame::Next { payload, cursor } => {
+                    if let Some(cursor) = cursor {
+                        last.clone_from(cursor);
+                    }
+                    (
+                        format!(r#"{{"type":"{next}","id":{quoted},"payload":{payload}}}"#),
+                        false,
+                        false,
+                    )
+                }
+                Frame::Error(errors) => (
+                    format!(r#"{{"type":"error","id":{quoted},"payload":{errors}}}"#),
+                    true,
+                    true,
+                ),
+                Frame::Complete => (complete.clone(), true, false),
+            },
+            Err(RecvError::Lagged(_)) => {
+                let error: async_graphql::Error = ApiError::SlowConsumer(last.clone()).into();
+                let errors = vec![error.into_server_error(async_graphql::Pos::default())];
+                let errors = serde_json::to_string(&errors).unwrap_or_default();
+                (
+                    format!(r#"{{"type":"error","id":{quoted},"payload":{errors}}}"#),
+                    true,
+                    true,
+                )
+            }
+            Err(RecvError::Closed) => (complete.clone(), true, false),
+        };
+        if out.send(Message::Text(text.into())).await.is_err() {
+            break;
+        }
+        if ends {
+            // subscriptions-transport-ws ends an operation with `complete` even after `error`.
+            if failed && protocol == Protocol::Legacy {
+                let _ = out.send(Message::Text(complete.clone().into())).await;
+            }
+            break;
+        }
     }
     let _ = done.send(id);
 }

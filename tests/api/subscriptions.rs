@@ -15,6 +15,7 @@ on_both!(
     slow_subscriber_ends_with_resumable_error,
     sse_resumes_with_last_event_id,
     legacy_protocol_works,
+    identical_subscriptions_share_one_execution,
 );
 
 const ASSIGNED: &str = "subscription($after: String, $filter: PublicationFilter) {
@@ -414,4 +415,52 @@ async fn legacy_protocol_works(backend: Backend) {
     client.send(json!({"type": "stop", "id": "1"})).await;
     client.send(json!({"type": "connection_terminate"})).await;
     assert_eq!(client.closed().await.code, 1000);
+}
+
+async fn identical_subscriptions_share_one_execution(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let query = "subscription { voucherAssigned { cursor node { id } } }";
+    let (mut a, mut b) = (WsClient::ready(&app).await, WsClient::ready(&app).await);
+    a.subscribe("a", query, json!({})).await;
+    b.subscribe("b", query, json!({})).await;
+    app.post_webhook(assignment(0)).await;
+    let (first_a, first_b) = (a.next_n("a", 1).await, b.next_n("b", 1).await);
+    assert_eq!(first_a, first_b, "the same frame for both");
+    for n in 1..4 {
+        app.post_webhook(assignment(n)).await;
+    }
+    assert_eq!(ids(&a.next_n("a", 3).await), expected(1..4));
+    assert_eq!(ids(&b.next_n("b", 3).await), expected(1..4));
+    // One leaves; the other keeps receiving; a newcomer starts live from where it joins.
+    a.send(json!({"type": "complete", "id": "a"})).await;
+    app.post_webhook(assignment(4)).await;
+    assert_eq!(ids(&b.next_n("b", 1).await), expected(4..5));
+    let mut c = WsClient::ready(&app).await;
+    c.subscribe("c", query, json!({})).await;
+    // The newcomer is live once it sees a probe; everything after it arrives once, in order.
+    let mut n = 5;
+    loop {
+        app.post_webhook(assignment(n)).await;
+        n += 1;
+        if let Some(message) = c.recv_within(Duration::from_secs(2)).await {
+            assert_eq!(
+                ids(&[message["payload"].clone()]),
+                expected(n - 1..n),
+                "{message}"
+            );
+            break;
+        }
+        assert!(n < 20, "the newcomer never went live");
+    }
+    for m in n..n + 3 {
+        app.post_webhook(assignment(m)).await;
+    }
+    assert_eq!(ids(&c.next_n("c", 3).await), expected(n..n + 3));
+    assert_eq!(ids(&b.next_n("b", n + 3 - 5).await), expected(5..n + 3));
+    assert!(
+        a.recv_within(Duration::from_millis(200)).await.is_none(),
+        "nothing after complete"
+    );
 }
