@@ -72,13 +72,14 @@ async fn feed_statements(client: &reqwest::Client, target: &str) -> f64 {
 
 type Sent = Arc<Mutex<HashMap<String, (Instant, Instant)>>>;
 
+/// Connects, subscribes and records when each assignment arrived (matched to the send times
+/// after the run, so subscribers share no lock while frames flow).
 async fn subscriber(
     url: String,
     ready: tokio::sync::mpsc::Sender<()>,
-    sent: Sent,
-    latencies: Arc<Mutex<Vec<(Duration, Duration)>>>,
     expect: usize,
-) {
+) -> Vec<(String, Instant)> {
+    let mut arrivals = Vec::with_capacity(expect);
     let mut request = url.into_client_request().expect("request");
     request.headers_mut().insert(
         "sec-websocket-protocol",
@@ -86,7 +87,7 @@ async fn subscriber(
     );
     let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
         eprintln!("connect failed");
-        return;
+        return arrivals;
     };
     let _ = socket
         .send(Message::Text(
@@ -123,18 +124,13 @@ async fn subscriber(
             .chars()
             .take_while(|c| *c != '"')
             .collect();
-        let now = Instant::now();
-        if let Some((posted, acked_at)) = sent.lock().expect("lock").get(&id).copied() {
-            latencies
-                .lock()
-                .expect("lock")
-                .push((now - posted, now.saturating_duration_since(acked_at)));
-        }
+        arrivals.push((id, Instant::now()));
         got += 1;
         if got == expect {
             break;
         }
     }
+    arrivals
 }
 
 fn delivery(n: usize, run: u64) -> Vec<u8> {
@@ -168,8 +164,6 @@ async fn main() {
         tasks.push(tokio::spawn(subscriber(
             ws.clone(),
             ready_tx.clone(),
-            sent.clone(),
-            latencies.clone(),
             args.events,
         )));
         // Connect in waves so the listen backlog never overflows.
@@ -218,9 +212,18 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(args.interval_ms)).await;
     }
     let deadline = Instant::now() + Duration::from_secs(30);
+    let sent = sent.lock().expect("lock").clone();
     for task in tasks {
-        let _ =
-            tokio::time::timeout(deadline.saturating_duration_since(Instant::now()), task).await;
+        let wait = deadline.saturating_duration_since(Instant::now());
+        let Ok(Ok(arrivals)) = tokio::time::timeout(wait, task).await else {
+            continue;
+        };
+        let mut latencies = latencies.lock().expect("lock");
+        for (id, at) in arrivals {
+            if let Some((posted, acked_at)) = sent.get(&id) {
+                latencies.push((at - *posted, at.saturating_duration_since(*acked_at)));
+            }
+        }
     }
     let statements = feed_statements(&client, &args.target).await - statements_before;
     let all = latencies.lock().expect("lock").clone();
