@@ -28,6 +28,12 @@ echo "== loading: simulate 105000 events (≈100k publications), 10k customers, 
 $bin simulate --target "http://127.0.0.1:$port" --events 105000 --customers 10000 --campaigns 50 \
   --duplicate-ratio 0 --concurrency 32 --seed 1 --quiet
 
+# Fresh planner statistics, as PostgreSQL's autovacuum would gather within a minute.
+case "$backend" in
+  postgres) psql -q -h 127.0.0.1 -U postgres -d pubgate_bench -c "ANALYZE" ;;
+  sqlite) sqlite3 "$work/bench.db" "ANALYZE" ;;
+esac
+
 gql() { curl -sf "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' -d "$1"; }
 gql '{"query":"{ publications(first: 0) { totalCount } customers(first: 0) { totalCount } campaigns(first: 0) { totalCount } }"}'
 echo

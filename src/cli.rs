@@ -88,6 +88,9 @@ pub struct ServeArgs {
     /// Feed batches a subscriber may fall behind before its stream ends with a resumable error.
     #[arg(long, env = "PUBGATE_SUBSCRIBER_QUEUE", default_value_t = 256)]
     pub subscriber_queue: usize,
+    /// Seconds between the server's pings to WebSocket clients.
+    #[arg(long, env = "PUBGATE_WS_PING_SECS", default_value_t = 15)]
+    pub ws_ping_secs: u64,
 }
 
 /// Where the store lives.
@@ -130,6 +133,7 @@ impl ServeArgs {
             query_complexity: self.query_complexity,
             ws_init_timeout: Duration::from_secs(self.ws_init_timeout_secs),
             subscriber_queue: self.subscriber_queue,
+            ws_ping_interval: Duration::from_secs(self.ws_ping_secs.max(1)),
             ..Config::new(self.listen, self.database.database_url.clone())
         }
     }

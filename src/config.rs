@@ -28,6 +28,8 @@ pub struct Config {
     pub query_complexity: usize,
     /// How long a WebSocket client has to send `connection_init`.
     pub ws_init_timeout: Duration,
+    /// How often the server pings a WebSocket client.
+    pub ws_ping_interval: Duration,
     /// Feed batches a subscriber may fall behind before its stream ends with a resumable error.
     pub subscriber_queue: usize,
 }
@@ -49,6 +51,7 @@ impl Config {
             query_complexity: 50_000,
             ws_init_timeout: Duration::from_secs(10),
             subscriber_queue: 256,
+            ws_ping_interval: Duration::from_secs(15),
         }
     }
 
@@ -114,6 +117,7 @@ impl fmt::Debug for Config {
             .field("query_complexity", &self.query_complexity)
             .field("ws_init_timeout", &self.ws_init_timeout)
             .field("subscriber_queue", &self.subscriber_queue)
+            .field("ws_ping_interval", &self.ws_ping_interval)
             .finish()
     }
 }

@@ -25,8 +25,6 @@ use tokio::task::JoinHandle;
 /// Frames queued for one connection before its operations wait (and a subscription that waits
 /// too long falls behind the feed and ends with a resumable error).
 const OUT_QUEUE: usize = 32;
-/// How often the server pings an idle client.
-const PING_EVERY: Duration = Duration::from_secs(15);
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Protocol {
@@ -91,7 +89,7 @@ impl Connection {
         let mut shutdown = state.shutdown.clone();
         let init_deadline = tokio::time::sleep(state.config.ws_init_timeout);
         tokio::pin!(init_deadline);
-        let mut ping = tokio::time::interval(PING_EVERY);
+        let mut ping = tokio::time::interval(state.config.ws_ping_interval);
         ping.tick().await;
         let mut conn = Connection {
             protocol,

@@ -167,6 +167,11 @@ impl TestApp {
         app
     }
 
+    /// An instance on the database at `url`, which another test handle owns.
+    pub async fn start_on(url: &str) -> TestApp {
+        Self::start(url, url, |_| {}).await
+    }
+
     /// Another instance on this one's database (several instances behind a load balancer).
     pub async fn sibling(&self) -> TestApp {
         Self::start(&self.database_url, &self.database_url, |_| {}).await

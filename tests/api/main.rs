@@ -7,7 +7,7 @@ mod helpers;
 mod idempotency;
 mod instances;
 mod normalise;
-mod outage;
+pub mod outage;
 mod startup;
 mod subscriptions;
 mod webhook;

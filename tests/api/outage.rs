@@ -12,15 +12,15 @@ use tokio::{
 };
 
 /// A TCP proxy to PostgreSQL that can cut every connection, like a network partition.
-struct Proxy {
-    addr: std::net::SocketAddr,
+pub struct Proxy {
+    pub addr: std::net::SocketAddr,
     up: watch::Sender<bool>,
     pipes: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
 }
 
 impl Proxy {
-    async fn start(upstream: std::net::SocketAddr) -> Proxy {
+    pub async fn start(upstream: std::net::SocketAddr) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("addr");
         let (up, is_up) = watch::channel(true);
@@ -48,14 +48,14 @@ impl Proxy {
     }
 
     /// Drops every open connection and refuses new ones.
-    fn cut(&self) {
+    pub fn cut(&self) {
         self.up.send_replace(false);
         for pipe in self.pipes.lock().expect("lock").drain(..) {
             pipe.abort();
         }
     }
 
-    fn restore(&self) {
+    pub fn restore(&self) {
         self.up.send_replace(true);
     }
 }

@@ -16,6 +16,7 @@ on_both!(
     sse_resumes_with_last_event_id,
     legacy_protocol_works,
     identical_subscriptions_share_one_execution,
+    server_pings_idle_clients,
 );
 
 const ASSIGNED: &str = "subscription($after: String, $filter: PublicationFilter) {
@@ -463,4 +464,25 @@ async fn identical_subscriptions_share_one_execution(backend: Backend) {
         a.recv_within(Duration::from_millis(200)).await.is_none(),
         "nothing after complete"
     );
+}
+
+async fn server_pings_idle_clients(backend: Backend) {
+    let Some(app) =
+        TestApp::spawn_with(backend, |c| c.ws_ping_interval = Duration::from_millis(200)).await
+    else {
+        return;
+    };
+    let mut modern = WsClient::ready(&app).await;
+    assert_eq!(modern.recv_any().await, json!({"type": "ping"}));
+    modern.send(json!({"type": "pong"})).await;
+    assert_eq!(
+        modern.recv_any().await,
+        json!({"type": "ping"}),
+        "and again"
+    );
+    let mut legacy = WsClient::connect(&app, "/graphql", "graphql-ws").await;
+    legacy.send(json!({"type": "connection_init"})).await;
+    assert_eq!(legacy.recv_any().await["type"], "connection_ack");
+    assert_eq!(legacy.recv_any().await["type"], "ka");
+    assert_eq!(legacy.recv_any().await["type"], "ka", "keep-alive repeats");
 }

@@ -93,6 +93,18 @@ impl WsClient {
         }
     }
 
+    /// The next text message as it is, pings included.
+    pub async fn recv_any(&mut self) -> Value {
+        loop {
+            let frame = tokio::time::timeout(WAIT, self.socket.next())
+                .await
+                .expect("a message in time");
+            if let Message::Text(text) = frame.expect("open").expect("a frame") {
+                return serde_json::from_str(&text).expect("JSON message");
+            }
+        }
+    }
+
     /// Waits for the server to close the connection.
     pub async fn closed(&mut self) -> Closed {
         loop {
