@@ -104,19 +104,9 @@ async fn database_unreachable_then_back_loses_no_event() {
     let Some(test_db) = TestDb::create(Backend::Postgres).await else {
         return;
     };
-    let url = reqwest::Url::parse(&test_db.url).expect("url");
-    let upstream = format!(
-        "{}:{}",
-        url.host_str().expect("host"),
-        url.port().unwrap_or(5432)
-    )
-    .parse()
-    .expect("address");
-    let proxy = crate::outage::Proxy::start(upstream).await;
-    let mut proxied = url.clone();
-    proxied.set_port(Some(proxy.addr.port())).expect("port");
+    let (proxy, proxied) = crate::outage::Proxy::in_front_of(&test_db.url).await;
     let direct = test_db.url.clone();
-    let cut_off = TestApp::spawn_on(Backend::Postgres, test_db, proxied.as_str(), |_| {}).await;
+    let cut_off = TestApp::spawn_on(Backend::Postgres, test_db, &proxied, |_| {}).await;
     let writer = TestApp::start_on(&direct).await;
     let mut subscriber = live_subscriber(&cut_off, &writer, 0).await;
     proxy.cut();

@@ -47,6 +47,22 @@ impl Proxy {
         }
     }
 
+    /// A proxy in front of the PostgreSQL server of `database_url`, and the URL through it.
+    pub async fn in_front_of(database_url: &str) -> (Proxy, String) {
+        let url = reqwest::Url::parse(database_url).expect("url");
+        let upstream = format!(
+            "{}:{}",
+            url.host_str().expect("host"),
+            url.port().unwrap_or(5432)
+        )
+        .parse()
+        .expect("socket address");
+        let proxy = Proxy::start(upstream).await;
+        let mut proxied = url.clone();
+        proxied.set_port(Some(proxy.addr.port())).expect("port");
+        (proxy, proxied.to_string())
+    }
+
     /// Drops every open connection and refuses new ones.
     pub fn cut(&self) {
         self.up.send_replace(false);
@@ -72,18 +88,8 @@ async fn database_outage_is_503_then_recovers() {
     let Some(test_db) = TestDb::create(Backend::Postgres).await else {
         return;
     };
-    let url = reqwest::Url::parse(&test_db.url).expect("url");
-    let upstream = format!(
-        "{}:{}",
-        url.host_str().expect("host"),
-        url.port().unwrap_or(5432)
-    )
-    .parse()
-    .expect("socket address");
-    let proxy = Proxy::start(upstream).await;
-    let mut proxied = url.clone();
-    proxied.set_port(Some(proxy.addr.port())).expect("port");
-    let app = TestApp::spawn_on(Backend::Postgres, test_db, proxied.as_str(), |c| {
+    let (proxy, proxied) = Proxy::in_front_of(&test_db.url).await;
+    let app = TestApp::spawn_on(Backend::Postgres, test_db, &proxied, |c| {
         c.ingest_timeout = std::time::Duration::from_secs(8);
     })
     .await;
