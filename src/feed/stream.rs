@@ -62,7 +62,9 @@ fn follow<F: Follow>(
         feed,
         follow,
         rx,
-        position: after.unwrap_or(head).min(head),
+        // The feed may not have published everything committed yet, so `after` can be ahead of
+        // `head`: live batches up to it are then skipped, never replayed from `head`.
+        position: after.unwrap_or(head),
         replay_until: after.filter(|a| *a < head).map(|_| head),
         pending: VecDeque::new(),
         done: false,
