@@ -31,7 +31,11 @@ async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     (status, Json(body))
 }
 
-async fn metrics_text() -> String {
+async fn metrics_text(State(state): State<AppState>) -> String {
+    // Gauges read at scrape time (several apps in one process each report their own value).
+    metrics::gauge!("pubgate_feed_subscribers").set(state.feed.subscribers() as f64);
+    metrics::gauge!("pubgate_shared_subscriptions").set(state.hub.running() as f64);
+    metrics::gauge!("pubgate_sequence_head").set(*state.head.borrow() as f64);
     let handle = recorder();
     handle.run_upkeep();
     handle.render()

@@ -151,13 +151,8 @@ impl Hub {
     }
 
     /// Distinct shared subscriptions running.
-    pub fn len(&self) -> usize {
+    pub fn running(&self) -> usize {
         self.streams.lock().unwrap_or_else(|e| e.into_inner()).len()
-    }
-
-    /// True when none runs.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 

@@ -71,7 +71,14 @@ async fn health_readiness_metrics_and_graphiql() {
         .text()
         .await
         .expect("text");
-    assert!(metrics.contains("pubgate_webhooks_total"), "{metrics}");
+    for name in [
+        "pubgate_webhooks_total",
+        "pubgate_feed_subscribers",
+        "pubgate_sequence_head",
+        "pubgate_sql_statements_total",
+    ] {
+        assert!(metrics.contains(name), "{name} in {metrics}");
+    }
     let page = app
         .client
         .get(app.url("/graphql"))
