@@ -135,8 +135,8 @@ pub struct TestApp {
     /// SQL statements the gateway has run.
     pub statements: std::sync::Arc<std::sync::atomic::AtomicU64>,
     // Held so the server and its database live exactly as long as the test's handle.
-    _stop: oneshot::Sender<()>,
-    _served: tokio::task::JoinHandle<std::io::Result<()>>,
+    stop: Option<oneshot::Sender<()>>,
+    served: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     _test_db: Option<TestDb>,
     /// The database URL the gateway uses.
     pub database_url: String,
@@ -200,8 +200,8 @@ impl TestApp {
                 .expect("client"),
             db,
             statements,
-            _stop: stop,
-            _served: served,
+            stop: Some(stop),
+            served: Some(served),
             _test_db: None,
             database_url: url.to_owned(),
         }
@@ -265,6 +265,20 @@ impl TestApp {
             .await;
         for (status, answer) in answers {
             assert_eq!(status, StatusCode::OK, "{answer}");
+        }
+    }
+
+    /// Starts a graceful shutdown and waits (bounded) until the server has stopped.
+    pub async fn shut_down(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(served) = self.served.take() {
+            tokio::time::timeout(WAIT, served)
+                .await
+                .expect("the server stops in time")
+                .expect("the server task")
+                .expect("the server");
         }
     }
 

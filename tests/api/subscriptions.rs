@@ -17,6 +17,7 @@ on_both!(
     legacy_protocol_works,
     identical_subscriptions_share_one_execution,
     server_pings_idle_clients,
+    shutdown_closes_subscribers_with_1001,
 );
 
 const ASSIGNED: &str = "subscription($after: String, $filter: PublicationFilter) {
@@ -485,4 +486,39 @@ async fn server_pings_idle_clients(backend: Backend) {
     assert_eq!(legacy.recv_any().await["type"], "connection_ack");
     assert_eq!(legacy.recv_any().await["type"], "ka");
     assert_eq!(legacy.recv_any().await["type"], "ka", "keep-alive repeats");
+}
+
+async fn shutdown_closes_subscribers_with_1001(backend: Backend) {
+    let Some(mut app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let mut client = WsClient::ready(&app).await;
+    client.subscribe("s", ASSIGNED, json!({})).await;
+    let mut events = sse(
+        &app,
+        "subscription { voucherAssigned { node { id } } }",
+        None,
+    )
+    .await;
+    app.post_webhook(assignment(0)).await;
+    assert_eq!(ids(&client.next_n("s", 1).await), expected(0..1));
+    let mut buffer = String::new();
+    sse_events(&mut events, &mut buffer, 1).await;
+    // Shutdown must not wait for long-lived streams: they are ended so clients reconnect.
+    let stopping = tokio::spawn(async move {
+        app.shut_down().await;
+        app
+    });
+    assert_eq!(client.closed().await.code, 1001);
+    let rest = tokio::time::timeout(WAIT, async {
+        while let Ok(Some(chunk)) = events.chunk().await {
+            buffer.push_str(&String::from_utf8_lossy(&chunk));
+        }
+    })
+    .await;
+    assert!(rest.is_ok(), "the SSE stream ends on shutdown");
+    let _app = tokio::time::timeout(WAIT, stopping)
+        .await
+        .expect("stops in time")
+        .expect("stops");
 }
