@@ -18,6 +18,7 @@ on_both!(
     identical_subscriptions_share_one_execution,
     server_pings_idle_clients,
     shutdown_closes_subscribers_with_1001,
+    resume_position_ahead_of_the_feed_is_kept,
 );
 
 const ASSIGNED: &str = "subscription($after: String, $filter: PublicationFilter) {
@@ -521,4 +522,28 @@ async fn shutdown_closes_subscribers_with_1001(backend: Backend) {
         .await
         .expect("stops in time")
         .expect("stops");
+}
+
+/// A resume position the feed has not reached yet (as when this instance relays more slowly
+/// than another commits) is honoured: nothing at or before it is sent.
+async fn resume_position_ahead_of_the_feed_is_kept(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let ahead = pubgate::store::cursor::position(3);
+    let mut client = WsClient::ready(&app).await;
+    client
+        .subscribe("r", ASSIGNED, json!({"after": ahead}))
+        .await;
+    for n in 0..5 {
+        app.post_webhook(assignment(n)).await;
+    }
+    // Sequence numbers 1..=5: only 4 and 5 are after the position.
+    assert_eq!(ids(&client.next_n("r", 2).await), expected(3..5));
+    assert!(
+        client
+            .recv_within(Duration::from_millis(300))
+            .await
+            .is_none()
+    );
 }
