@@ -24,10 +24,10 @@ const BATCH: u64 = 500;
 /// How often the head is re-read even without a signal.
 const POLL: Duration = Duration::from_secs(2);
 
-/// The events with ids in `(after, upto]`, in commit order, and what their publications refer to.
+/// The events with ids up to `upto` after the previous batch, in commit order, and what their
+/// publications refer to.
 #[derive(Debug)]
 pub struct Batch {
-    pub after: i64,
     pub upto: i64,
     pub events: Vec<webhook_event::Model>,
     pub publications: Vec<publication::Model>,
@@ -163,7 +163,6 @@ async fn publish_upto(feed: &Feed, mut head: i64, target: i64) -> Result<(), DbE
             .await?;
         let related = related::for_publications(&feed.db, &publications, Wants::all()).await?;
         let batch = Arc::new(Batch {
-            after: head,
             upto,
             events,
             publications,

@@ -30,6 +30,8 @@ pub enum Frame {
 /// What identifies a shareable subscription.
 #[derive(Clone, PartialEq, Eq, Hash, Debug)]
 pub struct Key {
+    /// The (first) root field: what kind of cursor resumes it.
+    field: String,
     query: String,
     variables: String,
     operation: Option<String>,
@@ -67,6 +69,7 @@ impl Hub {
             return None;
         }
         // Only plain root fields without `after`: a resuming subscriber replays on its own.
+        let mut root = None;
         for selection in &operation.node.selection_set.node.items {
             let Selection::Field(field) = &selection.node else {
                 return None;
@@ -79,8 +82,10 @@ impl Hub {
             {
                 return None;
             }
+            root.get_or_insert_with(|| field.node.name.node.to_string());
         }
         Some(Key {
+            field: root?,
             query: request.query.clone(),
             variables: serde_json::to_string(&request.variables).ok()?,
             operation: request.operation_name.clone(),
@@ -105,7 +110,7 @@ impl Hub {
         let (_, head) = state.feed.subscribe();
         // Before anything is sent, the shared stream starts at the feed head (or slightly
         // after it): resuming from here repeats nothing the subscriber saw and skips nothing.
-        let start = if request.query.contains("webhookEventReceived") {
+        let start = if key.field == "webhookEventReceived" {
             cursor::event(head)
         } else {
             cursor::position(head)

@@ -264,10 +264,7 @@ async fn operate(
         {
             failed = true;
             let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
-            match protocol {
-                Protocol::Modern => json!({"type": "error", "id": id, "payload": errors}),
-                Protocol::Legacy => json!({"type": "error", "id": id, "payload": errors}),
-            }
+            json!({"type": "error", "id": id, "payload": errors})
         } else {
             let kind = if protocol == Protocol::Modern {
                 "next"
