@@ -11,12 +11,13 @@ use crate::{
 };
 use axum::{
     Json, Router,
-    body::{Body, to_bytes},
+    body::Body,
     extract::State,
     http::{HeaderMap, header},
     routing::post,
 };
 use envelope::Envelope;
+use futures::StreamExt;
 use serde_json::{Value, json};
 
 /// The header Voucherify signs with.
@@ -56,22 +57,12 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Out
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(HttpError::PayloadTooLarge(limit));
-    }
-    let bytes = to_bytes(body, limit).await.map_err(|e| {
-        if std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-        {
-            HttpError::PayloadTooLarge(limit)
-        } else {
-            HttpError::BadRequest("the body could not be read".into())
-        }
-    })?;
+    let bytes = read_body(body, limit, declared).await?;
     let signature_verified = check_signature(config, headers, &bytes)?;
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| HttpError::BadRequest(format!("the body is not JSON: {e}")))?;
     // Valid JSON is valid UTF-8, so this only fails on a serde_json bug.
-    let body = String::from_utf8(bytes.to_vec())
+    let body = String::from_utf8(bytes)
         .map_err(|_| HttpError::BadRequest("the body is not UTF-8".into()))?;
     let received_at = envelope::now();
     let envelope = Envelope::read(body.as_bytes(), &value);
@@ -87,6 +78,44 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Out
         Ok(Ok(outcome)) => Ok(outcome),
         Ok(Err(IngestError::Unavailable)) | Err(_) => Err(HttpError::Unavailable),
         Ok(Err(IngestError::Failed(_))) => Err(HttpError::Internal),
+    }
+}
+
+/// How much of an oversized body is still read (and thrown away) before answering 413: a client
+/// that is still sending then reads the answer instead of a reset connection. Beyond this the
+/// connection is simply cut.
+const DRAIN_CAP: u64 = 16 * 1024 * 1024;
+
+/// The body, at most `limit` bytes, whether or not `Content-Length` announced its size.
+async fn read_body(body: Body, limit: usize, declared: Option<u64>) -> Result<Vec<u8>, HttpError> {
+    let too_large = || HttpError::PayloadTooLarge(limit);
+    if declared.is_some_and(|n| n > DRAIN_CAP) {
+        return Err(too_large());
+    }
+    let mut oversized = declared.is_some_and(|n| n > limit as u64);
+    let (mut data, mut total) = (Vec::new(), 0u64);
+    let mut chunks = body.into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        let Ok(chunk) = chunk else {
+            return Err(if oversized {
+                too_large()
+            } else {
+                HttpError::BadRequest("the body could not be read".into())
+            });
+        };
+        total = total.saturating_add(chunk.len() as u64);
+        oversized = oversized || total > limit as u64;
+        if total > DRAIN_CAP {
+            break;
+        }
+        if !oversized {
+            data.extend_from_slice(&chunk);
+        }
+    }
+    if oversized {
+        Err(too_large())
+    } else {
+        Ok(data)
     }
 }
 
