@@ -91,6 +91,32 @@ pub struct ServeArgs {
     /// Seconds between the server's pings to WebSocket clients.
     #[arg(long, env = "PUBGATE_WS_PING_SECS", default_value_t = 15)]
     pub ws_ping_secs: u64,
+    /// Seconds a plain HTTP request may take, body included (408 after).
+    #[arg(long, env = "PUBGATE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Operations one WebSocket connection may run at once.
+    #[arg(
+        long,
+        env = "PUBGATE_MAX_SUBSCRIPTIONS_PER_CONNECTION",
+        default_value_t = 100
+    )]
+    pub max_subscriptions_per_connection: usize,
+    /// Subscriptions this instance runs at once (WebSocket operations and SSE streams).
+    #[arg(long, env = "PUBGATE_MAX_SUBSCRIPTIONS", default_value_t = 20_000)]
+    pub max_subscriptions: usize,
+    /// Refuse introspection queries (`__schema`, `__type`).
+    #[arg(long, env = "PUBGATE_DISABLE_INTROSPECTION")]
+    pub disable_introspection: bool,
+    /// An origin browsers may call the API from (`*` for any); repeatable.
+    #[arg(
+        long = "cors-origin",
+        env = "PUBGATE_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+    /// Seconds shutdown waits for open requests before closing them anyway.
+    #[arg(long, env = "PUBGATE_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
+    pub shutdown_timeout_secs: u64,
 }
 
 /// Where the store lives.
@@ -134,6 +160,12 @@ impl ServeArgs {
             ws_init_timeout: Duration::from_secs(self.ws_init_timeout_secs),
             subscriber_queue: self.subscriber_queue,
             ws_ping_interval: Duration::from_secs(self.ws_ping_secs.max(1)),
+            request_timeout: Duration::from_secs(self.request_timeout_secs),
+            max_subscriptions_per_connection: self.max_subscriptions_per_connection,
+            max_subscriptions: self.max_subscriptions,
+            disable_introspection: self.disable_introspection,
+            cors_origins: self.cors_origins.clone(),
+            shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             ..Config::new(self.listen, self.database.database_url.clone())
         }
     }

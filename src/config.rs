@@ -32,6 +32,19 @@ pub struct Config {
     pub ws_ping_interval: Duration,
     /// Feed batches a subscriber may fall behind before its stream ends with a resumable error.
     pub subscriber_queue: usize,
+    /// Longest a plain HTTP request may take, body included (408 after). Streams (WebSocket,
+    /// SSE) are not cut by it once their response has started.
+    pub request_timeout: Duration,
+    /// Operations one WebSocket connection may run at once.
+    pub max_subscriptions_per_connection: usize,
+    /// Subscriptions (WebSocket operations and SSE streams) this instance runs at once.
+    pub max_subscriptions: usize,
+    /// Refuse `__schema` / `__type` queries.
+    pub disable_introspection: bool,
+    /// Origins browsers may call the API from (`*` for any); none means same-origin only.
+    pub cors_origins: Vec<String>,
+    /// How long shutdown waits for open requests and streams before closing them anyway.
+    pub shutdown_timeout: Duration,
 }
 
 impl Config {
@@ -52,6 +65,12 @@ impl Config {
             ws_init_timeout: Duration::from_secs(10),
             subscriber_queue: 256,
             ws_ping_interval: Duration::from_secs(15),
+            request_timeout: Duration::from_secs(30),
+            max_subscriptions_per_connection: 100,
+            max_subscriptions: 20_000,
+            disable_introspection: false,
+            cors_origins: vec![],
+            shutdown_timeout: Duration::from_secs(30),
         }
     }
 
@@ -71,6 +90,26 @@ impl Config {
         }
         if self.max_body_bytes == 0 {
             return Err("--max-body-bytes must be at least 1".into());
+        }
+        if self.max_subscriptions == 0 || self.max_subscriptions_per_connection == 0 {
+            return Err("subscription limits must be at least 1".into());
+        }
+        if self.request_timeout.is_zero() {
+            return Err("--request-timeout-secs must be at least 1".into());
+        }
+        for origin in &self.cors_origins {
+            let host = origin
+                .strip_prefix("https://")
+                .or_else(|| origin.strip_prefix("http://"))
+                .map(|rest| rest.trim_end_matches('/'));
+            let valid = origin == "*"
+                || (host.is_some_and(|h| !h.is_empty() && !h.contains('/'))
+                    && axum::http::HeaderValue::from_str(origin).is_ok());
+            if !valid {
+                return Err(format!(
+                    "--cors-origin {origin:?} is not an origin like https://shop.example or *"
+                ));
+            }
         }
         if self.listen.ip().is_loopback() {
             return Ok(());
@@ -118,6 +157,15 @@ impl fmt::Debug for Config {
             .field("ws_init_timeout", &self.ws_init_timeout)
             .field("subscriber_queue", &self.subscriber_queue)
             .field("ws_ping_interval", &self.ws_ping_interval)
+            .field("request_timeout", &self.request_timeout)
+            .field(
+                "max_subscriptions_per_connection",
+                &self.max_subscriptions_per_connection,
+            )
+            .field("max_subscriptions", &self.max_subscriptions)
+            .field("disable_introspection", &self.disable_introspection)
+            .field("cors_origins", &self.cors_origins)
+            .field("shutdown_timeout", &self.shutdown_timeout)
             .finish()
     }
 }
@@ -158,6 +206,18 @@ mod tests {
         assert!(err.contains("--api-token"), "{err}");
         config.allow_anonymous_read = true;
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn cors_origins_are_checked() {
+        let mut config = on("127.0.0.1:0");
+        config.cors_origins = vec!["https://shop.example".into(), "*".into()];
+        assert!(config.validate().is_ok());
+        for bad in ["shop.example", "https://", "https://a\nb", "ftp://x"] {
+            config.cors_origins = vec![bad.into()];
+            let err = config.validate().expect_err(bad);
+            assert!(err.contains("--cors-origin"), "{err}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ pub enum HttpError {
     BadRequest(String),
     Unauthorized(String),
     PayloadTooLarge(usize),
+    UnsupportedMediaType(String),
     Unavailable,
     Internal,
 }
@@ -28,6 +29,11 @@ impl IntoResponse for HttpError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
                 format!("the body is larger than the {limit}-byte limit"),
+            ),
+            HttpError::UnsupportedMediaType(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                m,
             ),
             HttpError::Unavailable => (
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -59,6 +65,8 @@ pub enum ApiError {
     Unauthenticated,
     /// A subscriber fell behind; it resumes with `after` set to the cursor.
     SlowConsumer(String),
+    /// A subscription limit refused the operation.
+    TooManySubscriptions(String),
     Internal,
 }
 
@@ -93,6 +101,7 @@ impl From<ApiError> for async_graphql::Error {
                     .into(),
                 Some(cursor),
             ),
+            ApiError::TooManySubscriptions(m) => ("TOO_MANY_SUBSCRIPTIONS", m, None),
             ApiError::Internal => ("INTERNAL", "internal error".into(), None),
         };
         async_graphql::Error::new(message).extend_with(|_, ext| {

@@ -84,6 +84,14 @@ impl Feed {
         &self.db
     }
 
+    /// The newest id broadcast to subscribers.
+    pub fn published(&self) -> i64 {
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .head
+    }
+
     /// Subscribers currently attached.
     pub fn subscribers(&self) -> usize {
         self.published

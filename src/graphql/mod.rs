@@ -2,6 +2,7 @@
 
 pub mod connection;
 pub mod hub;
+pub mod instrument;
 pub mod lists;
 pub mod loaders;
 pub mod query;
@@ -27,14 +28,23 @@ use subtle::ConstantTimeEq;
 /// pubgate's executable schema.
 pub type AppSchema = Schema<query::Query, EmptyMutation, subscription::Subscription>;
 
-/// The schema with its data and limits.
-pub fn schema(db: DatabaseConnection, feed: crate::feed::Feed, config: &Config) -> AppSchema {
-    Schema::build(query::Query, EmptyMutation, subscription::Subscription)
+/// The schema with its data, limits and instrumentation.
+pub fn schema(
+    db: DatabaseConnection,
+    feed: crate::feed::Feed,
+    config: &Config,
+    metrics: std::sync::Arc<crate::ops::Metrics>,
+) -> AppSchema {
+    let mut builder = Schema::build(query::Query, EmptyMutation, subscription::Subscription)
         .data(db)
         .data(feed)
+        .extension(instrument::Instrument(metrics))
         .limit_depth(config.query_depth)
-        .limit_complexity(config.query_complexity)
-        .finish()
+        .limit_complexity(config.query_complexity);
+    if config.disable_introspection {
+        builder = builder.disable_introspection();
+    }
+    builder.finish()
 }
 
 /// The SDL that `pubgate schema` prints and `schema.graphql` holds.
@@ -69,11 +79,7 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
         .into_response();
     }
     if !authorised(&state.config, request.headers()) {
-        let error: async_graphql::Error = ApiError::Unauthenticated.into();
-        let body = async_graphql::Response::from_errors(vec![
-            error.into_server_error(async_graphql::Pos::default()),
-        ]);
-        return (StatusCode::UNAUTHORIZED, GraphQLResponse::from(body)).into_response();
+        return error_response(StatusCode::UNAUTHORIZED, ApiError::Unauthenticated);
     }
     let streaming = accepts(request.headers(), "text/event-stream");
     let last_event_id = request
@@ -81,14 +87,78 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    match <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state).await {
-        Ok(req) if streaming => sse::respond(state, req.into_inner(), last_event_id),
+    let parsed = if request.method() == Method::POST {
+        read_post(&state, request).await
+    } else {
+        <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state)
+            .await
+            .map(GraphQLRequest::into_inner)
+            .map_err(IntoResponse::into_response)
+    };
+    match parsed {
+        Ok(req) if streaming => sse::respond(state, req, last_event_id),
         Ok(req) => {
-            let request = req.into_inner().data(loaders::Loaders::new(&state.db));
+            let request = req.data(loaders::Loaders::new(&state.db));
             GraphQLResponse::from(with_codes(state.schema.execute(request).await)).into_response()
         }
-        Err(rejection) => rejection.into_response(),
+        Err(response) => response,
     }
+}
+
+/// A POSTed GraphQL request, its body read under `--max-body-bytes` (413 past it, with or
+/// without `Content-Length`), JSON or multipart as async-graphql reads them.
+async fn read_post(state: &AppState, request: Request) -> Result<async_graphql::Request, Response> {
+    let (parts, body) = request.into_parts();
+    let limit = state.config.max_body_bytes;
+    let bytes = crate::webhook::read_body(body, limit, content_length(&parts.headers))
+        .await
+        .map_err(|e| match e {
+            crate::error::HttpError::PayloadTooLarge(limit) => error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ApiError::bad_input(format!(
+                    "the request body is larger than the {limit}-byte limit"
+                )),
+            ),
+            other => other.into_response(),
+        })?;
+    let batch: async_graphql::BatchRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            ApiError::bad_input(format!(
+                "the body is not a GraphQL request (JSON with a `query`): {e}"
+            )),
+        )
+    })?;
+    batch.into_single().map_err(|_| {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            ApiError::bad_input("batched requests are not supported; send one operation"),
+        )
+    })
+}
+
+/// The declared body length, if any.
+pub(crate) fn content_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+/// A GraphQL-shaped error body (`{"errors": [...]}` with `extensions.code`) with `status`.
+pub(crate) fn error_response(status: StatusCode, error: ApiError) -> Response {
+    let error: async_graphql::Error = error.into();
+    let body = async_graphql::Response::from_errors(vec![
+        error.into_server_error(async_graphql::Pos::default()),
+    ]);
+    let mut response = (status, GraphQLResponse::from(body)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+    }
+    response
 }
 
 /// Gives every error an `extensions.code`: errors from parsing and validation (syntax, unknown
@@ -133,11 +203,15 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.strip_prefix("Bearer "))
 }
 
-/// Constant-time comparison against every configured token.
+/// Constant-time comparison against every configured token. Both sides are hashed first, so
+/// neither the time taken nor an early length mismatch tells an attacker anything about a
+/// token's length or content.
 pub fn token_matches(tokens: &[String], given: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    let given = Sha256::digest(given.as_bytes());
     let mut ok = subtle::Choice::from(0u8);
     for token in tokens {
-        ok |= token.as_bytes().ct_eq(given.as_bytes());
+        ok |= Sha256::digest(token.as_bytes()).ct_eq(&given);
     }
     ok.into()
 }

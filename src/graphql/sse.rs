@@ -5,7 +5,10 @@
 use super::loaders::Loaders;
 use super::subscription::{CursorSlot, ResumeFrom};
 use crate::app::AppState;
+use crate::error::ApiError;
+use crate::ops::{GaugeGuard, Transport};
 use async_graphql::Request;
+use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
@@ -13,6 +16,21 @@ use std::{convert::Infallible, time::Duration};
 
 /// Streams the results of `request` as server-sent events.
 pub fn respond(state: AppState, request: Request, last_event_id: Option<String>) -> Response {
+    let Ok(permit) = state.subscriptions.clone().try_acquire_owned() else {
+        state.metrics.subscriptions_refused.increment(1);
+        return super::error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManySubscriptions(
+                "this server runs as many subscriptions as it allows; retry later or elsewhere"
+                    .into(),
+            ),
+        );
+    };
+    let held = (
+        permit,
+        GaugeGuard::hold(state.metrics.active(Transport::Sse)),
+    );
+    let frames = state.metrics.frames(Transport::Sse).clone();
     let slot = CursorSlot::default();
     let mut request = request.data(Loaders::new(&state.db)).data(slot.clone());
     if let Some(id) = last_event_id {
@@ -20,6 +38,8 @@ pub fn respond(state: AppState, request: Request, last_event_id: Option<String>)
     }
     let mut shutdown = state.shutdown.clone();
     let results = state.schema.execute_stream(request).map(move |response| {
+        let _held = &held;
+        frames.increment(1);
         let response = super::with_codes(response);
         let data = serde_json::to_string(&response).unwrap_or_default();
         let mut event = Event::default().event("next").data(data);

@@ -12,6 +12,7 @@ use super::hub::{Frame, Hub, Joined};
 use super::loaders::Loaders;
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::ops::{GaugeGuard, Transport};
 use async_graphql::Request;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::{extract::State, http::HeaderMap, response::Response};
@@ -21,6 +22,7 @@ use std::{collections::HashMap, time::Duration};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 
 /// Frames queued for one connection before its operations wait (and a subscription that waits
 /// too long falls behind the feed and ends with a resumable error).
@@ -54,7 +56,11 @@ pub async fn upgrade(
     };
     let header_ok =
         super::bearer(&headers).is_some_and(|t| super::token_matches(&state.config.api_tokens, t));
-    ws.on_upgrade(move |socket| Connection::run(socket, protocol, state, header_ok))
+    // The connection outlives the request; it keeps the request's span (and id) in its logs.
+    let span = tracing::Span::current();
+    ws.on_upgrade(move |socket| {
+        Connection::run(socket, protocol, state, header_ok).instrument(span)
+    })
 }
 
 struct Connection {
@@ -85,6 +91,7 @@ impl Connection {
             // (RFC 6455 5.5.1); without it clients see 1006 instead of their own code.
             let _ = sink.close().await;
         });
+        let _open = GaugeGuard::hold(&state.metrics.ws_connections);
         let (done, mut finished) = mpsc::unbounded_channel();
         let mut shutdown = state.shutdown.clone();
         let init_deadline = tokio::time::sleep(state.config.ws_init_timeout);
@@ -109,7 +116,8 @@ impl Connection {
                         }
                     }
                     Some(Ok(Message::Binary(_))) => break Some(Close(4400, "binary frames are not part of the protocol".into())),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                    Some(Ok(Message::Close(_))) | None => break None,
+                    Some(Err(error)) => break read_failure(&error),
                     Some(Ok(_)) => {} // ping/pong frames are answered by the library
                 },
                 () = &mut init_deadline, if !conn.acked => break Some(Close(4408, "Connection initialisation timeout".into())),
@@ -140,6 +148,18 @@ impl Connection {
             .out
             .send(Message::Text(message.to_string().into()))
             .await;
+    }
+
+    /// Ends operation `id` at once with one GraphQL error (a limit refused it); the connection
+    /// and its other operations go on.
+    async fn refuse(&self, id: &str, message: String) {
+        let error: async_graphql::Error = ApiError::TooManySubscriptions(message).into();
+        let error = json!([error.into_server_error(async_graphql::Pos::default())]);
+        self.send(json!({"type": "error", "id": id, "payload": error}))
+            .await;
+        if self.protocol == Protocol::Legacy {
+            self.send(json!({"type": "complete", "id": id})).await;
+        }
     }
 
     async fn on_text(&mut self, text: &str) -> Result<(), Close> {
@@ -221,24 +241,47 @@ impl Connection {
         }
         let request: Request = serde_json::from_value(payload)
             .map_err(|e| Close(4400, format!("Invalid message received: {e}")))?;
+        let limit = self.state.config.max_subscriptions_per_connection;
+        let permit =
+            if self.operations.len() >= limit {
+                Err(format!(
+                    "this connection already runs {limit} operations, its limit; complete one first"
+                ))
+            } else {
+                self.state.subscriptions.clone().try_acquire_owned().map_err(|_| {
+                "this server runs as many subscriptions as it allows; retry later or elsewhere"
+                    .to_owned()
+            })
+            };
+        let permit = match permit {
+            Ok(permit) => permit,
+            Err(message) => {
+                self.state.metrics.subscriptions_refused.increment(1);
+                self.refuse(&id, message).await;
+                return Ok(());
+            }
+        };
+        let active = GaugeGuard::hold(self.state.metrics.active(Transport::WebSocket));
+        let held = (permit, active);
         let (state, out, done) = (self.state.clone(), self.out.clone(), self.done.clone());
+        let (protocol, op_id) = (self.protocol, id.clone());
         let operation = match Hub::key(&request) {
             Some(key) => {
                 let joined = state
                     .hub
                     .join(&state, key, request, state.config.subscriber_queue);
-                tokio::spawn(forward(self.protocol, id.clone(), joined, out, done))
+                let frames = state.metrics.frames(Transport::WebSocket).clone();
+                tokio::spawn(async move {
+                    forward(protocol, op_id, joined, out, done, frames).await;
+                    drop(held);
+                })
             }
             None => {
                 let request = request.data(Loaders::new(&state.db));
-                tokio::spawn(operate(
-                    state,
-                    self.protocol,
-                    id.clone(),
-                    request,
-                    out,
-                    done,
-                ))
+                tokio::spawn(async move {
+                    operate(state, protocol, op_id, request, out, done).await;
+                    drop(held);
+                })
             }
         };
         self.operations.insert(id, operation);
@@ -256,6 +299,7 @@ async fn operate(
     out: mpsc::Sender<Message>,
     done: mpsc::UnboundedSender<String>,
 ) {
+    let frames = state.metrics.frames(Transport::WebSocket).clone();
     let mut responses = state.schema.execute_stream(request);
     let mut failed = false;
     while let Some(response) = responses.next().await {
@@ -280,6 +324,9 @@ async fn operate(
         {
             return;
         }
+        if !failed {
+            frames.increment(1);
+        }
         if failed {
             break;
         }
@@ -301,6 +348,7 @@ async fn forward(
     mut joined: Joined,
     out: mpsc::Sender<Message>,
     done: mpsc::UnboundedSender<String>,
+    frames: metrics::Counter,
 ) {
     let quoted = serde_json::to_string(&id).unwrap_or_default();
     let next = if protocol == Protocol::Modern {
@@ -346,6 +394,9 @@ async fn forward(
         if out.send(Message::Text(text.into())).await.is_err() {
             break;
         }
+        if !ends {
+            frames.increment(1);
+        }
         if ends {
             // subscriptions-transport-ws ends an operation with `complete` even after `error`.
             if failed && protocol == Protocol::Legacy {
@@ -355,6 +406,22 @@ async fn forward(
         }
     }
     let _ = done.send(id);
+}
+
+/// How a failed read ends the connection: a message over `--max-body-bytes` is closed with 1009
+/// (RFC 6455 "message too big"), any other broken frame with 1002.
+fn read_failure(error: &axum::Error) -> Option<Close> {
+    let text = error.to_string();
+    tracing::debug!(error = %text, "websocket read failed");
+    // axum does not re-export tungstenite's error type, so the capacity error is told by its
+    // text ("Space limit exceeded: Message too long: … > …").
+    if text.contains("too long") || text.contains("Space limit") {
+        Some(Close(1009, "message too big".into()))
+    } else if text.contains("Connection reset") || text.contains("closed") {
+        None
+    } else {
+        Some(Close(1002, "protocol error".into()))
+    }
 }
 
 /// At most `max` bytes of `text`, cut on a character boundary (close reasons must fit 123).

@@ -4,6 +4,7 @@ pub mod envelope;
 pub mod normalise;
 pub mod signature;
 
+use crate::ops::Rejection;
 use crate::{
     app::AppState,
     error::HttpError,
@@ -33,17 +34,21 @@ async fn receive(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Json<Value>, HttpError> {
+    let metrics = &state.metrics;
+    metrics.webhooks_received.increment(1);
     let result = accept(&state, &headers, body).await;
-    let outcome = match &result {
-        Ok(Outcome::Stored(_)) => "stored",
-        Ok(Outcome::Duplicate(_)) => "duplicate",
-        Err(HttpError::BadRequest(_)) => "bad_request",
-        Err(HttpError::Unauthorized(_)) => "bad_signature",
-        Err(HttpError::PayloadTooLarge(_)) => "too_large",
-        Err(HttpError::Unavailable) => "unavailable",
-        Err(HttpError::Internal) => "internal",
-    };
-    metrics::counter!("pubgate_webhooks_total", "outcome" => outcome).increment(1);
+    match &result {
+        Ok(Outcome::Stored(_)) => metrics.webhooks_stored.increment(1),
+        Ok(Outcome::Duplicate(_)) => metrics.webhooks_duplicate.increment(1),
+        Err(error) => metrics.webhook_rejected(match error {
+            HttpError::BadRequest(_) => Rejection::BadRequest,
+            HttpError::Unauthorized(_) => Rejection::Signature,
+            HttpError::PayloadTooLarge(_) => Rejection::TooLarge,
+            HttpError::UnsupportedMediaType(_) => Rejection::ContentType,
+            HttpError::Unavailable => Rejection::Unavailable,
+            HttpError::Internal => Rejection::Internal,
+        }),
+    }
     Ok(Json(match result? {
         Outcome::Stored(id) => json!({"status": "stored", "id": id.to_string()}),
         Outcome::Duplicate(id) => json!({"status": "duplicate", "id": id.to_string()}),
@@ -53,11 +58,10 @@ async fn receive(
 async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Outcome, HttpError> {
     let config = &state.config;
     let limit = config.max_body_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+    let declared = crate::graphql::content_length(headers);
     let bytes = read_body(body, limit, declared).await?;
+    // Checked once the body is read, so the client is not cut off mid-send.
+    check_content_type(headers)?;
     let signature_verified = check_signature(config, headers, &bytes)?;
     let value: Value = serde_json::from_slice(&bytes)
         .map_err(|e| HttpError::BadRequest(format!("the body is not JSON: {e}")))?;
@@ -74,10 +78,42 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Out
         received_at,
         signature_verified,
     };
-    match tokio::time::timeout(config.ingest_timeout, state.ingest.submit(delivery)).await {
+    let started = std::time::Instant::now();
+    let committed =
+        tokio::time::timeout(config.ingest_timeout, state.ingest.submit(delivery)).await;
+    state
+        .metrics
+        .ingest_seconds
+        .record(started.elapsed().as_secs_f64());
+    match committed {
         Ok(Ok(outcome)) => Ok(outcome),
         Ok(Err(IngestError::Unavailable)) | Err(_) => Err(HttpError::Unavailable),
         Ok(Err(IngestError::Failed(_))) => Err(HttpError::Internal),
+    }
+}
+
+/// A delivery that says it is something other than JSON is refused with 415. A missing
+/// `Content-Type` is accepted: the body is checked as JSON either way.
+fn check_content_type(headers: &HeaderMap) -> Result<(), HttpError> {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    let media = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if media == "application/json"
+        || (media.starts_with("application/") && media.ends_with("+json"))
+    {
+        Ok(())
+    } else {
+        Err(HttpError::UnsupportedMediaType(
+            "the body must be JSON (Content-Type: application/json)".into(),
+        ))
     }
 }
 
@@ -87,7 +123,11 @@ async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Out
 const DRAIN_CAP: u64 = 16 * 1024 * 1024;
 
 /// The body, at most `limit` bytes, whether or not `Content-Length` announced its size.
-async fn read_body(body: Body, limit: usize, declared: Option<u64>) -> Result<Vec<u8>, HttpError> {
+pub(crate) async fn read_body(
+    body: Body,
+    limit: usize,
+    declared: Option<u64>,
+) -> Result<Vec<u8>, HttpError> {
     let too_large = || HttpError::PayloadTooLarge(limit);
     if declared.is_some_and(|n| n > DRAIN_CAP) {
         return Err(too_large());
