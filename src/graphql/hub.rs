@@ -59,6 +59,10 @@ pub struct Hub {
 impl Hub {
     /// The key of `request` when it is a live-only subscription that can be shared.
     pub fn key(request: &Request) -> Option<Key> {
+        // Parsed here before the schema's guard sees it, so the same nesting check comes first.
+        if super::guard::too_deep(&request.query) {
+            return None;
+        }
         let document = async_graphql::parser::parse_query(&request.query).ok()?;
         let operation = match (&document.operations, &request.operation_name) {
             (DocumentOperations::Single(op), _) => op,
@@ -170,7 +174,16 @@ async fn run(
     last_cursor: Arc<Mutex<String>>,
 ) {
     let slot = CursorSlot::default();
-    let request = request.data(Loaders::new(&state.db)).data(slot.clone());
+    // Starts exactly where the first subscriber joined: an event committed between its
+    // `subscribe` and this task's first poll is replayed, not missed.
+    let start = last_cursor
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let request = request
+        .data(Loaders::new(&state.db))
+        .data(slot.clone())
+        .data(super::subscription::ResumeFrom(start));
     let mut responses = state.schema.execute_stream(request);
     while let Some(response) = responses.next().await {
         let response = super::with_codes(response);

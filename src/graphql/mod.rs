@@ -1,6 +1,7 @@
 //! GraphQL out: the schema and its HTTP routes (`/graphql`, GraphiQL for browsers).
 
 pub mod connection;
+pub mod guard;
 pub mod hub;
 pub mod instrument;
 pub mod lists;
@@ -39,6 +40,9 @@ pub fn schema(
         .data(db)
         .data(feed)
         .extension(instrument::Instrument(metrics))
+        .extension(guard::Guard {
+            refuse_introspection: config.disable_introspection,
+        })
         .limit_depth(config.query_depth)
         .limit_complexity(config.query_complexity);
     if config.disable_introspection {
@@ -129,12 +133,19 @@ async fn read_post(state: &AppState, request: Request) -> Result<async_graphql::
             )),
         )
     })?;
-    batch.into_single().map_err(|_| {
+    let request = batch.into_single().map_err(|_| {
         error_response(
             StatusCode::BAD_REQUEST,
             ApiError::bad_input("batched requests are not supported; send one operation"),
         )
-    })
+    })?;
+    if request.query.trim().is_empty() {
+        return Err(error_response(
+            StatusCode::BAD_REQUEST,
+            ApiError::bad_input("the request has no `query`"),
+        ));
+    }
+    Ok(request)
 }
 
 /// The declared body length, if any.
@@ -200,7 +211,14 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(bearer_token)
+}
+
+/// The token of an `Authorization` value `Bearer <token>` (the scheme in any case, RFC 9110
+/// 11.1).
+pub fn bearer_token(value: &str) -> Option<&str> {
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
 /// Constant-time comparison against every configured token. Both sides are hashed first, so

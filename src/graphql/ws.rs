@@ -211,7 +211,7 @@ impl Connection {
                 .iter()
                 .find_map(|k| p.get(*k)?.as_str());
             header
-                .and_then(|h| h.strip_prefix("Bearer "))
+                .and_then(super::bearer_token)
                 .or_else(|| p.get("authToken")?.as_str())
         });
         let allowed = tokens.is_empty()

@@ -164,12 +164,22 @@ impl Reader {
             id,
         };
         match self.customers.iter_mut().find(|c| c.id == row.id) {
+            // A stub made earlier from a reference gives way to the real facts.
+            Some(seen) if seen.facts_at == i64::MIN => *seen = row,
             Some(seen) => {
                 seen.source_id = seen.source_id.take().or(row.source_id);
                 seen.name = seen.name.take().or(row.name);
                 seen.email = seen.email.take().or(row.email);
             }
             None => self.customers.push(row),
+        }
+    }
+
+    /// A row for customer `id` unless this payload already carries one; as a stub it never
+    /// overwrites facts stored from another payload.
+    fn customer_stub(&mut self, id: &str) {
+        if !self.customers.iter().any(|c| c.id == id) {
+            self.customers.push(stub_customer(id));
         }
     }
 
@@ -269,8 +279,8 @@ impl Reader {
             event_id: 0,
             id,
         };
-        if let Some(holder) = row.holder_id.clone() {
-            self.customer(Some(&serde_json::json!({ "id": holder })));
+        if let Some(holder) = &row.holder_id {
+            self.customer_stub(holder);
         }
         self.vouchers.push(VoucherFacts {
             row,
@@ -331,7 +341,9 @@ impl Reader {
             .or_else(|| string_at(value.get("customer"), "id"))
             .or_else(|| string_at(data.get("customer"), "id"))
             .ok_or("the publication names no customer")?;
-        self.customer(Some(&serde_json::json!({ "id": customer_id })));
+        // Whatever its form, the publication's customer gets a row (a stub that never overwrites
+        // stored facts), so `Publication.customer` always resolves.
+        self.customer_stub(&customer_id);
         let voucher_ids = self.publication_vouchers(value);
         let first = voucher_ids
             .first()
@@ -380,6 +392,20 @@ impl Reader {
         timestamp(value.get("updated_at"))
             .unwrap_or(self.facts_time)
             .timestamp_micros()
+    }
+}
+
+fn stub_customer(id: &str) -> customer::Model {
+    customer::Model {
+        id: id.to_owned(),
+        source_id: None,
+        name: None,
+        email: None,
+        metadata: Value::Object(Map::new()),
+        created_at: None,
+        updated_at: None,
+        facts_at: i64::MIN,
+        event_id: 0,
     }
 }
 

@@ -74,8 +74,10 @@ impl WsClient {
 
     /// The next protocol message within `wait`, or `None`.
     pub async fn recv_within(&mut self, wait: Duration) -> Option<Value> {
+        // One deadline for the whole wait: server pings must not extend it.
+        let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let frame = tokio::time::timeout(wait, self.socket.next())
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
                 .await
                 .ok()??;
             match frame.expect("a frame") {
