@@ -25,7 +25,7 @@ use tower_http::{
     cors::{AllowOrigin, CorsLayer},
     request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer},
     timeout::TimeoutLayer,
-    trace::TraceLayer,
+    trace::{DefaultOnResponse, TraceLayer},
 };
 
 /// What every handler can reach.
@@ -185,7 +185,12 @@ pub fn router(state: AppState) -> Router {
         .layer(CatchPanicLayer::custom(|_| {
             crate::error::HttpError::Internal.into_response()
         }))
-        .layer(TraceLayer::new_for_http().make_span_with(request_span));
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                // One access line per request at `info` (`RUST_LOG=tower_http=warn` hides them).
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+        );
     if let Some(cors) = cors(&config.cors_origins) {
         router = router.layer(cors);
     }

@@ -1,4 +1,5 @@
-//! kill -9 under load: every delivery that got a 200 is there after a restart, normalised.
+//! kill -9 and SIGTERM under load: every delivery that got a 200 is there after a restart,
+//! normalised; SIGTERM also exits cleanly, and its JSON logs carry request ids and no secrets.
 
 use crate::helpers::*;
 use pubgate::simulate::{Generator, post};
@@ -9,20 +10,32 @@ use tokio::{
     sync::Mutex,
 };
 
-/// The real binary, started on port 0; returns the child and its address.
-async fn start(database_url: &str) -> (Child, String) {
+const API_TOKEN: &str = "log-check-api-token";
+
+/// The real binary, started on port 0, logging JSON to `log` (or nowhere); returns the child
+/// and its address.
+async fn start(database_url: &str, log: Option<&std::path::Path>) -> (Child, String) {
+    let stderr = match log {
+        Some(path) => Stdio::from(std::fs::File::create(path).expect("log file")),
+        None => Stdio::null(),
+    };
     let mut child = Command::new(env!("CARGO_BIN_EXE_pubgate"))
         .args([
+            "--log-format",
+            "json",
             "serve",
             "--listen",
             "127.0.0.1:0",
             "--webhook-secret",
             SECRET,
+            "--api-token",
+            API_TOKEN,
             "--database-url",
             database_url,
         ])
+        .env("RUST_LOG", "info")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .kill_on_drop(true)
         .spawn()
         .expect("the binary starts");
@@ -42,11 +55,27 @@ async fn start(database_url: &str) -> (Child, String) {
     (child, addr)
 }
 
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Stop {
+    Kill,
+    Terminate,
+}
+
 async fn sigkill_mid_load_loses_no_acknowledged_delivery(backend: Backend) {
+    stopped_mid_load(backend, Stop::Kill).await;
+}
+
+async fn sigterm_mid_load_exits_cleanly_and_loses_no_acknowledged_delivery(backend: Backend) {
+    stopped_mid_load(backend, Stop::Terminate).await;
+}
+
+async fn stopped_mid_load(backend: Backend, stop: Stop) {
     let Some(test_db) = TestDb::create(backend).await else {
         return;
     };
-    let (mut child, addr) = start(&test_db.url).await;
+    let logs = tempfile::tempdir().expect("tempdir");
+    let log = logs.path().join("pubgate.log");
+    let (mut child, addr) = start(&test_db.url, Some(&log)).await;
     let url = format!("http://{addr}/webhooks/voucherify");
     let client = reqwest::Client::builder()
         .timeout(WAIT)
@@ -85,15 +114,35 @@ async fn sigkill_mid_load_loses_no_acknowledged_delivery(backend: Backend) {
     })
     .await
     .expect("load is acknowledged");
-    child.start_kill().expect("SIGKILL");
-    let _ = child.wait().await;
+    match stop {
+        Stop::Kill => {
+            child.start_kill().expect("SIGKILL");
+            let _ = child.wait().await;
+        }
+        Stop::Terminate => {
+            let pid = child.id().expect("running").to_string();
+            let sent = std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .expect("kill runs");
+            assert!(sent.success());
+            let status = tokio::time::timeout(WAIT, child.wait())
+                .await
+                .expect("exits in time after SIGTERM")
+                .expect("exit status");
+            assert!(status.success(), "SIGTERM ends with exit code 0: {status}");
+        }
+    }
     for sender in senders {
         let _ = tokio::time::timeout(WAIT, sender).await;
+    }
+    if stop == Stop::Terminate {
+        check_logs(&std::fs::read_to_string(&log).expect("log"));
     }
     let acked = acked.lock().await.clone();
     assert!(acked.len() >= 300);
 
-    let (_child, addr) = start(&test_db.url).await;
+    let (_child, addr) = start(&test_db.url, None).await;
     let url = format!("http://{addr}/webhooks/voucherify");
     let mut publication_ids = vec![];
     for (body, id) in &acked {
@@ -137,4 +186,33 @@ async fn sigkill_mid_load_loses_no_acknowledged_delivery(backend: Backend) {
     );
 }
 
-crate::on_both!(sigkill_mid_load_loses_no_acknowledged_delivery);
+/// Every line is JSON; every request's lines carry its id; no secret, token or signature shows.
+fn check_logs(text: &str) {
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let requests: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|line| line["span"]["name"] == "request")
+        .collect();
+    assert!(requests.len() >= 300, "one line per request at least");
+    for line in &requests {
+        let id = line["span"]["request_id"].as_str().unwrap_or_default();
+        assert_eq!(id.len(), 16, "{line}");
+    }
+    assert!(
+        lines
+            .iter()
+            .any(|line| line["fields"]["message"] == "shutting down: finishing in-flight requests"),
+        "the shutdown is logged"
+    );
+    for secret in [SECRET, API_TOKEN, "x-voucherify-signature", "authorization"] {
+        assert!(!text.contains(secret), "{secret} appears in the logs");
+    }
+}
+
+crate::on_both!(
+    sigkill_mid_load_loses_no_acknowledged_delivery,
+    sigterm_mid_load_exits_cleanly_and_loses_no_acknowledged_delivery,
+);
