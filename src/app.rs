@@ -88,7 +88,7 @@ impl App {
         migrate(&db).await?;
         let newest = store::queries::sequence_head(&db).await?;
         let (head_tx, head) = watch::channel(newest);
-        let ingest = store::ingest::Ingest::start(db.clone(), head_tx);
+        let ingest = store::ingest::Ingest::start(db.clone(), head_tx, config.ingest_one_by_one);
         let listen_url =
             (db.get_database_backend() == DbBackend::Postgres).then(|| config.database_url.clone());
         let feed = Feed::start(

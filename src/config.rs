@@ -45,6 +45,9 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// How long shutdown waits for open requests and streams before closing them anyway.
     pub shutdown_timeout: Duration,
+    /// Store every delivery on its own through the row-by-row reference path instead of the
+    /// batched one (no flag: the tests compare the two).
+    pub ingest_one_by_one: bool,
 }
 
 impl Config {
@@ -71,6 +74,7 @@ impl Config {
             disable_introspection: false,
             cors_origins: vec![],
             shutdown_timeout: Duration::from_secs(30),
+            ingest_one_by_one: false,
         }
     }
 
@@ -166,6 +170,7 @@ impl fmt::Debug for Config {
             .field("disable_introspection", &self.disable_introspection)
             .field("cors_origins", &self.cors_origins)
             .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("ingest_one_by_one", &self.ingest_one_by_one)
             .finish()
     }
 }

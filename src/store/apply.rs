@@ -149,6 +149,43 @@ async fn insert_publication<C: ConnectionTrait>(
     Ok(())
 }
 
+/// `upsert_newer` for many rows in one statement (ids must be distinct).
+pub(super) async fn upsert_newer_many<E, C>(
+    txn: &C,
+    rows: Vec<E::Model>,
+    id: E::Column,
+    facts_at: E::Column,
+) -> Result<(), DbErr>
+where
+    E: EntityTrait,
+    E::Model: IntoActiveModel<E::ActiveModel>,
+    C: ConnectionTrait,
+{
+    if rows.is_empty() {
+        return Ok(());
+    }
+    E::insert_many(rows.into_iter().map(IntoActiveModel::into_active_model))
+        .on_conflict(newer_wins::<E>(id, facts_at))
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// ON CONFLICT (id) DO UPDATE every other column, WHERE the stored facts are not newer.
+fn newer_wins<E: EntityTrait>(id: E::Column, facts_at: E::Column) -> OnConflict {
+    let others: Vec<E::Column> = E::Column::iter()
+        .filter(|c| c.as_str() != id.as_str())
+        .collect();
+    let mut on_conflict = OnConflict::column(id);
+    on_conflict.update_columns(others);
+    if facts_at.as_str() != id.as_str() {
+        on_conflict.action_and_where(
+            Expr::col((E::default(), facts_at)).lte(Expr::col((Alias::new("excluded"), facts_at))),
+        );
+    }
+    on_conflict
+}
+
 /// Inserts `row`, or overwrites the stored one when the stored facts are not newer.
 /// Returns whether a row was written.
 async fn upsert_newer<E, C>(
@@ -162,18 +199,8 @@ where
     E::Model: IntoActiveModel<E::ActiveModel>,
     C: ConnectionTrait,
 {
-    let others: Vec<E::Column> = E::Column::iter()
-        .filter(|c| c.as_str() != id.as_str())
-        .collect();
-    let mut on_conflict = OnConflict::column(id);
-    on_conflict.update_columns(others);
-    if facts_at.as_str() != id.as_str() {
-        on_conflict.action_and_where(
-            Expr::col((E::default(), facts_at)).lte(Expr::col((Alias::new("excluded"), facts_at))),
-        );
-    }
     let written = E::insert(row.into_active_model())
-        .on_conflict(on_conflict)
+        .on_conflict(newer_wins::<E>(id, facts_at))
         .exec_without_returning(txn)
         .await?;
     Ok(written > 0)

@@ -55,10 +55,11 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Starts the writer. `head` hears every committed sequence number.
-    pub fn start(db: DatabaseConnection, head: watch::Sender<i64>) -> Self {
+    /// Starts the writer. `head` hears every committed sequence number. `one_by_one` stores
+    /// each delivery alone through the row-by-row reference path.
+    pub fn start(db: DatabaseConnection, head: watch::Sender<i64>, one_by_one: bool) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(writer(db, rx, head));
+        tokio::spawn(writer(db, rx, head, one_by_one));
         Ingest { jobs }
     }
 
@@ -77,11 +78,17 @@ async fn writer(
     db: DatabaseConnection,
     mut rx: mpsc::Receiver<(Delivery, Reply)>,
     head: watch::Sender<i64>,
+    one_by_one: bool,
 ) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+    let (limit, mode) = if one_by_one {
+        (1, Mode::OneByOne)
+    } else {
+        (MAX_BATCH, Mode::Batch)
+    };
+    let mut batch = Vec::with_capacity(limit);
+    while rx.recv_many(&mut batch, limit).await > 0 {
         let (deliveries, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-        let results = store_with_fallback(&db, &deliveries).await;
+        let results = store_with_fallback(&db, &deliveries, mode).await;
         let newest = results
             .iter()
             .filter_map(|r| match r {
@@ -108,8 +115,9 @@ async fn writer(
 async fn store_with_fallback(
     db: &DatabaseConnection,
     deliveries: &[Delivery],
+    mode: Mode,
 ) -> Vec<Result<Outcome, IngestError>> {
-    match store_retrying(db, deliveries).await {
+    match store_retrying(db, deliveries, mode).await {
         Ok(outcomes) => outcomes.into_iter().map(Ok).collect(),
         Err(e) if is_unavailable(&e) => {
             tracing::warn!(error = %e, "database unavailable; answering 503");
@@ -118,7 +126,7 @@ async fn store_with_fallback(
                 .map(|_| Err(IngestError::Unavailable))
                 .collect()
         }
-        Err(e) if deliveries.len() == 1 => {
+        Err(e) if mode == Mode::OneByOne && deliveries.len() == 1 => {
             tracing::error!(error = %e, "storing a delivery failed");
             vec![Err(IngestError::Failed(e))]
         }
@@ -127,7 +135,7 @@ async fn store_with_fallback(
             let mut results = Vec::with_capacity(deliveries.len());
             for delivery in deliveries {
                 results.push(
-                    match store_retrying(db, std::slice::from_ref(delivery)).await {
+                    match store_retrying(db, std::slice::from_ref(delivery), Mode::OneByOne).await {
                         Ok(mut outcome) => Ok(outcome.remove(0)),
                         Err(e) if is_unavailable(&e) => Err(IngestError::Unavailable),
                         Err(e) => {
@@ -142,13 +150,24 @@ async fn store_with_fallback(
     }
 }
 
+/// How a transaction writes its deliveries.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Mode {
+    /// The whole batch in a fixed number of multi-row statements (`batch.rs`).
+    Batch,
+    /// Each delivery on its own, its normalised rows under a savepoint: one that the database
+    /// refuses is kept raw and flagged instead of failing.
+    OneByOne,
+}
+
 async fn store_retrying(
     db: &DatabaseConnection,
     deliveries: &[Delivery],
+    mode: Mode,
 ) -> Result<Vec<Outcome>, DbErr> {
     let mut attempt = 0;
     loop {
-        match store_batch(db, deliveries).await {
+        match store_batch(db, deliveries, mode).await {
             Err(e) if is_retryable(&e) && attempt < RETRIES => attempt += 1,
             other => return other,
         }
@@ -158,9 +177,23 @@ async fn store_retrying(
 async fn store_batch(
     db: &DatabaseConnection,
     deliveries: &[Delivery],
+    mode: Mode,
 ) -> Result<Vec<Outcome>, DbErr> {
     let txn = db.begin().await?;
-    let mut head = lock_sequence(&txn).await?;
+    let head = lock_sequence(&txn).await?;
+    let (outcomes, head) = match mode {
+        Mode::Batch => super::batch::store(&txn, head, deliveries).await?,
+        Mode::OneByOne => store_each(&txn, head, deliveries).await?,
+    };
+    finish(txn, head, &outcomes).await?;
+    Ok(outcomes)
+}
+
+async fn store_each<C: ConnectionTrait + TransactionTrait>(
+    txn: &C,
+    mut head: i64,
+    deliveries: &[Delivery],
+) -> Result<(Vec<Outcome>, i64), DbErr> {
     let mut seen: HashMap<&str, i64> = HashMap::new();
     let mut outcomes = Vec::with_capacity(deliveries.len());
     for delivery in deliveries {
@@ -169,7 +202,7 @@ async fn store_batch(
             outcomes.push(Outcome::Duplicate(id));
             continue;
         }
-        let outcome = store_one(&txn, head + 1, delivery).await?;
+        let outcome = store_one(txn, head + 1, delivery).await?;
         if let Outcome::Stored(id) = outcome {
             head = id;
         }
@@ -177,6 +210,15 @@ async fn store_batch(
         seen.insert(key, id);
         outcomes.push(outcome);
     }
+    Ok((outcomes, head))
+}
+
+/// Moves the sequence to `head`, signals other instances, commits.
+async fn finish(
+    txn: sea_orm::DatabaseTransaction,
+    head: i64,
+    outcomes: &[Outcome],
+) -> Result<(), DbErr> {
     let update = Query::update()
         .table(entity::sequence::Entity)
         .value(entity::sequence::Column::Value, head)
@@ -194,8 +236,7 @@ async fn store_batch(
         );
         txn.execute_raw(notify).await?;
     }
-    txn.commit().await?;
-    Ok(outcomes)
+    txn.commit().await
 }
 
 /// Takes the sequence row's write lock for the rest of the transaction and reads it.
@@ -228,22 +269,7 @@ async fn store_one<C: ConnectionTrait + TransactionTrait>(
 ) -> Result<Outcome, DbErr> {
     let env = &delivery.envelope;
     let norm = &delivery.normalised;
-    let row = webhook_event::Model {
-        id,
-        idempotency_key: env.idempotency_key.clone(),
-        delivery_id: env.delivery_id.clone(),
-        event_id: env.event_id.clone(),
-        source_id: env.source_id.clone(),
-        project_id: env.project_id.clone(),
-        event_type: env.event_type.clone(),
-        event_name: env.event_name.clone(),
-        occurred_at: env.occurred_at,
-        received_at: delivery.received_at,
-        signature_verified: delivery.signature_verified,
-        normalized: norm.normalized,
-        normalization_note: norm.note.clone(),
-        body: delivery.body.clone(),
-    };
+    let row = event_row(id, delivery);
     let inserted = webhook_event::Entity::insert(row.into_active_model())
         .on_conflict(
             OnConflict::column(webhook_event::Column::IdempotencyKey)
@@ -267,6 +293,27 @@ async fn store_one<C: ConnectionTrait + TransactionTrait>(
         apply_isolated(txn, id, delivery).await?;
     }
     Ok(Outcome::Stored(id))
+}
+
+/// The `webhook_events` row of `delivery` stored as event `id`.
+pub(super) fn event_row(id: i64, delivery: &Delivery) -> webhook_event::Model {
+    let env = &delivery.envelope;
+    webhook_event::Model {
+        id,
+        idempotency_key: env.idempotency_key.clone(),
+        delivery_id: env.delivery_id.clone(),
+        event_id: env.event_id.clone(),
+        source_id: env.source_id.clone(),
+        project_id: env.project_id.clone(),
+        event_type: env.event_type.clone(),
+        event_name: env.event_name.clone(),
+        occurred_at: env.occurred_at,
+        received_at: delivery.received_at,
+        signature_verified: delivery.signature_verified,
+        normalized: delivery.normalised.normalized,
+        normalization_note: delivery.normalised.note.clone(),
+        body: delivery.body.clone(),
+    }
 }
 
 /// Applies the normalised rows under a savepoint: if the database refuses them, the raw event

@@ -1,6 +1,7 @@
 //! The store: connecting, the one write path (ingest) and the read side (queries).
 
 pub mod apply;
+mod batch;
 pub mod cursor;
 pub mod directory;
 pub mod ingest;

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Ingest against the bound, side by side in one run: the bound program (benches/bound.rs: the same
+# normalised rows written directly, multi-row INSERTs, one durable commit per batch) and the
+# gateway under `pubgate simulate` at 32 concurrent senders, each on a fresh database, RUNS times;
+# prints each run and the medians. Usage: benches/ingest_bound.sh sqlite|postgres [events] [runs]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+backend=${1:-sqlite}
+events=${2:-20000}
+runs=${3:-3}
+port=18482
+work=$(mktemp -d)
+bin=target/release/pubgate
+cargo build --release -q
+cargo bench --bench bound --no-run -q 2>/dev/null
+bound=$(ls -t target/release/deps/bound-* | grep -v '\.d$' | head -1)
+server=
+trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
+
+fresh() { # $1: name → prints a database URL for a fresh database
+  case "$backend" in
+    sqlite) rm -f "$work/$1.db"*; echo "sqlite://$work/$1.db?mode=rwc" ;;
+    postgres)
+      psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
+      echo "postgres://postgres@127.0.0.1:5432/$1" ;;
+    *) echo "usage: $0 sqlite|postgres [events] [runs]" >&2; exit 2 ;;
+  esac
+}
+[ "$backend" = postgres ] && psql -qAt -h 127.0.0.1 -U postgres -c "SHOW synchronous_commit" | sed 's/^/synchronous_commit=/'
+
+bounds=(); gateways=(); p99s=()
+for run in $(seq 1 "$runs"); do
+  url=$(fresh pubgate_bound)
+  line=$("$bound" --database-url "$url" --events "$events" --batch 256 --seed 2)
+  echo "run $run $line"
+  bounds+=("$(echo "$line" | sed -E 's/.* = ([0-9]+) events\/s.*/\1/')")
+
+  url=$(fresh pubgate_gateway)
+  RUST_LOG=warn $bin serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret >"$work/serve.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  summary=$($bin simulate --target "http://127.0.0.1:$port" --secret bench-secret --events "$events" \
+    --customers 2000 --campaigns 12 --concurrency 32 --seed 2 --quiet)
+  kill $server; wait $server 2>/dev/null || true; server=
+  rate=$(echo "$summary" | awk '/^throughput/ {print $2}')
+  p99=$(echo "$summary" | sed -nE 's/.*p99 ([0-9.]+) ms/\1/p')
+  echo "run $run gateway: $rate deliveries/s, p99 $p99 ms"
+  gateways+=("$rate"); p99s+=("$p99")
+done
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+b=$(median "${bounds[@]}"); g=$(median "${gateways[@]}"); p=$(median "${p99s[@]}")
+echo "== $backend, $events events, median of $runs: bound $b/s, gateway $g/s (p99 $p ms), ratio $(awk -v g="$g" -v b="$b" 'BEGIN {printf "%.2f", g/b}')"
