@@ -28,6 +28,7 @@ fresh() { # $1: name → prints a database URL for a fresh database
 }
 [ "$backend" = postgres ] && psql -qAt -h 127.0.0.1 -U postgres -c "SHOW synchronous_commit" | sed 's/^/synchronous_commit=/'
 
+# GATEWAY_FLAGS=--ingest-one-by-one measures the row-by-row reference path instead.
 bounds=(); gateways=(); p99s=()
 for run in $(seq 1 "$runs"); do
   url=$(fresh pubgate_bound)
@@ -36,7 +37,7 @@ for run in $(seq 1 "$runs"); do
   bounds+=("$(echo "$line" | sed -E 's/.* = ([0-9]+) events\/s.*/\1/')")
 
   url=$(fresh pubgate_gateway)
-  RUST_LOG=warn $bin serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret >"$work/serve.log" 2>&1 &
+  RUST_LOG=warn $bin serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret ${GATEWAY_FLAGS:-} >"$work/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
   summary=$($bin simulate --target "http://127.0.0.1:$port" --secret bench-secret --events "$events" \

@@ -117,6 +117,9 @@ pub struct ServeArgs {
     /// Seconds shutdown waits for open requests before closing them anyway.
     #[arg(long, env = "PUBGATE_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
     pub shutdown_timeout_secs: u64,
+    /// Store deliveries one at a time, row by row (the reference path; for benchmarks).
+    #[arg(long, hide = true)]
+    pub ingest_one_by_one: bool,
 }
 
 /// Where the store lives.
@@ -166,6 +169,7 @@ impl ServeArgs {
             disable_introspection: self.disable_introspection,
             cors_origins: self.cors_origins.clone(),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
+            ingest_one_by_one: self.ingest_one_by_one,
             ..Config::new(self.listen, self.database.database_url.clone())
         }
     }
