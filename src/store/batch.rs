@@ -87,6 +87,39 @@ struct Slot<M> {
     row: Option<M>,
 }
 
+/// The stored facts time of each of `ids` that exists, as replay slots.
+async fn stored_facts<E, C>(
+    txn: &C,
+    id: E::Column,
+    facts_at: E::Column,
+    ids: HashSet<&str>,
+) -> Result<HashMap<String, Slot<E::Model>>, DbErr>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let stored = E::find()
+        .select_only()
+        .column(id)
+        .column(facts_at)
+        .filter(id.is_in(ids))
+        .into_tuple::<(String, i64)>()
+        .all(txn)
+        .await?;
+    Ok(stored
+        .into_iter()
+        .map(|(id, facts_at)| {
+            (
+                id,
+                Slot {
+                    facts_at,
+                    row: None,
+                },
+            )
+        })
+        .collect())
+}
+
 /// The rows the replay decided to write.
 fn written<M>(slots: HashMap<String, Slot<M>>) -> Vec<M> {
     slots.into_values().filter_map(|slot| slot.row).collect()
@@ -119,25 +152,13 @@ async fn apply<C: ConnectionTrait>(txn: &C, batch: &[(i64, &Delivery)]) -> Resul
     let customer_ids: HashSet<&str> = rows()
         .flat_map(|(_, n)| n.customers.iter().map(|c| c.id.as_str()))
         .collect();
-    let mut customers: HashMap<String, Slot<customer::Model>> = customer::Entity::find()
-        .select_only()
-        .column(customer::Column::Id)
-        .column(customer::Column::FactsAt)
-        .filter(customer::Column::Id.is_in(customer_ids))
-        .into_tuple::<(String, i64)>()
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|(id, facts_at)| {
-            (
-                id,
-                Slot {
-                    facts_at,
-                    row: None,
-                },
-            )
-        })
-        .collect();
+    let mut customers = stored_facts::<customer::Entity, _>(
+        txn,
+        customer::Column::Id,
+        customer::Column::FactsAt,
+        customer_ids,
+    )
+    .await?;
     let campaign_ids: HashSet<&str> = rows()
         .flat_map(|(_, n)| {
             n.campaigns.iter().map(|c| c.id.as_str()).chain(
@@ -172,25 +193,13 @@ async fn apply<C: ConnectionTrait>(txn: &C, batch: &[(i64, &Delivery)]) -> Resul
     let voucher_ids: HashSet<&str> = rows()
         .flat_map(|(_, n)| n.vouchers.iter().map(|v| v.row.id.as_str()))
         .collect();
-    let mut vouchers: HashMap<String, Slot<voucher::Model>> = voucher::Entity::find()
-        .select_only()
-        .column(voucher::Column::Id)
-        .column(voucher::Column::FactsAt)
-        .filter(voucher::Column::Id.is_in(voucher_ids))
-        .into_tuple::<(String, i64)>()
-        .all(txn)
-        .await?
-        .into_iter()
-        .map(|(id, facts_at)| {
-            (
-                id,
-                Slot {
-                    facts_at,
-                    row: None,
-                },
-            )
-        })
-        .collect();
+    let mut vouchers = stored_facts::<voucher::Entity, _>(
+        txn,
+        voucher::Column::Id,
+        voucher::Column::FactsAt,
+        voucher_ids,
+    )
+    .await?;
     let publication_ids: HashSet<&str> = rows()
         .filter_map(|(_, n)| n.publication.as_ref().map(|p| p.row.id.as_str()))
         .collect();
