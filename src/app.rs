@@ -50,6 +50,8 @@ pub struct AppState {
     pub metrics: Arc<ops::Metrics>,
     /// One permit per running subscription, up to `--max-subscriptions`.
     pub subscriptions: Arc<Semaphore>,
+    /// Answers to repeated queries, valid while the committed head stays where it was.
+    pub query_cache: Arc<graphql::cache::QueryCache>,
 }
 
 /// A bound, migrated, ready-to-serve gateway.
@@ -98,7 +100,8 @@ impl App {
             listen_url,
             config.subscriber_queue,
         );
-        let schema = graphql::schema(db.clone(), feed.clone(), &config, metrics.clone());
+        let schema = graphql::schema(db.clone(), feed.clone(), &config);
+        let query_cache = Arc::new(graphql::cache::QueryCache::new(config.query_cache_bytes));
         let subscriptions = Arc::new(Semaphore::new(config.max_subscriptions));
         let listener = TcpListener::bind(config.listen).await?;
         let (shutdown, shutting_down) = watch::channel(false);
@@ -114,6 +117,7 @@ impl App {
             sql_statements,
             metrics,
             subscriptions,
+            query_cache,
         };
         Ok(App {
             listener,

@@ -117,6 +117,10 @@ pub struct ServeArgs {
     /// Seconds shutdown waits for open requests before closing them anyway.
     #[arg(long, env = "PUBGATE_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
     pub shutdown_timeout_secs: u64,
+    /// Bytes of answers to repeated GraphQL queries kept while nothing new is committed; every
+    /// answer is checked against the committed sequence first, so none is ever stale (0: off).
+    #[arg(long, env = "PUBGATE_QUERY_CACHE_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub query_cache_bytes: usize,
     /// Store deliveries one at a time, row by row (the reference path; for benchmarks).
     #[arg(long, hide = true)]
     pub ingest_one_by_one: bool,
@@ -170,6 +174,7 @@ impl ServeArgs {
             cors_origins: self.cors_origins.clone(),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             ingest_one_by_one: self.ingest_one_by_one,
+            query_cache_bytes: self.query_cache_bytes,
             ..Config::new(self.listen, self.database.database_url.clone())
         }
     }

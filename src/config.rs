@@ -48,6 +48,8 @@ pub struct Config {
     /// Store every delivery on its own through the row-by-row reference path instead of the
     /// batched one (no flag: the tests compare the two).
     pub ingest_one_by_one: bool,
+    /// Bytes of answers to repeated queries kept while nothing new is committed (0: off).
+    pub query_cache_bytes: usize,
 }
 
 impl Config {
@@ -75,6 +77,7 @@ impl Config {
             cors_origins: vec![],
             shutdown_timeout: Duration::from_secs(30),
             ingest_one_by_one: false,
+            query_cache_bytes: 32 * 1024 * 1024,
         }
     }
 
@@ -171,6 +174,7 @@ impl fmt::Debug for Config {
             .field("cors_origins", &self.cors_origins)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("ingest_one_by_one", &self.ingest_one_by_one)
+            .field("query_cache_bytes", &self.query_cache_bytes)
             .finish()
     }
 }

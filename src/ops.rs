@@ -39,16 +39,18 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     m.shared_subscriptions.set(state.hub.running() as f64);
     let delivered = state.feed.published();
     m.feed_delivered.set(delivered as f64);
+    // Read before this scrape takes a connection of its own: a connection is given back to the
+    // pool a moment after its statement, and would otherwise be counted as in use.
+    let (size, idle) = pool_usage(&state.db);
+    m.pool_size.set(size as f64);
+    m.pool_in_use
+        .set((size as usize).saturating_sub(idle) as f64);
     // The newest committed sequence is read from the database, so the lag also covers events
     // other instances committed that this one has not relayed yet.
     if let Ok(committed) = crate::store::queries::sequence_head(state.feed.db()).await {
         m.sequence_head.set(committed as f64);
         m.feed_lag.set((committed - delivered).max(0) as f64);
     }
-    let (size, idle) = pool_usage(&state.db);
-    m.pool_size.set(size as f64);
-    m.pool_in_use
-        .set((size as usize).saturating_sub(idle) as f64);
     m.recorder.handle().run_upkeep();
     (
         [("content-type", "text/plain; version=0.0.4")],
@@ -139,6 +141,9 @@ pub struct Metrics {
     active: [Gauge; 2],
     frames: [Counter; 2],
     pub subscriptions_refused: Counter,
+    /// Queries answered from the query cache (the head had not moved) and computed afresh.
+    pub query_cache_hits: Counter,
+    pub query_cache_misses: Counter,
     pub sql_api: Counter,
     pub sql_feed: Counter,
     feed_subscribers: Gauge,
@@ -192,6 +197,11 @@ impl Metrics {
             sql,
             "SQL statements run: api (requests and ingest) or feed (live subscriptions).",
         );
+        let cache = "pubgate_query_cache_total";
+        r.describe_counter(
+            cache,
+            "HTTP GraphQL queries answered from the query cache (hit) or executed (miss).",
+        );
         Metrics {
             webhooks_received: r.counter(webhooks, &[("outcome", "received")]),
             webhooks_stored: r.counter(webhooks, &[("outcome", "stored")]),
@@ -216,6 +226,8 @@ impl Metrics {
                 r.describe_counter(name, "Operations refused by a subscription limit.");
                 r.counter(name, &[])
             },
+            query_cache_hits: r.counter(cache, &[("result", "hit")]),
+            query_cache_misses: r.counter(cache, &[("result", "miss")]),
             sql_api: r.counter(sql, &[("source", "api")]),
             sql_feed: r.counter(sql, &[("source", "feed")]),
             feed_subscribers: r.described_gauge(

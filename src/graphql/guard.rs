@@ -1,60 +1,40 @@
-//! Checks on a GraphQL document before and after it is parsed, on every transport.
+//! Checks on a GraphQL document before and after it is parsed, on every transport (each calls
+//! [`prepare`] before executing).
 //!
 //! async-graphql's parser recurses once per nesting level of a value (`[[[…]]]`, `{a:{a:…}}`)
 //! with no limit of its own, so a few kilobytes of brackets overflow a worker's stack and abort
 //! the whole process. The nesting is therefore measured on the text first, in one pass.
 
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextParseQuery};
+use crate::ops::OperationKind;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
-use async_graphql::{Positioned, ServerError, ServerResult, Variables};
+use async_graphql::{Positioned, Request, ServerError};
 use std::collections::HashSet;
-use std::sync::Arc;
 
 /// Deepest bracket nesting (`{`, `[`, `(`) accepted in a document. Far above what the query
 /// depth limit lets a real query use, far below what overflows the parser.
 pub const MAX_NESTING: usize = 128;
 
-/// The extension factory: nesting always, introspection when `refuse_introspection`.
-pub struct Guard {
-    pub refuse_introspection: bool,
-}
-
-impl ExtensionFactory for Guard {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(GuardExtension {
-            refuse_introspection: self.refuse_introspection,
-        })
-    }
-}
-
-struct GuardExtension {
+/// Checks `request` and parses it once (execution then uses the parsed document): the nesting
+/// on the text first, then introspection when `refuse_introspection`. Gives the operation's
+/// kind, or the error to answer with.
+pub fn prepare(
+    request: &mut Request,
     refuse_introspection: bool,
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for GuardExtension {
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        if too_deep(query) {
-            return Err(ServerError::new(
-                format!("the document nests brackets deeper than {MAX_NESTING} levels"),
-                None,
-            ));
-        }
-        let document = next.run(ctx, query, variables).await?;
-        if self.refuse_introspection && asks_introspection(&document) {
-            return Err(ServerError::new(
-                "introspection is disabled on this server",
-                None,
-            ));
-        }
-        Ok(document)
+) -> Result<OperationKind, ServerError> {
+    if too_deep(&request.query) {
+        return Err(ServerError::new(
+            format!("the document nests brackets deeper than {MAX_NESTING} levels"),
+            None,
+        ));
     }
+    let document = request.parsed_query()?;
+    if refuse_introspection && asks_introspection(document) {
+        return Err(ServerError::new(
+            "introspection is disabled on this server",
+            None,
+        ));
+    }
+    Ok(super::instrument::kind_of(document))
 }
 
 /// True when `query` nests `{`, `[` or `(` more than `MAX_NESTING` deep, outside strings and

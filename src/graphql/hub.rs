@@ -59,7 +59,7 @@ pub struct Hub {
 impl Hub {
     /// The key of `request` when it is a live-only subscription that can be shared.
     pub fn key(request: &Request) -> Option<Key> {
-        // Parsed here before the schema's guard sees it, so the same nesting check comes first.
+        // Parsed here before `guard::prepare` sees it, so the same nesting check comes first.
         if super::guard::too_deep(&request.query) {
             return None;
         }
@@ -184,7 +184,7 @@ async fn run(
         .data(Loaders::new(&state.db))
         .data(slot.clone())
         .data(super::subscription::ResumeFrom(start));
-    let mut responses = state.schema.execute_stream(request);
+    let mut responses = super::execute_stream(&state, request);
     while let Some(response) = responses.next().await {
         let response = super::with_codes(response);
         let frame = if response.data == async_graphql::Value::Null && !response.errors.is_empty() {

@@ -1,5 +1,6 @@
 //! GraphQL out: the schema and its HTTP routes (`/graphql`, GraphiQL for browsers).
 
+pub mod cache;
 pub mod connection;
 pub mod guard;
 pub mod hub;
@@ -30,19 +31,12 @@ use subtle::ConstantTimeEq;
 pub type AppSchema = Schema<query::Query, EmptyMutation, subscription::Subscription>;
 
 /// The schema with its data, limits and instrumentation.
-pub fn schema(
-    db: DatabaseConnection,
-    feed: crate::feed::Feed,
-    config: &Config,
-    metrics: std::sync::Arc<crate::ops::Metrics>,
-) -> AppSchema {
+pub fn schema(db: DatabaseConnection, feed: crate::feed::Feed, config: &Config) -> AppSchema {
+    // No schema extensions: timing and the document checks run in the transports (see
+    // `execute`), which keeps async-graphql on its fast path for every field.
     let mut builder = Schema::build(query::Query, EmptyMutation, subscription::Subscription)
         .data(db)
         .data(feed)
-        .extension(instrument::Instrument(metrics))
-        .extension(guard::Guard {
-            refuse_introspection: config.disable_introspection,
-        })
         .limit_depth(config.query_depth)
         .limit_complexity(config.query_complexity);
     if config.disable_introspection {
@@ -91,27 +85,121 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let get_key = request.uri().query().map(|q| [b"G", q.as_bytes()].concat());
     let parsed = if request.method() == Method::POST {
         read_post(&state, request).await
     } else {
         <GraphQLRequest as FromRequest<AppState>>::from_request(request, &state)
             .await
-            .map(GraphQLRequest::into_inner)
+            .map(|r| (r.into_inner(), get_key.unwrap_or_default()))
             .map_err(IntoResponse::into_response)
     };
     match parsed {
-        Ok(req) if streaming => sse::respond(state, req, last_event_id),
-        Ok(req) => {
-            let request = req.data(loaders::Loaders::new(&state.db));
-            GraphQLResponse::from(with_codes(state.schema.execute(request).await)).into_response()
-        }
+        Ok((req, _)) if streaming => sse::respond(state, req, last_event_id),
+        Ok((req, key)) => answer(&state, req, key).await,
         Err(response) => response,
     }
 }
 
-/// A POSTed GraphQL request, its body read under `--max-body-bytes` (413 past it, with or
+/// Answers a query or mutation over plain HTTP, from the query cache when the committed head
+/// has not moved since the same request (same bytes) was answered.
+async fn answer(state: &AppState, request: async_graphql::Request, key: Vec<u8>) -> Response {
+    let cache = &state.query_cache;
+    // Read before executing: the answer is then at least as new as this head.
+    let head = match cache.enabled() {
+        true => crate::store::queries::sequence_head(&state.db).await.ok(),
+        false => None,
+    };
+    if let Some(head) = head
+        && let Some(body) = cache.get(head, &key)
+    {
+        let mut timing = instrument::Timing::start(state.metrics.clone());
+        timing.kind = crate::ops::OperationKind::Query;
+        state.metrics.query_cache_hits.increment(1);
+        return json_response(body);
+    }
+    let request = request.data(loaders::Loaders::new(&state.db));
+    let (response, kind) = execute(state, request).await;
+    let response = with_codes(response);
+    let Some(head) = head else {
+        return GraphQLResponse::from(response).into_response();
+    };
+    state.metrics.query_cache_misses.increment(1);
+    let cacheable = kind == crate::ops::OperationKind::Query
+        && response.is_ok()
+        && response.http_headers.is_empty()
+        && response.cache_control.value().is_none();
+    if !cacheable {
+        return GraphQLResponse::from(response).into_response();
+    }
+    let body = axum::body::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
+    cache.put(head, key, body.clone());
+    json_response(body)
+}
+
+/// A successful GraphQL response body, as async-graphql-axum would send it.
+fn json_response(body: axum::body::Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/graphql-response+json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// Executes a query or mutation: the document checks, one parse, execution, timed. Returns the
+/// response and the operation's kind.
+pub(crate) async fn execute(
+    state: &AppState,
+    mut request: async_graphql::Request,
+) -> (async_graphql::Response, crate::ops::OperationKind) {
+    let mut timing = instrument::Timing::start(state.metrics.clone());
+    match guard::prepare(&mut request, state.config.disable_introspection) {
+        Ok(kind) => {
+            timing.kind = kind;
+            (state.schema.execute(request).await, kind)
+        }
+        Err(error) => (
+            async_graphql::Response::from_errors(vec![error]),
+            timing.kind,
+        ),
+    }
+}
+
+/// Executes any operation as a stream (subscriptions, and queries over WebSocket or SSE): the
+/// document checks, one parse, execution; its lifetime is timed.
+pub(crate) fn execute_stream(
+    state: &AppState,
+    mut request: async_graphql::Request,
+) -> futures::stream::BoxStream<'static, async_graphql::Response> {
+    use futures::StreamExt;
+    let mut timing = instrument::Timing::start(state.metrics.clone());
+    let responses = match guard::prepare(&mut request, state.config.disable_introspection) {
+        Ok(kind) => {
+            timing.kind = kind;
+            state.schema.execute_stream(request)
+        }
+        Err(error) => {
+            futures::stream::once(async move { async_graphql::Response::from_errors(vec![error]) })
+                .boxed()
+        }
+    };
+    responses
+        .map(move |response| {
+            let _timing = &timing;
+            response
+        })
+        .boxed()
+}
+
+/// A POSTed GraphQL request and its cache key (its bytes), its body read under `--max-body-bytes` (413 past it, with or
 /// without `Content-Length`), JSON or multipart as async-graphql reads them.
-async fn read_post(state: &AppState, request: Request) -> Result<async_graphql::Request, Response> {
+async fn read_post(
+    state: &AppState,
+    request: Request,
+) -> Result<(async_graphql::Request, Vec<u8>), Response> {
     let (parts, body) = request.into_parts();
     let limit = state.config.max_body_bytes;
     let bytes = crate::webhook::read_body(body, limit, content_length(&parts.headers))
@@ -145,7 +233,7 @@ async fn read_post(state: &AppState, request: Request) -> Result<async_graphql::
             ApiError::bad_input("the request has no `query`"),
         ));
     }
-    Ok(request)
+    Ok((request, [b"P", &bytes[..]].concat()))
 }
 
 /// The declared body length, if any.

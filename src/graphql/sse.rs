@@ -37,7 +37,7 @@ pub fn respond(state: AppState, request: Request, last_event_id: Option<String>)
         request = request.data(ResumeFrom(id));
     }
     let mut shutdown = state.shutdown.clone();
-    let results = state.schema.execute_stream(request).map(move |response| {
+    let results = super::execute_stream(&state, request).map(move |response| {
         let _held = &held;
         frames.increment(1);
         let response = super::with_codes(response);

@@ -300,7 +300,7 @@ async fn operate(
     done: mpsc::UnboundedSender<String>,
 ) {
     let frames = state.metrics.frames(Transport::WebSocket).clone();
-    let mut responses = state.schema.execute_stream(request);
+    let mut responses = super::execute_stream(&state, request);
     let mut failed = false;
     while let Some(response) = responses.next().await {
         let response = super::with_codes(response);

@@ -11,6 +11,7 @@ mod instances;
 mod normalise;
 pub mod outage;
 mod properties;
+mod query_cache;
 mod security;
 mod startup;
 mod subscriptions;

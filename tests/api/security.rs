@@ -71,8 +71,9 @@ async fn metric_reaches(app: &TestApp, series: &str, want: f64) {
     .await;
     assert!(
         reached.is_ok(),
-        "{series} is {} after {WAIT:?}, not {want}",
-        metric(app, series).await
+        "{series} is {} after {WAIT:?}, not {want} (pool size {})",
+        metric(app, series).await,
+        metric(app, "pubgate_db_pool_connections").await
     );
 }
 
@@ -575,8 +576,10 @@ async fn pool_in_use_counts_a_blocked_writer() {
     let Some(app) = TestApp::spawn(Backend::Postgres).await else {
         return;
     };
-    // The feed's LISTEN connection stays checked out; the writer's is counted on top of it.
-    let idle_in_use = metric(&app, "pubgate_db_pool_in_use").await;
+    // Idle, nothing is checked out (the feed's LISTEN connection is not from the pool); a
+    // connection is given back a moment after its statement, so wait for that first.
+    let idle_in_use = 0.0;
+    metric_reaches(&app, "pubgate_db_pool_in_use", idle_in_use).await;
     let blocker = Database::connect(&app.database_url).await.expect("connect");
     let txn = blocker.begin().await.expect("begin");
     txn.execute_unprepared("SELECT value FROM pubgate_sequence FOR UPDATE")
