@@ -12,11 +12,23 @@ cargo build --release -q
 psql -q -h 127.0.0.1 -U postgres -d pubgate_bench -c "ANALYZE"
 customer=$(psql -h 127.0.0.1 -U postgres -d pubgate_bench -qAt -c "select customer_id from publications order by created_at desc, id desc limit 1")
 
-target/release/pubgate serve --listen 127.0.0.1:$port --database-url postgres://postgres@127.0.0.1:5432/pubgate_bench \
-  --db-max-connections 16 >"$work/serve.log" 2>&1 &
-server=$!
-trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+# Both servers talk to PostgreSQL without TLS, as PostGraphile's driver does by default (sqlx
+# would otherwise negotiate TLS with this server, at a measurable CPU cost on loopback).
+db_url="postgres://postgres@127.0.0.1:5432/pubgate_bench?sslmode=disable"
+server=
+trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
+start_pubgate() { # extra flags...
+  target/release/pubgate serve --listen 127.0.0.1:$port --database-url "$db_url" \
+    --db-max-connections 16 --webhook-secret bench-secret "$@" >"$work/serve.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+}
+stop_pubgate() { kill $server; wait $server 2>/dev/null || true; server=; }
+run_wrk() { # label query
+  echo "== pubgate ($1): $2 (32 connections, ${duration}s)"
+  BODY_FILE="$work/$2.json" wrk -t2 -c32 -d"${duration}s" --latency -s benches/wrk/graphql.lua \
+    "http://127.0.0.1:$port/graphql" | grep -E "Requests/sec|graphql-errors|p50-ms|Non-2xx"
+}
 
 cat >"$work/latest.json" <<'JSON'
 {"query":"{ publications(first: 50) { edges { cursor node { id createdAt channel customer { id name email } voucher { code type discount { type amountOff percentOff } gift { amount balance } loyaltyCard { points } categories { name } } campaign { id name } } } pageInfo { hasNextPage endCursor } } }"}
@@ -24,11 +36,30 @@ JSON
 cat >"$work/customer.json" <<JSON
 {"query":"query(\$id: ID) { customer(id: \$id) { id name email vouchers(first: 20) { totalCount nodes { code type active campaign { name } categories { name } } } publications(first: 10) { nodes { id createdAt voucher { code } } } } }","variables":{"id":"$customer"}}
 JSON
-for q in latest customer; do
-  echo "== pubgate: $q (32 connections, ${duration}s)"
-  BODY_FILE="$work/$q.json" wrk -t2 -c32 -d"${duration}s" --latency -s benches/wrk/graphql.lua \
-    "http://127.0.0.1:$port/graphql" | grep -E "Requests/sec|graphql-errors|p50-ms|Non-2xx"
-done
-kill $server; wait $server 2>/dev/null || true
+
+# 1. pubgate as shipped (the query cache on: repeated queries are answered without executing
+#    them again while nothing new is committed; every request still reads the committed head).
+start_pubgate
+for q in latest customer; do run_wrk "cache on" $q; done
+stop_pubgate
+# 2. pubgate with the query cache off: every request executes.
+start_pubgate --query-cache-bytes 0
+for q in latest customer; do run_wrk "cache off" $q; done
+stop_pubgate
+
 echo "== PostGraphile"
-bash benches/postgraphile/run.sh
+bash benches/postgraphile/run.sh "$duration"
+
+# 3. Last, as it adds rows: pubgate (cache on) while 100 signed deliveries a second are
+#    committed, so the head moves every 10 ms and cached answers keep being invalidated.
+start_pubgate
+for q in latest customer; do
+  target/release/pubgate simulate --target "http://127.0.0.1:$port" --secret bench-secret \
+    --events $((duration * 100 + 200)) --rate 100 --customers 10000 --campaigns 50 \
+    --duplicate-ratio 0 --concurrency 4 --seed 11 --quiet >"$work/ingest.log" &
+  sender=$!
+  run_wrk "cache on, 100 deliveries/s" $q
+  wait $sender
+  grep -E "^stored" "$work/ingest.log"
+done
+stop_pubgate

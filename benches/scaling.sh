@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The scaling curve: ingest and dashboard-query throughput as the store grows. For each size,
+# a fresh database is filled by the bound program (benches/bound.rs: the simulator's deliveries
+# written directly, one customer per ten deliveries, 50 campaigns), then a release gateway on it
+# takes 5,000 more signed deliveries from `pubgate simulate` (32 senders, 500 customers of its
+# own) and serves the two dashboard queries of benches/queries.sh to wrk (32 connections).
+# Usage: benches/scaling.sh sqlite|postgres [sizes...] (default 10000 100000 1000000)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+backend=${1:-postgres}
+shift || true
+sizes=("${@:-10000 100000 1000000}")
+read -r -a sizes <<<"${sizes[*]}"
+duration=${DURATION:-10}
+port=18486
+work=$(mktemp -d)
+bin=target/release/pubgate
+cargo build --release -q
+cargo bench --bench bound --no-run -q 2>/dev/null
+bound=$(ls -t target/release/deps/bound-* | grep -v '\.d$' | head -1)
+server=
+trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
+
+fresh() {
+  case "$backend" in
+    sqlite) rm -f "$work/scale.db"*; echo "sqlite://$work/scale.db?mode=rwc" ;;
+    postgres)
+      psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS pubgate_scale WITH (FORCE)" -c "CREATE DATABASE pubgate_scale" >/dev/null
+      echo "postgres://postgres@127.0.0.1:5432/pubgate_scale" ;;
+    *) echo "usage: $0 sqlite|postgres [sizes...]" >&2; exit 2 ;;
+  esac
+}
+analyze() {
+  case "$backend" in
+    postgres) psql -q -h 127.0.0.1 -U postgres -d pubgate_scale -c "VACUUM ANALYZE" ;;
+    sqlite) sqlite3 "$work/scale.db" "ANALYZE" ;;
+  esac
+}
+gql() { curl -sf "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' -d "$1"; }
+
+echo "size | load (bound) | ingest 5k (p99) | latest rps (p99) | customer rps (p99)"
+for size in "${sizes[@]}"; do
+  url=$(fresh)
+  load=$("$bound" --database-url "$url" --events "$size" --batch 256 --seed 1 \
+    --customers $((size / 10)) --campaigns 50 | sed -E 's/.* = ([0-9]+) events\/s.*/\1/')
+  analyze
+  RUST_LOG=warn $bin serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret \
+    --db-max-connections 16 >"$work/serve.log" 2>&1 &
+  server=$!
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  summary=$($bin simulate --target "http://127.0.0.1:$port" --secret bench-secret --events 5000 \
+    --customers 500 --campaigns 50 --duplicate-ratio 0 --concurrency 32 --seed 7 --quiet)
+  ingest=$(echo "$summary" | awk '/^throughput/ {print $2}')
+  ingest_p99=$(echo "$summary" | sed -nE 's/.*p99 ([0-9.]+) ms/\1/p')
+  analyze
+  customer=$(gql '{"query":"{ publications(first: 1) { nodes { customer { id } } } }"}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["publications"]["nodes"][0]["customer"]["id"])')
+  cat >"$work/latest.json" <<'JSON'
+{"query":"{ publications(first: 50) { edges { cursor node { id createdAt channel customer { id name email } voucher { code type discount { type amountOff percentOff } gift { amount balance } loyaltyCard { points } categories { name } } campaign { id name } } } pageInfo { hasNextPage endCursor } } }"}
+JSON
+  cat >"$work/customer.json" <<JSON
+{"query":"query(\$id: ID) { customer(id: \$id) { id name email vouchers(first: 20) { totalCount nodes { code type active campaign { name } categories { name } } } publications(first: 10) { nodes { id createdAt voucher { code } } } } }","variables":{"id":"$customer"}}
+JSON
+  row="$size | $load/s | $ingest/s ($ingest_p99 ms)"
+  for q in latest customer; do
+    out=$(BODY_FILE="$work/$q.json" wrk -t2 -c32 -d"${duration}s" --latency -s benches/wrk/graphql.lua \
+      "http://127.0.0.1:$port/graphql")
+    errors=$(echo "$out" | awk '/^graphql-errors/ {print $2}')
+    [ "$errors" = 0 ] || { echo "$q: $errors errors" >&2; exit 1; }
+    row="$row | $(echo "$out" | awk '/^p50-ms/ {printf "%.0f (%.1f ms)", $6, $4}')"
+  done
+  echo "$row"
+  kill $server; wait $server 2>/dev/null || true; server=
+done
