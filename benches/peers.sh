@@ -53,10 +53,12 @@ bash benches/postgraphile/run.sh "$duration"
 # 3. Last, as it adds rows: pubgate (cache on) while 100 signed deliveries a second are
 #    committed, so the head moves every 10 ms and cached answers keep being invalidated.
 start_pubgate
+seed=11
 for q in latest customer; do
+  seed=$((seed + 1)) # new deliveries each time (the same seed would only send duplicates)
   target/release/pubgate simulate --target "http://127.0.0.1:$port" --secret bench-secret \
     --events $((duration * 100 + 200)) --rate 100 --customers 10000 --campaigns 50 \
-    --duplicate-ratio 0 --concurrency 4 --seed 11 --quiet >"$work/ingest.log" &
+    --duplicate-ratio 0 --concurrency 4 --seed $seed --quiet >"$work/ingest.log" &
   sender=$!
   run_wrk "cache on, 100 deliveries/s" $q
   wait $sender

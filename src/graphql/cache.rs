@@ -9,10 +9,15 @@
 //!
 //! All entries belong to one head: the first answer stored for a newer head drops the rest.
 //! Hand-written rather than an LRU crate because that one rule is the whole eviction policy.
+//!
+//! Identical requests that miss at the same head while one of them is being executed wait for
+//! that one's answer instead of executing too ("single flight"): when deliveries keep arriving,
+//! each commit would otherwise send every waiting dashboard into the same execution at once.
 
 use axum::body::Bytes;
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use tokio::sync::watch;
 
 /// The answers for the newest head seen, keyed by the request's bytes.
 pub struct QueryCache {
@@ -25,6 +30,60 @@ struct Entries {
     head: i64,
     bytes: usize,
     answers: HashMap<Vec<u8>, Bytes>,
+    /// Executions in progress, by request, with the head each started from.
+    flights: HashMap<Vec<u8>, (i64, watch::Receiver<Option<Bytes>>)>,
+}
+
+/// What a request that read head `h` should do.
+pub enum Lookup {
+    /// The answer, computed at `h`.
+    Hit(Bytes),
+    /// Execute, then hand the answer to [`Flight::land`] (dropping the flight without landing
+    /// it lets the waiting requests execute on their own).
+    Lead(Flight),
+    /// Wait for the identical request executing from `h`.
+    Follow(watch::Receiver<Option<Bytes>>),
+    /// Execute without sharing (the cache is off).
+    Bypass,
+}
+
+/// An execution others may be waiting for.
+pub struct Flight {
+    cache: Arc<QueryCache>,
+    head: i64,
+    key: Vec<u8>,
+    tx: watch::Sender<Option<Bytes>>,
+}
+
+impl Flight {
+    /// Stores `answer` (computed from a read that began at the flight's head) and hands it to
+    /// the waiting requests.
+    pub fn land(self, answer: Bytes) {
+        self.cache.put(self.head, self.key.clone(), answer.clone());
+        self.tx.send_replace(Some(answer));
+    }
+}
+
+impl Drop for Flight {
+    fn drop(&mut self) {
+        let mut entries = self.cache.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if entries
+            .flights
+            .get(&self.key)
+            .is_some_and(|(head, rx)| *head == self.head && rx.same_channel(&self.tx.subscribe()))
+        {
+            entries.flights.remove(&self.key);
+        }
+    }
+}
+
+/// Waits for the leading request's answer: `None` when it ended without one (an error, an
+/// answer that is not kept, or a cancelled request); the caller then executes itself.
+pub async fn follow(mut rx: watch::Receiver<Option<Bytes>>) -> Option<Bytes> {
+    rx.wait_for(Option::is_some)
+        .await
+        .ok()
+        .and_then(|v| v.clone())
 }
 
 impl QueryCache {
@@ -39,6 +98,36 @@ impl QueryCache {
     /// False when the cache is turned off.
     pub fn enabled(&self) -> bool {
         self.capacity > 0
+    }
+
+    /// What a request for `key` that read `head` should do: take the stored answer, wait for an
+    /// identical request executing from the same head, or execute and share its answer.
+    pub fn lookup(self: &Arc<Self>, head: i64, key: &[u8]) -> Lookup {
+        if !self.enabled() {
+            return Lookup::Bypass;
+        }
+        let mut entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        if entries.head == head
+            && let Some(answer) = entries.answers.get(key)
+        {
+            return Lookup::Hit(answer.clone());
+        }
+        if let Some((flying, rx)) = entries.flights.get(key)
+            && *flying == head
+        {
+            return Lookup::Follow(rx.clone());
+        }
+        if head < entries.head {
+            return Lookup::Bypass;
+        }
+        let (tx, rx) = watch::channel(None);
+        entries.flights.insert(key.to_vec(), (head, rx));
+        Lookup::Lead(Flight {
+            cache: self.clone(),
+            head,
+            key: key.to_vec(),
+            tx,
+        })
     }
 
     /// The answer stored for `key` at `head`, if the head has not moved since.
@@ -59,10 +148,9 @@ impl QueryCache {
         }
         let mut entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if head > entries.head {
-            *entries = Entries {
-                head,
-                ..Entries::default()
-            };
+            entries.head = head;
+            entries.bytes = 0;
+            entries.answers.clear();
         }
         if head < entries.head
             || entries.bytes + size > self.capacity
@@ -95,6 +183,37 @@ mod tests {
             "an answer for an older head is not kept"
         );
         assert_eq!(cache.get(6, b"q").as_deref(), Some(&b"a6"[..]));
+    }
+
+    #[tokio::test]
+    async fn one_request_executes_and_the_identical_ones_wait_for_it() {
+        let cache = Arc::new(QueryCache::new(1024));
+        let Lookup::Lead(flight) = cache.lookup(1, b"q") else {
+            panic!("the first leads")
+        };
+        let Lookup::Follow(waiting) = cache.lookup(1, b"q") else {
+            panic!("the second waits")
+        };
+        assert!(
+            matches!(cache.lookup(2, b"q"), Lookup::Lead(_)),
+            "a request that read a newer head does not wait for an older execution"
+        );
+        drop(flight);
+        assert_eq!(follow(waiting).await, None, "no answer: execute yourself");
+
+        let Lookup::Lead(flight) = cache.lookup(2, b"q") else {
+            panic!("leads again")
+        };
+        let Lookup::Follow(waiting) = cache.lookup(2, b"q") else {
+            panic!("waits")
+        };
+        flight.land(Bytes::from_static(b"a2"));
+        assert_eq!(follow(waiting).await.as_deref(), Some(&b"a2"[..]));
+        assert!(matches!(cache.lookup(2, b"q"), Lookup::Hit(_)));
+        assert!(matches!(
+            Arc::new(QueryCache::new(0)).lookup(2, b"q"),
+            Lookup::Bypass
+        ));
     }
 
     #[test]

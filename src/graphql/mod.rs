@@ -102,38 +102,53 @@ async fn graphql(State(state): State<AppState>, request: Request) -> Response {
 }
 
 /// Answers a query or mutation over plain HTTP, from the query cache when the committed head
-/// has not moved since the same request (same bytes) was answered.
+/// has not moved since the same request (same bytes) was answered, or from an identical request
+/// executing from the same head.
 async fn answer(state: &AppState, request: async_graphql::Request, key: Vec<u8>) -> Response {
-    let cache = &state.query_cache;
+    use cache::Lookup;
+    let metrics = &state.metrics;
     // Read before executing: the answer is then at least as new as this head.
-    let head = match cache.enabled() {
-        true => crate::store::queries::sequence_head(&state.db).await.ok(),
-        false => None,
+    let lookup = match state.query_cache.enabled() {
+        true => match crate::store::queries::sequence_head(&state.db).await {
+            Ok(head) => state.query_cache.lookup(head, &key),
+            Err(_) => Lookup::Bypass,
+        },
+        false => Lookup::Bypass,
     };
-    if let Some(head) = head
-        && let Some(body) = cache.get(head, &key)
-    {
-        let mut timing = instrument::Timing::start(state.metrics.clone());
-        timing.kind = crate::ops::OperationKind::Query;
-        state.metrics.query_cache_hits.increment(1);
-        return json_response(body);
+    let flight = match lookup {
+        Lookup::Hit(body) => return cached(state, body),
+        Lookup::Follow(rx) => match cache::follow(rx).await {
+            Some(body) => return cached(state, body),
+            None => None,
+        },
+        Lookup::Lead(flight) => Some(flight),
+        Lookup::Bypass => None,
+    };
+    if state.query_cache.enabled() {
+        metrics.query_cache_misses.increment(1);
     }
     let request = request.data(loaders::Loaders::new(&state.db));
     let (response, kind) = execute(state, request).await;
     let response = with_codes(response);
-    let Some(head) = head else {
-        return GraphQLResponse::from(response).into_response();
-    };
-    state.metrics.query_cache_misses.increment(1);
     let cacheable = kind == crate::ops::OperationKind::Query
         && response.is_ok()
         && response.http_headers.is_empty()
         && response.cache_control.value().is_none();
-    if !cacheable {
-        return GraphQLResponse::from(response).into_response();
+    match flight {
+        Some(flight) if cacheable => {
+            let body = axum::body::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
+            flight.land(body.clone());
+            json_response(body)
+        }
+        _ => GraphQLResponse::from(response).into_response(),
     }
-    let body = axum::body::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
-    cache.put(head, key, body.clone());
+}
+
+/// An answer computed for an identical request at the same head.
+fn cached(state: &AppState, body: axum::body::Bytes) -> Response {
+    let mut timing = instrument::Timing::start(state.metrics.clone());
+    timing.kind = crate::ops::OperationKind::Query;
+    state.metrics.query_cache_hits.increment(1);
     json_response(body)
 }
 

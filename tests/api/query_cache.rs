@@ -149,7 +149,35 @@ async fn a_zero_sized_cache_is_off(backend: Backend) {
     assert_eq!(metric(&app, MISSES).await, 0.0);
 }
 
+async fn identical_misses_at_one_head_execute_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    assert_eq!(app.post_webhook(assignment(1)).await.0, 200);
+    let before = statements(&app);
+    assert_eq!(ids(&app.graphql(LATEST, json!({})).await).len(), 1);
+    let one_execution = statements(&app) - before - 1; // less the head check
+    assert!(one_execution >= 2, "{one_execution}");
+    for round in 2..5 {
+        assert_eq!(app.post_webhook(assignment(round)).await.0, 200);
+        let before = statements(&app);
+        let answers =
+            futures::future::join_all((0..16).map(|_| app.graphql(LATEST, json!({})))).await;
+        for answer in &answers {
+            assert_eq!(ids(answer).len(), round, "{answer}");
+        }
+        assert_eq!(
+            statements(&app) - before,
+            16 + one_execution,
+            "sixteen head checks and one execution"
+        );
+    }
+    assert_eq!(metric(&app, MISSES).await, 4.0);
+    assert_eq!(metric(&app, HITS).await, 45.0);
+}
+
 crate::on_both!(
+    identical_misses_at_one_head_execute_once,
     repeated_queries_are_answered_from_the_cache_until_a_commit,
     a_commit_on_another_instance_is_in_the_next_answer,
     errors_and_variables_are_not_mixed_up,
