@@ -57,7 +57,8 @@ export async function query(document, variables = {}) {
  *
  * Callbacks: `onEdge(edge)`, `onState(state)` with state one of connecting / live /
  * reconnecting / offline, `onAuth()` when the token is refused, `onRestart(reason)` when the
- * position is not usable (the caller starts over), `onOpen()` after each (re)subscription.
+ * position is not usable (the caller starts over), `onOpen()` after each (re)subscription,
+ * `beforeResume()` (async) before resubscribing on a new connection.
  */
 export class LiveSubscription {
   #socket = null;
@@ -68,9 +69,10 @@ export class LiveSubscription {
   #stopped = false;
   #restarts = 0;
   #pinger = 0;
+  #connected = false;
 
-  constructor({ document, cursor, onEdge, onState, onAuth, onRestart, onOpen, field }) {
-    Object.assign(this, { document, cursor, onEdge, onState, onAuth, onRestart, onOpen, field });
+  constructor({ document, cursor, onEdge, onState, onAuth, onRestart, onOpen, beforeResume, field }) {
+    Object.assign(this, { document, cursor, onEdge, onState, onAuth, onRestart, onOpen, beforeResume, field });
   }
 
   /** Connects (again, from scratch, if it was connected). */
@@ -129,6 +131,14 @@ export class LiveSubscription {
     this.#watchdog = setTimeout(() => this.#socket?.close(4000, 'no answer from the server'), 2 * PING_MS + 5_000);
   }
 
+  /** Subscribes; on a reconnect, lets the caller check its position first. */
+  async #resume(socket) {
+    const reconnect = this.#connected;
+    this.#connected = true;
+    if (reconnect && this.beforeResume) await this.beforeResume().catch(() => {});
+    if (socket === this.#socket) this.#subscribe();
+  }
+
   #subscribe() {
     this.#operation += 1;
     const after = this.cursor();
@@ -156,7 +166,7 @@ export class LiveSubscription {
         this.onState('live');
         clearInterval(this.#pinger);
         this.#pinger = setInterval(() => this.#send({ type: 'ping' }), PING_MS);
-        this.#subscribe();
+        this.#resume(socket);
         break;
       case 'ping':
         this.#send({ type: 'pong' });

@@ -99,6 +99,7 @@ const live = new LiveSubscription({
     else await feed.restart().catch(failed);
   },
   onOpen: watchForGap,
+  beforeResume: () => feed.checkPosition(),
 });
 
 let retry = 0;

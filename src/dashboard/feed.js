@@ -38,6 +38,8 @@ const RESUME = `query Resume($id: ID!, $after: String!, $first: Int!) {
 }
 ${ROW}`;
 
+const KNOWN = `query Known($id: ID!) { publication(id: $id) { id } }`;
+
 /** A Set that forgets its oldest entries past `limit`. */
 class RecentSet {
   #set = new Set();
@@ -56,6 +58,8 @@ class RecentSet {
 export class Feed {
   /** The position to resume from: the cursor of the last edge handled. */
   cursor = null;
+  /** The publication `cursor` points at. */
+  #lastId = null;
   #fromStream = new RecentSet(REMEMBERED);
   #fromPage = new RecentSet(REMEMBERED);
   #counts = { received: 0, duplicates: 0, overlaps: 0 };
@@ -75,6 +79,7 @@ export class Feed {
         const data = await query(RESUME, { id: saved.id, after: saved.cursor, first: FIRST_PAGE - 1 });
         if (data.anchor) {
           this.cursor = saved.cursor;
+          this.#lastId = saved.id;
           this.addPage([data.anchor, ...data.older.nodes]);
           return;
         }
@@ -95,9 +100,18 @@ export class Feed {
     if (this.cursor === null && edges.length) this.#remember(edges[0]);
   }
 
+  /** Before resuming on a new connection: if the server no longer has the last row (its
+   * database was replaced), a cursor from the old one would skip rows; start over instead. */
+  async checkPosition() {
+    if (!this.#lastId) return;
+    const data = await query(KNOWN, { id: this.#lastId });
+    if (!data.publication) await this.restart();
+  }
+
   /** Forgets the position (the server no longer knows it) and starts from the newest page. */
   async restart() {
     this.cursor = null;
+    this.#lastId = null;
     sessionStorage.removeItem(SAVED_KEY);
     await this.catchUp();
   }
@@ -139,6 +153,7 @@ export class Feed {
 
   #remember(edge) {
     this.cursor = edge.cursor;
+    this.#lastId = edge.node.id;
     try {
       sessionStorage.setItem(SAVED_KEY, JSON.stringify({ cursor: edge.cursor, id: edge.node.id }));
     } catch {
