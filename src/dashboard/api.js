@@ -56,8 +56,10 @@ export async function query(document, variables = {}) {
  * backoff and resubscribes from `cursor()`, the last position the caller has seen.
  *
  * Callbacks: `onEdge(edge)`, `onState(state)` with state one of connecting / live /
- * reconnecting / offline, `onAuth()` when the token is refused, `onRestart(reason)` when the
- * position is not usable (the caller starts over), `onOpen()` after each (re)subscription,
+ * reconnecting / offline, `onAuth()` when the token is refused, `onRestart(reason, cursor)`
+ * before subscribing again on the same connection (`slow`: resume from `cursor`;
+ * `bad-cursor`: the position is not usable, start over; `complete`: the server ended the
+ * stream), `onOpen()` after each (re)subscription,
  * `beforeResume()` (async) before resubscribing on a new connection.
  */
 export class LiveSubscription {
@@ -128,7 +130,17 @@ export class LiveSubscription {
    * is dead even when no close reached us (a sleeping laptop, a dropped route). */
   #alive() {
     clearTimeout(this.#watchdog);
-    this.#watchdog = setTimeout(() => this.#socket?.close(4000, 'no answer from the server'), 2 * PING_MS + 5_000);
+    this.#watchdog = setTimeout(() => this.#drop('no answer from the server'), 2 * PING_MS + 5_000);
+  }
+
+  /** Gives up on the current connection at once (a dead one may never confirm its close). */
+  #drop(reason) {
+    const socket = this.#socket;
+    if (!socket) return;
+    socket.onclose = null;
+    socket.onmessage = null;
+    socket.close(4000, reason);
+    this.#onClose(socket, { code: 4000 });
   }
 
   /** Subscribes; on a reconnect, lets the caller check its position first. */
@@ -179,7 +191,7 @@ export class LiveSubscription {
         break;
       case 'complete':
         // The server ended the stream (it is shutting down, say): pick up where it stopped.
-        if (current) this.#subscribe();
+        if (current) this.#restart('complete');
         break;
       default:
         break;
@@ -191,8 +203,9 @@ export class LiveSubscription {
     if (edge) {
       this.#restarts = 0;
       this.onEdge(edge);
+    } else if (payload?.errors?.length) {
+      this.#onError(payload.errors);
     }
-    else if (payload?.errors?.length) this.#onError(payload.errors);
   }
 
   #onError(errors) {
@@ -213,7 +226,7 @@ export class LiveSubscription {
       return;
     }
     console.error('subscription failed', list);
-    this.#socket?.close(4000, 'subscription failed');
+    this.#drop('subscription failed');
   }
 
   /** Lets the caller fix its position, then subscribes again; twice in a row without a
@@ -222,7 +235,7 @@ export class LiveSubscription {
     this.#restarts += 1;
     if (this.#restarts > 2) {
       console.error('the subscription keeps failing', reason);
-      this.#socket?.close(4000, 'subscription keeps failing');
+      this.#drop('subscription keeps failing');
       return;
     }
     const socket = this.#socket;

@@ -96,7 +96,7 @@ const live = new LiveSubscription({
   onAuth: () => askToken('That token was refused.'),
   async onRestart(reason, cursor) {
     if (reason === 'slow' && cursor) feed.cursor = cursor;
-    else await feed.restart().catch(failed);
+    if (reason === 'bad-cursor') await feed.restart().catch(failed);
   },
   onOpen: watchForGap,
   beforeResume: () => feed.checkPosition(),
