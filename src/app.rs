@@ -1,7 +1,7 @@
 //! The buildable application: `App::build(config)` → `local_addr()` → `serve(shutdown)`.
 //! Tests build the same `App` on port 0 that production runs.
 
-use crate::{config::Config, feed::Feed, graphql, ops, store, webhook};
+use crate::{config::Config, dashboard, feed::Feed, graphql, ops, store, webhook};
 use axum::response::IntoResponse;
 use axum::{
     Router,
@@ -174,7 +174,7 @@ impl App {
     }
 }
 
-/// Both edges and the operational routes, with the shared layers. Layers run outermost
+/// Both edges, the operational routes and the dashboard, with the shared layers. Layers run outermost
 /// (last added) first: request id, CORS, tracing, panic guard, timeout.
 pub fn router(state: AppState) -> Router {
     let config = &state.config;
@@ -182,6 +182,7 @@ pub fn router(state: AppState) -> Router {
         .merge(webhook::router())
         .merge(graphql::router())
         .merge(ops::router())
+        .merge(dashboard::router())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,

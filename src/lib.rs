@@ -3,6 +3,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod error;
 pub mod feed;
 pub mod graphql;

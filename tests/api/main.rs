@@ -2,6 +2,7 @@
 
 mod batching;
 mod crash;
+mod dashboard;
 mod graphql_events;
 mod graphql_read;
 mod helpers;

@@ -1,0 +1,523 @@
+// The dashboard in headless Chromium against the real `pubgate` binary: live rows, a kill -9
+// and restart with every row exactly once, a reload, customer search with paging, dark mode
+// and API tokens. Screenshots go to ./screenshots/ (dashboard.png is the README's).
+//
+// Run with `bash run.sh` (or `node --test dashboard.test.mjs` after `npm ci`).
+// PUBGATE_BIN overrides the binary (default: ../../target/debug/pubgate).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+const BIN =
+  process.env.PUBGATE_BIN || fileURLToPath(new URL('../../target/debug/pubgate', import.meta.url));
+const SCREENSHOTS = fileURLToPath(new URL('./screenshots/', import.meta.url));
+const SECRET = 'test-webhook-secret';
+const TOKEN = 'e2e-dashboard-token';
+
+/** Longest wait for any one thing to show on the page or on the wire. */
+const WAIT_MS = 15_000;
+const STARTUP_MS = 30_000;
+const VIEWPORT = { width: 1280, height: 800 };
+
+// ---------------------------------------------------------------------------------------------
+// Bounded waiting
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// ---------------------------------------------------------------------------------------------
+// The server
+
+const servers = new Set();
+let tmp;
+
+/** One `pubgate serve` process; `start()` again after `kill()` reuses its address and database. */
+class Server {
+  constructor(name, extraArgs = []) {
+    this.db = `sqlite://${join(tmp, `${name}.db`)}?mode=rwc`;
+    this.extraArgs = extraArgs;
+    this.listen = '127.0.0.1:0';
+    this.child = null;
+    this.stderr = '';
+    servers.add(this);
+  }
+
+  get url() {
+    return `http://${this.addr}`;
+  }
+
+  /** Starts the process and waits for its listening line (retrying a bind that races the old
+   * process's socket, bounded). */
+  async start() {
+    const deadline = Date.now() + STARTUP_MS;
+    for (;;) {
+      try {
+        this.addr = await this.#spawn();
+        this.listen = this.addr;
+        return;
+      } catch (error) {
+        if (!/in use/i.test(error.message) || Date.now() > deadline) throw error;
+        await pause(200);
+      }
+    }
+  }
+
+  #spawn() {
+    // The server reads PUBGATE_* from the environment; keep the caller's out of it.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PUBGATE_')));
+    const args = ['serve', '--listen', this.listen, '--database-url', this.db, '--webhook-secret', SECRET, ...this.extraArgs];
+    const child = spawn(BIN, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    this.stderr = '';
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk) => {
+      this.stderr = (this.stderr + chunk).slice(-8_000);
+    });
+    const lines = createInterface({ input: child.stdout });
+    return withTimeout(
+      new Promise((resolve, reject) => {
+        lines.on('line', (line) => {
+          const m = /^pubgate listening on http:\/\/(\S+?) /.exec(line);
+          if (m) resolve(m[1]);
+        });
+        child.on('error', reject);
+        child.on('exit', (code, signal) =>
+          reject(new Error(`pubgate exited (${code ?? signal}) before listening:\n${this.stderr}`)),
+        );
+      }),
+      STARTUP_MS,
+      'pubgate to print its listening line',
+    );
+  }
+
+  get running() {
+    return this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Sends `signal` and waits (bounded) for the process to end. */
+  async kill(signal = 'SIGKILL') {
+    if (!this.running) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.kill(signal);
+    await withTimeout(exited, WAIT_MS, `pubgate to exit after ${signal}`);
+  }
+}
+
+process.on('exit', () => {
+  for (const server of servers) if (server.running) server.child.kill('SIGKILL');
+});
+
+// ---------------------------------------------------------------------------------------------
+// Webhooks in
+
+let sequence = 0;
+
+/** A signed-ready `customer.publication.succeeded` delivery, shaped like Voucherify's. */
+function delivery({ pub, customer, voucher, campaign }) {
+  const n = ++sequence;
+  const now = new Date().toISOString();
+  return JSON.stringify({
+    id: `whs_e2e_${n}`,
+    project_id: 'proj_e2e',
+    created_at: now,
+    type: 'Voucher-published-to-customer',
+    source: { id: 'distr_e2e', object: 'distribution', target_url: 'http://127.0.0.1/webhooks/voucherify' },
+    event: {
+      id: `evcus_e2e_${n}`,
+      type: 'customer.publication.succeeded',
+      created_at: now,
+      entity_id: customer.id,
+      group_id: `g_e2e_${n}`,
+      event_source: { channel: 'API' },
+    },
+    data: {
+      customer: { object: 'customer', ...customer },
+      campaign: { id: campaign.id, name: campaign.name, object: 'campaign' },
+      publication: {
+        id: pub,
+        object: 'publication',
+        result: 'SUCCESS',
+        customer_id: customer.id,
+        created_at: now,
+        channel: 'API',
+        vouchers_id: [voucher.id],
+      },
+      voucher: { object: 'voucher', campaign_id: campaign.id, campaign: campaign.name, holder_id: customer.id, ...voucher },
+    },
+  });
+}
+
+const CAMPAIGNS = {
+  spring: { id: 'camp_e2e_spring', name: 'Spring sale' },
+  gifts: { id: 'camp_e2e_gifts', name: 'Gift cards' },
+  club: { id: 'camp_e2e_club', name: 'Members club' },
+};
+
+const PEOPLE = [
+  { id: 'cust_e2e_ada', source_id: 'src-ada', name: 'Ada Lovelace', email: 'ada@example.com' },
+  { id: 'cust_e2e_grace', source_id: 'src-grace', name: 'Grace Hopper', email: 'grace@example.com' },
+  { id: 'cust_e2e_alan', source_id: 'src-alan', name: 'Alan Turing', email: null },
+];
+
+/** The k-th assignment of a scenario step: discount, gift card or loyalty card in turn. */
+function assignment(label, k, customer = PEOPLE[k % PEOPLE.length]) {
+  const key = `${label}_${String(k).padStart(2, '0')}`;
+  const code = `E2E-${label.toUpperCase()}-${String(k).padStart(2, '0')}`;
+  const kinds = [
+    [CAMPAIGNS.spring, { type: 'DISCOUNT_VOUCHER', discount: { type: 'PERCENT', percent_off: 10 + k, amount_limit: 2500 } }],
+    [CAMPAIGNS.gifts, { type: 'GIFT_VOUCHER', gift: { amount: 5000, balance: 5000 } }],
+    [CAMPAIGNS.club, { type: 'LOYALTY_CARD', loyalty_card: { points: 100 * k, balance: 100 * k } }],
+  ];
+  const [campaign, shape] = kinds[k % kinds.length];
+  const pub = `pub_e2e_${key}`;
+  const body = delivery({ pub, customer, campaign, voucher: { id: `v_e2e_${key}`, code, ...shape } });
+  return { pub, code, body, type: shape.type };
+}
+
+/** Posts one delivery once; resolves to the HTTP status and JSON (throws on network errors). */
+async function post(server, body) {
+  const signature = createHmac('sha256', SECRET).update(body).digest('hex');
+  const res = await fetch(`${server.url}/webhooks/voucherify`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-voucherify-signature': signature },
+    body,
+    signal: AbortSignal.timeout(WAIT_MS),
+  });
+  return { status: res.status, json: await res.json().catch(() => null) };
+}
+
+/** Posts like Voucherify retries: until the gateway acknowledges (bounded). */
+async function deliver(server, item, { onFailure } = {}) {
+  const deadline = Date.now() + 2 * STARTUP_MS;
+  for (let attempt = 0; ; attempt++) {
+    let outcome;
+    try {
+      outcome = await post(server, item.body);
+      if (outcome.status === 200 && ['stored', 'duplicate'].includes(outcome.json?.status)) return item.pub;
+    } catch (error) {
+      outcome = error;
+    }
+    onFailure?.(outcome);
+    if (Date.now() > deadline) throw new Error(`${item.pub} was never acknowledged: ${outcome?.message ?? JSON.stringify(outcome)}`);
+    await pause(Math.min(1_000, 100 * 2 ** attempt));
+  }
+}
+
+async function deliverAll(server, items, options) {
+  const acknowledged = [];
+  for (const item of items) acknowledged.push(await deliver(server, item, options));
+  return acknowledged;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The page
+
+let browser;
+
+before(async () => {
+  assert.ok(existsSync(BIN), `pubgate binary not found at ${BIN} (run \`cargo build\` or set PUBGATE_BIN)`);
+  tmp = mkdtempSync(join(tmpdir(), 'pubgate-e2e-'));
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  // Playwright gives every launch a fresh temporary profile (--user-data-dir) of its own.
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    headless: true,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  for (const server of servers) await server.kill('SIGKILL').catch(() => {});
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A fresh tab on `server`'s dashboard that fails the test on any script error. */
+async function openPage(server, options = {}) {
+  const context = await browser.newContext({ viewport: VIEWPORT, colorScheme: 'light', ...options });
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error' && !/ERR_CONNECTION_REFUSED|WebSocket connection|Failed to load resource/.test(message.text())) {
+      problems.push(`console error: ${message.text()}`);
+    }
+  });
+  page.problems = problems;
+  await page.goto(`${server.url}/`);
+  return page;
+}
+
+async function waitState(page, states) {
+  await page.waitForFunction(
+    (want) => want.includes(document.getElementById('status').dataset.state),
+    states,
+    { timeout: WAIT_MS, polling: 50 },
+  ).catch(async (error) => {
+    const now = await page.locator('#status').getAttribute('data-state');
+    throw new Error(`the indicator stayed "${now}", not ${states.join('/')}: ${error.message}`);
+  });
+}
+
+const feedIds = (page) => page.$$eval('#feed-rows tr', (rows) => rows.map((r) => r.dataset.id));
+
+/** Waits until every id in `ids` is a row of the feed. */
+async function waitRows(page, ids) {
+  await page.waitForFunction(
+    (want) => {
+      const shown = new Set([...document.querySelectorAll('#feed-rows tr')].map((r) => r.dataset.id));
+      return want.every((id) => shown.has(id));
+    },
+    ids,
+    { timeout: WAIT_MS, polling: 50 },
+  ).catch(async (error) => {
+    const shown = new Set(await feedIds(page));
+    throw new Error(`missing rows ${ids.filter((id) => !shown.has(id)).join(', ')}: ${error.message}`);
+  });
+}
+
+/** The feed shows exactly `ids`, each once, and the page saw no repeat from the server. */
+async function assertExactlyOnce(page, ids) {
+  const shown = await feedIds(page);
+  const counts = new Map();
+  for (const id of shown) counts.set(id, (counts.get(id) ?? 0) + 1);
+  const repeated = [...counts].filter(([, n]) => n > 1).map(([id]) => id);
+  assert.deepEqual(repeated, [], 'rows shown more than once');
+  assert.deepEqual([...shown].sort(), [...ids].sort(), 'the feed shows exactly the acknowledged assignments');
+  assert.equal(await page.locator('#feed').getAttribute('data-duplicates'), '0', 'the subscription repeated a row');
+}
+
+const shot = (page, name, options = {}) => page.screenshot({ path: join(SCREENSHOTS, name), ...options });
+
+function assertNoProblems(page) {
+  assert.deepEqual(page.problems, [], 'the page logged errors');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenarios
+
+test('live rows; kill -9, restart on the same port, reload: every row exactly once', { timeout: 120_000 }, async () => {
+  const server = new Server('live');
+  await server.start();
+  const page = await openPage(server);
+  await waitState(page, ['live']);
+  assert.equal(await page.locator('#feed-empty').isVisible(), true, 'an empty database shows the empty note');
+
+  // Live.
+  const posted = Array.from({ length: 12 }, (_, k) => assignment('live', k));
+  const acknowledged = await deliverAll(server, posted);
+  await waitRows(page, acknowledged);
+  await assertExactlyOnce(page, acknowledged);
+  // Newest first.
+  assert.deepEqual((await feedIds(page)).slice(0, 3), acknowledged.slice(-3).reverse());
+  await shot(page, 'live.png');
+
+  // The server dies; the page says so.
+  await server.kill('SIGKILL');
+  await waitState(page, ['reconnecting', 'offline']);
+  assert.match(await page.locator('#status').innerText(), /Reconnecting|Offline/);
+  await shot(page, 'reconnecting.png');
+
+  // Deliveries start while it is down (refused, retried) and go through once it is back.
+  let failed;
+  const firstFailure = new Promise((resolve) => (failed = resolve));
+  const down = Array.from({ length: 10 }, (_, k) => assignment('down', k));
+  posted.push(...down);
+  const retried = deliverAll(server, down, { onFailure: failed });
+  await withTimeout(firstFailure, WAIT_MS, 'a delivery to fail while the server is down');
+  await server.start();
+  acknowledged.push(...(await withTimeout(retried, 2 * STARTUP_MS, 'the retried deliveries')));
+  await waitState(page, ['live']);
+  const more = Array.from({ length: 5 }, (_, k) => assignment('up', k));
+  posted.push(...more);
+  acknowledged.push(...(await deliverAll(server, more)));
+  await waitRows(page, acknowledged);
+  await assertExactlyOnce(page, acknowledged);
+
+  // The counters settle on the server's numbers (all assignments are from the last minutes).
+  await page.waitForFunction(
+    (n) => document.querySelector('#types tr[data-type="all"]')?.dataset.day === String(n),
+    acknowledged.length,
+    { timeout: WAIT_MS, polling: 100 },
+  );
+  const perType = await page.$$eval('#types tr[data-type]', (rows) =>
+    Object.fromEntries(rows.map((r) => [r.dataset.type, Number(r.dataset.hour)])),
+  );
+  const expected = { all: posted.length, DISCOUNT_VOUCHER: 0, GIFT_VOUCHER: 0, LOYALTY_CARD: 0 };
+  for (const item of posted) expected[item.type] += 1;
+  assert.deepEqual(perType, expected);
+
+  // A reload resumes from the remembered cursor: nothing lost, nothing twice.
+  await page.reload();
+  await waitState(page, ['live']);
+  const afterReload = await deliverAll(server, Array.from({ length: 3 }, (_, k) => assignment('reload', k)));
+  acknowledged.push(...afterReload);
+  await waitRows(page, acknowledged);
+  await assertExactlyOnce(page, acknowledged);
+  assertNoProblems(page);
+  await page.context().close();
+  await server.kill('SIGTERM');
+});
+
+test('customer search: by e-mail, source id and id; 30 vouchers, 10 a page, keyboard only', { timeout: 60_000 }, async () => {
+  const server = new Server('search');
+  await server.start();
+  const many = { id: 'cust_e2e_mia', source_id: 'src-mia', name: 'Mia Many', email: 'mia@example.com' };
+  const mine = Array.from({ length: 30 }, (_, k) => assignment('mia', k + 1, many));
+  await deliverAll(server, mine);
+  const page = await openPage(server);
+  await waitState(page, ['live']);
+  await waitRows(page, mine.map((m) => m.pub));
+  const others = await deliverAll(server, Array.from({ length: 6 }, (_, k) => assignment('other', k)));
+  await waitRows(page, others);
+
+  const search = async (text) => {
+    await page.locator('#search-q').focus();
+    await page.keyboard.press('Control+A');
+    await page.keyboard.type(text);
+    await page.keyboard.press('Enter');
+  };
+  const pageOf = async (n) => {
+    await page.waitForFunction(
+      (label) => document.getElementById('page-label').textContent.startsWith(label) &&
+        !document.querySelector('#vouchers tbody').hasAttribute('aria-busy'),
+      `Page ${n} of 3`,
+      { timeout: WAIT_MS, polling: 50 },
+    );
+    return page.$$eval('#vouchers tbody tr[data-code]', (rows) => rows.map((r) => r.dataset.code));
+  };
+  const press = async (id) => {
+    await page.locator(id).focus();
+    await page.keyboard.press('Enter');
+  };
+
+  await search('mia@example.com');
+  await page.locator('#customer-title').filter({ hasText: 'Mia Many' }).waitFor({ timeout: WAIT_MS });
+  const pages = [await pageOf(1)];
+  assert.equal(await page.locator('#prev').getAttribute('aria-disabled'), 'true');
+  await press('#next');
+  pages.push(await pageOf(2));
+  await shot(page, 'dashboard.png', { fullPage: true });
+  await press('#next');
+  pages.push(await pageOf(3));
+  assert.equal(await page.locator('#next').getAttribute('aria-disabled'), 'true');
+  for (const codes of pages) assert.equal(codes.length, 10, `a page shows 10 vouchers: ${codes}`);
+  const all = pages.flat();
+  assert.equal(new Set(all).size, 30, 'no voucher on two pages');
+  assert.deepEqual([...all].sort(), mine.map((m) => m.code).sort(), 'the pages hold exactly the 30 vouchers');
+  await press('#prev');
+  assert.deepEqual(await pageOf(2), pages[1], 'Previous shows page 2 again');
+  await shot(page, 'search.png');
+
+  // Each search starts at page 1 again (so leaving page 2 shows it ran).
+  for (const key of ['src-mia', 'cust_e2e_mia']) {
+    await search(key);
+    assert.deepEqual(await pageOf(1), pages[0], `search by ${key}`);
+    assert.equal(await page.locator('#customer-title').innerText(), 'Mia Many');
+    await press('#next');
+    await pageOf(2);
+  }
+  await search('nobody@example.com');
+  await page.locator('#search-results').filter({ hasText: 'No customer' }).waitFor({ timeout: WAIT_MS });
+  assertNoProblems(page);
+  await page.context().close();
+  await server.kill('SIGTERM');
+});
+
+test('dark mode follows prefers-color-scheme', { timeout: 60_000 }, async () => {
+  const server = new Server('dark');
+  await server.start();
+  const shown = await deliverAll(server, Array.from({ length: 9 }, (_, k) => assignment('dark', k)));
+  const page = await openPage(server, { colorScheme: 'dark' });
+  await waitState(page, ['live']);
+  await waitRows(page, shown);
+  const luminance = (rgb) => {
+    const [r, g, b] = rgb.match(/\d+/g).map(Number);
+    return (0.2126 * r + 0.7152 * g + 0.0722 * b) / 255;
+  };
+  const colours = await page.evaluate(() => {
+    const style = getComputedStyle(document.body);
+    return { background: style.backgroundColor, text: style.color };
+  });
+  assert.ok(luminance(colours.background) < 0.2, `dark background, got ${colours.background}`);
+  assert.ok(luminance(colours.text) > 0.8, `light text, got ${colours.text}`);
+  await shot(page, 'dashboard-dark.png');
+  assertNoProblems(page);
+  await page.context().close();
+  await server.kill('SIGTERM');
+});
+
+test('with an API token: the page loads, asks for the token, keeps it for the tab only', { timeout: 60_000 }, async () => {
+  const server = new Server('token', ['--api-token', TOKEN]);
+  await server.start();
+  const refused = await fetch(`${server.url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ publications { totalCount } }' }),
+  });
+  assert.equal(refused.status, 401, 'GraphQL needs the token');
+  const shown = await deliverAll(server, Array.from({ length: 3 }, (_, k) => assignment('token', k)));
+
+  const page = await openPage(server);
+  const dialog = page.locator('#token-dialog');
+  await dialog.waitFor({ state: 'visible', timeout: WAIT_MS });
+  await waitState(page, ['locked']);
+  await shot(page, 'token.png');
+
+  // A wrong token is refused and asked for again.
+  await page.locator('#token-input').fill('wrong-token');
+  await page.keyboard.press('Enter');
+  await page.locator('#token-error').filter({ hasText: 'refused' }).waitFor({ timeout: WAIT_MS });
+  assert.equal(await dialog.isVisible(), true);
+
+  await page.locator('#token-input').fill(TOKEN);
+  await page.keyboard.press('Enter');
+  await dialog.waitFor({ state: 'hidden', timeout: WAIT_MS });
+  await waitState(page, ['live']);
+  await waitRows(page, shown);
+  const later = await deliverAll(server, [assignment('token', 9)]);
+  await waitRows(page, [...shown, ...later]);
+  await assertExactlyOnce(page, [...shown, ...later]);
+
+  const storage = await page.evaluate(() => ({
+    session: sessionStorage.getItem('pubgate.token'),
+    local: Object.keys(localStorage),
+  }));
+  assert.deepEqual(storage, { session: TOKEN, local: [] }, 'the token lives in sessionStorage only');
+
+  // A reload in the same tab keeps the token; a new tab asks again.
+  await page.reload();
+  await waitState(page, ['live']);
+  assert.equal(await dialog.isVisible(), false);
+  const other = await openPage(server);
+  await other.locator('#token-dialog').waitFor({ state: 'visible', timeout: WAIT_MS });
+  assertNoProblems(page);
+  await page.context().close();
+  await other.context().close();
+  await server.kill('SIGTERM');
+});
