@@ -1,6 +1,7 @@
 // The dashboard in headless Chromium against the real `pubgate` binary: live rows, a kill -9
 // and restart with every row exactly once, a reload, customer search with paging, dark mode
-// and API tokens. Screenshots go to ./screenshots/ (dashboard.png is the README's).
+// and API tokens. Screenshots go to ./screenshots/; the README's (readme.png, committed) is
+// rewritten only with UPDATE_README_SCREENSHOT=1, so a test run leaves the checkout clean.
 //
 // Run with `bash run.sh` (or `node --test dashboard.test.mjs` after `npm ci`).
 // PUBGATE_BIN overrides the binary (default: ../../target/debug/pubgate).
@@ -423,6 +424,7 @@ test('customer search: by e-mail, source id and id; 30 vouchers, 10 a page, keyb
   await press('#next');
   pages.push(await pageOf(2));
   await shot(page, 'dashboard.png', { fullPage: true });
+  if (process.env.UPDATE_README_SCREENSHOT === '1') await shot(page, 'readme.png', { fullPage: true });
   await press('#next');
   pages.push(await pageOf(3));
   assert.equal(await page.locator('#next').getAttribute('aria-disabled'), 'true');
