@@ -15,11 +15,12 @@ case "$backend" in
   sqlite) url="sqlite://$work/bench.db?mode=rwc" ;;
   postgres)
     psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS pubgate_bench WITH (FORCE)" -c "CREATE DATABASE pubgate_bench"
-    url="postgres://postgres@127.0.0.1:5432/pubgate_bench" ;;
+    url="postgres://postgres@127.0.0.1:5432/pubgate_bench?sslmode=disable" ;;
   *) echo "usage: $0 sqlite|postgres [seconds]"; exit 2 ;;
 esac
 
-$bin serve --listen 127.0.0.1:$port --database-url "$url" --db-max-connections 16 >"$work/serve.log" 2>&1 &
+# GATEWAY_FLAGS=--query-cache-bytes=0 measures every request executing.
+$bin serve --listen 127.0.0.1:$port --database-url "$url" --db-max-connections 16 ${GATEWAY_FLAGS:-} >"$work/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done

@@ -14,10 +14,10 @@ case "$backend" in
   sqlite) url="sqlite://$work/bench.db?mode=rwc" ;;
   postgres)
     psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS pubgate_subs WITH (FORCE)" -c "CREATE DATABASE pubgate_subs"
-    url="postgres://postgres@127.0.0.1:5432/pubgate_subs" ;;
+    url="postgres://postgres@127.0.0.1:5432/pubgate_subs?sslmode=disable" ;;
 esac
 for n in $counts; do
-  target/release/pubgate serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret >"$work/serve.log" 2>&1 &
+  ${PUBGATE_BIN:-target/release/pubgate} serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret >"$work/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
   echo "== $backend: $n subscribers"
