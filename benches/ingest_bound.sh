@@ -22,7 +22,7 @@ fresh() { # $1: name → prints a database URL for a fresh database
     sqlite) rm -f "$work/$1.db"*; echo "sqlite://$work/$1.db?mode=rwc" ;;
     postgres)
       psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
-      echo "postgres://postgres@127.0.0.1:5432/$1" ;;
+      echo "postgres://postgres@127.0.0.1:5432/$1?sslmode=disable" ;;
     *) echo "usage: $0 sqlite|postgres [events] [runs]" >&2; exit 2 ;;
   esac
 }

@@ -3,7 +3,9 @@
 # a fresh database is filled by the bound program (benches/bound.rs: the simulator's deliveries
 # written directly, one customer per ten deliveries, 50 campaigns), then a release gateway on it
 # takes 5,000 more signed deliveries from `pubgate simulate` (32 senders, 500 customers of its
-# own) and serves the two dashboard queries of benches/queries.sh to wrk (32 connections).
+# own) and serves the two dashboard queries of benches/queries.sh to wrk (32 connections), with
+# the query cache off: every request executes (with it on, repeated queries cost the same at
+# any size).
 # Usage: benches/scaling.sh sqlite|postgres [sizes...] (default 10000 100000 1000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,7 +28,7 @@ fresh() {
     sqlite) rm -f "$work/scale.db"*; echo "sqlite://$work/scale.db?mode=rwc" ;;
     postgres)
       psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS pubgate_scale WITH (FORCE)" -c "CREATE DATABASE pubgate_scale" >/dev/null
-      echo "postgres://postgres@127.0.0.1:5432/pubgate_scale" ;;
+      echo "postgres://postgres@127.0.0.1:5432/pubgate_scale?sslmode=disable" ;;
     *) echo "usage: $0 sqlite|postgres [sizes...]" >&2; exit 2 ;;
   esac
 }
@@ -45,7 +47,7 @@ for size in "${sizes[@]}"; do
     --customers $((size / 10)) --campaigns 50 | sed -E 's/.* = ([0-9]+) events\/s.*/\1/')
   analyze
   RUST_LOG=warn $bin serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret \
-    --db-max-connections 16 >"$work/serve.log" 2>&1 &
+    --db-max-connections 16 --query-cache-bytes 0 >"$work/serve.log" 2>&1 &
   server=$!
   for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
   summary=$($bin simulate --target "http://127.0.0.1:$port" --secret bench-secret --events 5000 \

@@ -28,7 +28,15 @@ async fn listen(
     db: &DatabaseConnection,
     signal: &watch::Sender<i64>,
 ) -> Result<(), sea_orm::sqlx::Error> {
-    let mut listener = PgListener::connect(url).await?;
+    // As `PgListener::connect`, but with the store's connection options (name, TLS rule).
+    let pool = sea_orm::sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .max_lifetime(None)
+        .idle_timeout(None)
+        .connect_with(crate::store::pg_options(url)?)
+        .await?;
+    let mut listener = PgListener::connect_with(&pool).await?;
+    listener.ignore_pool_close_event(true);
     listener.listen(CHANNEL).await?;
     if let Ok(head) = crate::store::queries::sequence_head(db).await {
         signal.send_if_modified(|s| raise(s, head));

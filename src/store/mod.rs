@@ -34,7 +34,7 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
             .map_err(conn_err)?;
         Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let options = sqlx::postgres::PgConnectOptions::from_str(url).map_err(conn_err)?;
+        let options = pg_options(url).map_err(conn_err)?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(ACQUIRE_TIMEOUT)
@@ -47,6 +47,32 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
             "the database URL must start with sqlite: or postgres:".into(),
         ))
     }
+}
+
+/// The PostgreSQL connection options for `url`: named `pubgate` in `pg_stat_activity`, and
+/// without TLS to a loopback host unless the URL asks for it.
+pub fn pg_options(url: &str) -> Result<sqlx::postgres::PgConnectOptions, sqlx::Error> {
+    let mut options = sqlx::postgres::PgConnectOptions::from_str(url)?;
+    if !url.contains("application_name=") {
+        options = options.application_name("pubgate");
+    }
+    if tls_is_pointless(url, options.get_host()) {
+        options = options.ssl_mode(sqlx::postgres::PgSslMode::Disable);
+    }
+    Ok(options)
+}
+
+/// True when the URL leaves TLS to the default (`sslmode=prefer`, as libpq) but names a
+/// loopback host: TLS then protects nothing, and encrypting every round trip cut ingest on this
+/// machine to a third (BENCHMARKS.md). An explicit `sslmode` (in the URL or `PGSSLMODE`) wins.
+fn tls_is_pointless(url: &str, host: &str) -> bool {
+    let explicit = url.contains("sslmode=") || std::env::var_os("PGSSLMODE").is_some();
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    !explicit && loopback
 }
 
 /// True when `err` means "the database cannot be reached right now" (answer 503, retry later).
@@ -92,5 +118,22 @@ fn sqlx_error(runtime: &sea_orm::RuntimeErr) -> Option<&sqlx::Error> {
     match runtime {
         sea_orm::RuntimeErr::SqlxError(e) => Some(e),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tls_is_skipped_only_on_loopback_and_only_by_default() {
+        use super::tls_is_pointless as pointless;
+        assert!(pointless("postgres://u@127.0.0.1:5432/db", "127.0.0.1"));
+        assert!(pointless("postgres://u@localhost/db", "localhost"));
+        assert!(pointless("postgres://u@[::1]/db", "[::1]"));
+        assert!(!pointless("postgres://u@db.internal/db", "db.internal"));
+        assert!(!pointless("postgres://u@10.0.0.5/db", "10.0.0.5"));
+        assert!(!pointless(
+            "postgres://u@127.0.0.1/db?sslmode=require",
+            "127.0.0.1"
+        ));
     }
 }

@@ -107,3 +107,43 @@ fn schema_graphql_is_the_generated_sdl() {
         "schema.graphql is out of date: run `cargo run -- schema > schema.graphql`"
     );
 }
+
+/// With no `sslmode` in the URL, pubgate does not negotiate TLS with a PostgreSQL on loopback
+/// (it protects nothing there and costs most of the ingest throughput), though the server
+/// offers it: the test's own connection, made with the driver's default, does use it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_tls_to_postgres_on_loopback_by_default() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    if !app.database_url.contains("127.0.0.1") && !app.database_url.contains("localhost") {
+        eprintln!("skipped: PUBGATE_TEST_POSTGRES_URL is not on loopback");
+        return;
+    }
+    let answer = app
+        .graphql(
+            "{ publications(first: 1) { totalCount } }",
+            serde_json::json!({}),
+        )
+        .await;
+    assert!(answer["errors"].is_null(), "{answer}");
+    let count = |ssl: bool| {
+        format!(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = current_database() AND a.application_name = 'pubgate' \
+             AND s.ssl = {ssl}"
+        )
+    };
+    let offered = app
+        .scalar("SELECT count(*) FROM pg_stat_ssl WHERE pid = pg_backend_pid() AND ssl")
+        .await;
+    if offered == 0 {
+        eprintln!("skipped: this PostgreSQL does not offer TLS");
+        return;
+    }
+    assert!(
+        app.scalar(&count(false)).await >= 2,
+        "pubgate is connected, its pool and its LISTEN connection"
+    );
+    assert_eq!(app.scalar(&count(true)).await, 0, "and not over TLS");
+}
