@@ -205,7 +205,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let app = App::build(config).await?;
     let addr = app.local_addr();
     // Scripts and tests read this line to find the port when listening on port 0.
-    println!("pubgate listening on http://{addr} (GraphiQL at http://{addr}/graphql)");
+    println!(
+        "pubgate listening on http://{addr} (GraphiQL at http://{addr}/graphql, dashboard at http://{addr}/)"
+    );
     app.serve(shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

@@ -76,6 +76,12 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(page))
         .route("/dashboard", get(page))
+        // Relative, so it also works behind a path prefix; the page's own URLs are relative to
+        // `/dashboard`, not to `/dashboard/`.
+        .route(
+            "/dashboard/",
+            get(|| async { axum::response::Redirect::permanent("../dashboard") }),
+        )
         .route("/dashboard/{file}", get(file))
 }
 

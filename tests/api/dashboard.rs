@@ -75,6 +75,11 @@ async fn the_page_is_served_at_the_root_and_at_dashboard() {
         assert_eq!(body, PAGE.body, "{path}");
         assert!(body.contains(r#"<script type="module" src="dashboard/app.js">"#));
     }
+    // With a trailing slash the page's relative URLs would point elsewhere: redirected.
+    let response = get(&app, "/dashboard/").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.url().path(), "/dashboard");
+    assert_eq!(response.text().await.expect("body"), PAGE.body);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

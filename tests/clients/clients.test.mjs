@@ -159,7 +159,7 @@ before(async () => {
   addr = await withTimeout(
     new Promise((resolve, reject) => {
       lines.on('line', (line) => {
-        const m = /^pubgate listening on http:\/\/(\S+?) \(GraphiQL at http:\/\/\S+\/graphql\)$/.exec(line);
+        const m = /^pubgate listening on http:\/\/(\S+?) \(GraphiQL at http:\/\/\S+\/graphql, dashboard at http:\/\/\S+\/\)$/.exec(line);
         if (m) resolve(m[1]);
       });
       child.on('error', reject);
