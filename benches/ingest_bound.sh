@@ -28,11 +28,12 @@ fresh() { # $1: name → prints a database URL for a fresh database
 }
 [ "$backend" = postgres ] && psql -qAt -h 127.0.0.1 -U postgres -c "SHOW synchronous_commit" | sed 's/^/synchronous_commit=/'
 
-# GATEWAY_FLAGS=--ingest-one-by-one measures the row-by-row reference path instead.
+# GATEWAY_FLAGS=--ingest-one-by-one measures the row-by-row reference path instead;
+# BOUND_BATCH=32 runs the bound at the batch size 32 senders can fill (default 256).
 bounds=(); gateways=(); p99s=()
 for run in $(seq 1 "$runs"); do
   url=$(fresh pubgate_bound)
-  line=$("$bound" --database-url "$url" --events "$events" --batch 256 --seed 2)
+  line=$("$bound" --database-url "$url" --events "$events" --batch ${BOUND_BATCH:-256} --seed 2)
   echo "run $run $line"
   bounds+=("$(echo "$line" | sed -E 's/.* = ([0-9]+) events\/s.*/\1/')")
 
