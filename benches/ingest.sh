@@ -4,6 +4,7 @@
 # Usage: benches/ingest.sh sqlite|postgres [events]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 backend=${1:-sqlite}
 events=${2:-20000}
 port=18481
@@ -23,7 +24,7 @@ esac
 $bin serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret >"$work/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+wait_ready "$port"
 
 echo "== $backend: simulate $events events, 32 concurrent senders"
 $bin simulate --target "http://127.0.0.1:$port" --secret bench-secret --events "$events" \

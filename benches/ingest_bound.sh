@@ -5,6 +5,7 @@
 # prints each run and the medians. Usage: benches/ingest_bound.sh sqlite|postgres [events] [runs]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 backend=${1:-sqlite}
 events=${2:-20000}
 runs=${3:-3}
@@ -40,7 +41,7 @@ for run in $(seq 1 "$runs"); do
   url=$(fresh pubgate_gateway)
   RUST_LOG=warn $bin serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret ${GATEWAY_FLAGS:-} >"$work/serve.log" 2>&1 &
   server=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  wait_ready "$port"
   summary=$($bin simulate --target "http://127.0.0.1:$port" --secret bench-secret --events "$events" \
     --customers 2000 --campaigns 12 --concurrency 32 --seed 2 --quiet)
   kill $server; wait $server 2>/dev/null || true; server=

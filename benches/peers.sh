@@ -5,6 +5,7 @@
 # Usage: benches/peers.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 duration=${1:-20}
 port=18499
 work=$(mktemp -d)
@@ -23,7 +24,7 @@ start_pubgate() { # extra flags...
   target/release/pubgate serve --listen 127.0.0.1:$port --database-url "$db_url" \
     --db-max-connections 16 --webhook-secret bench-secret "$@" >"$work/serve.log" 2>&1 &
   server=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  wait_ready "$port"
 }
 stop_pubgate() { kill $server; wait $server 2>/dev/null || true; server=; }
 run_wrk() { # label query
@@ -32,12 +33,7 @@ run_wrk() { # label query
     "http://127.0.0.1:$port/graphql" | grep -E "Requests/sec|graphql-errors|p50-ms|Non-2xx"
 }
 
-cat >"$work/latest.json" <<'JSON'
-{"query":"{ publications(first: 50) { edges { cursor node { id createdAt channel customer { id name email } voucher { code type discount { type amountOff percentOff } gift { amount balance } loyaltyCard { points } categories { name } } campaign { id name } } } pageInfo { hasNextPage endCursor } } }"}
-JSON
-cat >"$work/customer.json" <<JSON
-{"query":"query(\$id: ID) { customer(id: \$id) { id name email vouchers(first: 20) { totalCount nodes { code type active campaign { name } categories { name } } } publications(first: 10) { nodes { id createdAt voucher { code } } } } }","variables":{"id":"$customer"}}
-JSON
+write_queries "$work" "$customer"
 
 steps=${STEPS:-cached uncached postgraphile ingest} # any subset, in this order
 want() { [[ " $steps " == *" $1 "* ]]; }

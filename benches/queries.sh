@@ -4,6 +4,7 @@
 # connections. Usage: benches/queries.sh sqlite|postgres [duration-seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 backend=${1:-sqlite}
 duration=${2:-20}
 port=18480
@@ -23,7 +24,7 @@ esac
 $bin serve --listen 127.0.0.1:$port --database-url "$url" --db-max-connections 16 ${GATEWAY_FLAGS:-} >"$work/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
-for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+wait_ready "$port"
 
 echo "== loading: simulate 105000 events (≈100k publications), 10k customers, 50 campaigns"
 $bin simulate --target "http://127.0.0.1:$port" --events 105000 --customers 10000 --campaigns 50 \
@@ -40,14 +41,8 @@ gql '{"query":"{ publications(first: 0) { totalCount } customers(first: 0) { tot
 echo
 customer=$(gql '{"query":"{ publications(first: 1) { nodes { customer { id } } } }"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["publications"]["nodes"][0]["customer"]["id"])')
 
-# Dashboard query 1: the latest 50 assignments with customer, voucher, campaign and categories.
-cat >"$work/latest.json" <<'JSON'
-{"query":"{ publications(first: 50) { edges { cursor node { id createdAt channel customer { id name email } voucher { code type discount { type amountOff percentOff } gift { amount balance } loyaltyCard { points } categories { name } } campaign { id name } } } pageInfo { hasNextPage endCursor } } }"}
-JSON
-# Dashboard query 2: one customer's vouchers (a page of 20) and latest assignments.
-cat >"$work/customer.json" <<JSON
-{"query":"query(\$id: ID) { customer(id: \$id) { id name email vouchers(first: 20) { totalCount nodes { code type active campaign { name } categories { name } } } publications(first: 10) { nodes { id createdAt voucher { code } } } } }","variables":{"id":"$customer"}}
-JSON
+# The two dashboard queries (benches/lib.sh).
+write_queries "$work" "$customer"
 
 for q in latest customer; do
   curl -sf "http://127.0.0.1:$port/graphql" -H "content-type: application/json" --data-binary "@$work/$q.json" >/dev/null

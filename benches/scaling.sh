@@ -9,6 +9,7 @@
 # Usage: benches/scaling.sh sqlite|postgres [sizes...] (default 10000 100000 1000000)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 backend=${1:-postgres}
 shift || true
 sizes=("${@:-10000 100000 1000000}")
@@ -49,7 +50,7 @@ for size in "${sizes[@]}"; do
   RUST_LOG=warn $bin serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret \
     --db-max-connections 16 --query-cache-bytes 0 >"$work/serve.log" 2>&1 &
   server=$!
-  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  wait_ready "$port"
   summary=$($bin simulate --target "http://127.0.0.1:$port" --secret bench-secret --events 5000 \
     --customers 500 --campaigns 50 --duplicate-ratio 0 --concurrency 32 --seed 7 --quiet)
   ingest=$(echo "$summary" | awk '/^throughput/ {print $2}')
@@ -57,12 +58,7 @@ for size in "${sizes[@]}"; do
   analyze
   customer=$(gql '{"query":"{ publications(first: 1) { nodes { customer { id } } } }"}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["publications"]["nodes"][0]["customer"]["id"])')
-  cat >"$work/latest.json" <<'JSON'
-{"query":"{ publications(first: 50) { edges { cursor node { id createdAt channel customer { id name email } voucher { code type discount { type amountOff percentOff } gift { amount balance } loyaltyCard { points } categories { name } } campaign { id name } } } pageInfo { hasNextPage endCursor } } }"}
-JSON
-  cat >"$work/customer.json" <<JSON
-{"query":"query(\$id: ID) { customer(id: \$id) { id name email vouchers(first: 20) { totalCount nodes { code type active campaign { name } categories { name } } } publications(first: 10) { nodes { id createdAt voucher { code } } } } }","variables":{"id":"$customer"}}
-JSON
+  write_queries "$work" "$customer"
   row="$size | $load/s | $ingest/s ($ingest_p99 ms)"
   for q in latest customer; do
     out=$(BODY_FILE="$work/$q.json" wrk -t2 -c32 -d"${duration}s" --latency -s benches/wrk/graphql.lua \

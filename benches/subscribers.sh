@@ -3,6 +3,7 @@
 # graphql-transport-ws subscribers. Usage: benches/subscribers.sh [sqlite|postgres] [counts...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. benches/lib.sh
 backend=${1:-sqlite}
 shift || true
 counts=${*:-1000 5000 10000}
@@ -19,7 +20,7 @@ esac
 for n in $counts; do
   ${PUBGATE_BIN:-target/release/pubgate} serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret >"$work/serve.log" 2>&1 &
   server=$!
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.1; done
+  wait_ready "$port"
   echo "== $backend: $n subscribers"
   cargo bench -q --bench subscribers -- --target "http://127.0.0.1:$port" --pid "$server" --subscribers "$n" --events 20
   kill $server; wait $server 2>/dev/null || true

@@ -1,0 +1,21 @@
+# Shared by the benchmark scripts (sourced, not run).
+
+# Waits (at most 30 s) until the gateway on port $1 is ready.
+wait_ready() {
+  for _ in $(seq 1 300); do curl -sf "http://127.0.0.1:$1/readyz" >/dev/null && return 0; sleep 0.1; done
+  echo "the gateway on port $1 did not become ready" >&2
+  return 1
+}
+
+# Writes the two dashboard queries every script measures into directory $1: latest.json (the
+# newest 50 assignments with customer, voucher, categories and campaign) and customer.json (the
+# customer $2 with a page of 20 vouchers and their 10 latest assignments). PostGraphile's
+# idiomatic equivalents are in benches/postgraphile/.
+write_queries() {
+  cat >"$1/latest.json" <<'JSON'
+{"query":"{ publications(first: 50) { edges { cursor node { id createdAt channel customer { id name email } voucher { code type discount { type amountOff percentOff } gift { amount balance } loyaltyCard { points } categories { name } } campaign { id name } } } pageInfo { hasNextPage endCursor } } }"}
+JSON
+  cat >"$1/customer.json" <<JSON
+{"query":"query(\$id: ID) { customer(id: \$id) { id name email vouchers(first: 20) { totalCount nodes { code type active campaign { name } categories { name } } } publications(first: 10) { nodes { id createdAt voucher { code } } } } }","variables":{"id":"$2"}}
+JSON
+}
