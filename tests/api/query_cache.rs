@@ -135,6 +135,32 @@ async fn the_token_is_checked_before_the_cache(backend: Backend) {
     assert_eq!(ask(Some("wrong")).await.expect("answers").status(), 401);
 }
 
+async fn get_requests_are_cached_too(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    assert_eq!(app.post_webhook(assignment(1)).await.0, 200);
+    let get = || async {
+        let response = app
+            .client
+            .get(app.url("/graphql"))
+            .query(&[("query", LATEST)])
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status(), 200);
+        response.json::<Value>().await.expect("JSON")
+    };
+    assert_eq!(ids(&get().await), ["pub_00001"]);
+    assert_eq!(ids(&get().await), ["pub_00001"]);
+    assert_eq!(metric(&app, HITS).await, 1.0);
+    // The same document POSTed is another request (its own entry), answered alike.
+    assert_eq!(ids(&app.graphql(LATEST, json!({})).await), ["pub_00001"]);
+    assert_eq!(metric(&app, MISSES).await, 2.0);
+    assert_eq!(app.post_webhook(assignment(2)).await.0, 200);
+    assert_eq!(ids(&get().await).len(), 2);
+}
+
 async fn a_zero_sized_cache_is_off(backend: Backend) {
     let Some(app) = TestApp::spawn_with(backend, |c| c.query_cache_bytes = 0).await else {
         return;
@@ -182,5 +208,6 @@ crate::on_both!(
     a_commit_on_another_instance_is_in_the_next_answer,
     errors_and_variables_are_not_mixed_up,
     the_token_is_checked_before_the_cache,
+    get_requests_are_cached_too,
     a_zero_sized_cache_is_off,
 );
