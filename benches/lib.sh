@@ -19,3 +19,10 @@ JSON
 {"query":"query(\$id: ID) { customer(id: \$id) { id name email vouchers(first: 20) { totalCount nodes { code type active campaign { name } categories { name } } } publications(first: 10) { nodes { id createdAt voucher { code } } } } }","variables":{"id":"$2"}}
 JSON
 }
+
+# Builds the release gateway and the bound program; sets `bound` to the latter's path.
+build_bound() {
+  cargo build --release -q
+  cargo bench --bench bound --no-run -q 2>/dev/null
+  bound=$(ls -t target/release/deps/bound-* | grep -v '\.d$' | head -1)
+}

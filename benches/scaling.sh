@@ -18,9 +18,7 @@ duration=${DURATION:-10}
 port=18486
 work=$(mktemp -d)
 bin=target/release/pubgate
-cargo build --release -q
-cargo bench --bench bound --no-run -q 2>/dev/null
-bound=$(ls -t target/release/deps/bound-* | grep -v '\.d$' | head -1)
+build_bound
 server=
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
 
