@@ -34,6 +34,15 @@ struct Entries {
     flights: HashMap<Vec<u8>, (i64, watch::Receiver<Option<Bytes>>)>,
 }
 
+impl Entries {
+    /// The answer stored for `key`, if it was computed at `head`.
+    fn answer(&self, head: i64, key: &[u8]) -> Option<Bytes> {
+        (self.head == head)
+            .then(|| self.answers.get(key).cloned())
+            .flatten()
+    }
+}
+
 /// What a request that read head `h` should do.
 pub enum Lookup {
     /// The answer, computed at `h`.
@@ -107,10 +116,8 @@ impl QueryCache {
             return Lookup::Bypass;
         }
         let mut entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if entries.head == head
-            && let Some(answer) = entries.answers.get(key)
-        {
-            return Lookup::Hit(answer.clone());
+        if let Some(answer) = entries.answer(head, key) {
+            return Lookup::Hit(answer);
         }
         if let Some((flying, rx)) = entries.flights.get(key)
             && *flying == head
@@ -131,11 +138,10 @@ impl QueryCache {
     }
 
     /// The answer stored for `key` at `head`, if the head has not moved since.
-    pub fn get(&self, head: i64, key: &[u8]) -> Option<Bytes> {
+    #[cfg(test)]
+    fn get(&self, head: i64, key: &[u8]) -> Option<Bytes> {
         let entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        (entries.head == head)
-            .then(|| entries.answers.get(key).cloned())
-            .flatten()
+        entries.answer(head, key)
     }
 
     /// Keeps `answer`, computed from a read that began at `head`. Answers for an older head

@@ -209,8 +209,8 @@ pub(crate) fn execute_stream(
         .boxed()
 }
 
-/// A POSTed GraphQL request and its cache key (its bytes), its body read under `--max-body-bytes` (413 past it, with or
-/// without `Content-Length`), JSON or multipart as async-graphql reads them.
+/// A POSTed GraphQL request and its cache key (its bytes). The body is read under
+/// `--max-body-bytes` (413 past it, with or without `Content-Length`), as JSON.
 async fn read_post(
     state: &AppState,
     request: Request,
