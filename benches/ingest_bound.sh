@@ -16,15 +16,7 @@ build_bound
 server=
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
 
-fresh() { # $1: name → prints a database URL for a fresh database
-  case "$backend" in
-    sqlite) rm -f "$work/$1.db"*; echo "sqlite://$work/$1.db?mode=rwc" ;;
-    postgres)
-      psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1" >/dev/null
-      echo "postgres://postgres@127.0.0.1:5432/$1?sslmode=disable" ;;
-    *) echo "usage: $0 sqlite|postgres [events] [runs]" >&2; exit 2 ;;
-  esac
-}
+fresh() { fresh_db "$backend" "$1"; }
 [ "$backend" = postgres ] && psql -qAt -h 127.0.0.1 -U postgres -c "SHOW synchronous_commit" | sed 's/^/synchronous_commit=/'
 
 # GATEWAY_FLAGS=--ingest-one-by-one measures the row-by-row reference path instead;

@@ -26,3 +26,14 @@ build_bound() {
   cargo bench --bench bound --no-run -q 2>/dev/null
   bound=$(ls -t target/release/deps/bound-* | grep -v '\.d$' | head -1)
 }
+
+# Prints the URL of a fresh, empty database named $2 on backend $1 (sqlite: a file in $work).
+fresh_db() {
+  case "$1" in
+    sqlite) rm -f "$work/$2.db"*; echo "sqlite://$work/$2.db?mode=rwc" ;;
+    postgres)
+      psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $2 WITH (FORCE)" -c "CREATE DATABASE $2" >/dev/null
+      echo "postgres://postgres@127.0.0.1:5432/$2?sslmode=disable" ;;
+    *) echo "backend must be sqlite or postgres, not $1" >&2; return 2 ;;
+  esac
+}

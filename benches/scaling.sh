@@ -22,19 +22,11 @@ build_bound
 server=
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
 
-fresh() {
-  case "$backend" in
-    sqlite) rm -f "$work/scale.db"*; echo "sqlite://$work/scale.db?mode=rwc" ;;
-    postgres)
-      psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS pubgate_scale WITH (FORCE)" -c "CREATE DATABASE pubgate_scale" >/dev/null
-      echo "postgres://postgres@127.0.0.1:5432/pubgate_scale?sslmode=disable" ;;
-    *) echo "usage: $0 sqlite|postgres [sizes...]" >&2; exit 2 ;;
-  esac
-}
+fresh() { fresh_db "$backend" pubgate_scale; }
 analyze() {
   case "$backend" in
     postgres) psql -q -h 127.0.0.1 -U postgres -d pubgate_scale -c "VACUUM ANALYZE" ;;
-    sqlite) sqlite3 "$work/scale.db" "ANALYZE" ;;
+    sqlite) sqlite3 "$work/pubgate_scale.db" "ANALYZE" ;;
   esac
 }
 gql() { curl -sf "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' -d "$1"; }
