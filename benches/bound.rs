@@ -12,7 +12,7 @@ use entity::{
     webhook_event,
 };
 use pubgate::simulate::Generator;
-use pubgate::webhook::{envelope::Envelope, normalise};
+use pubgate::domain::{envelope::Envelope, normalise};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ConnectionTrait, DbErr, EntityTrait, IdenStatic, IntoActiveModel, Iterable, TransactionTrait,
@@ -67,7 +67,7 @@ fn prepare(generator: &mut Generator, first: usize, count: usize) -> Vec<Ready> 
             let body = generator.next_body();
             let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             let envelope = Envelope::read(&body, &value);
-            let received_at = pubgate::webhook::envelope::now();
+            let received_at = pubgate::domain::envelope::now();
             let rows = normalise::normalise(&value, &envelope, received_at);
             let event = webhook_event::Model {
                 id: n as i64 + 1,
@@ -241,7 +241,7 @@ async fn write_batch(db: &sea_orm::DatabaseConnection, batch: &[Ready]) -> Resul
 async fn main() -> anyhow::Result<()> {
     let args = args();
     let db = pubgate::store::connect(&args.database_url, 2).await?;
-    pubgate::app::migrate(&db).await?;
+    pubgate::store::migrate(&db).await?;
     // Deliveries are generated and normalised a batch at a time, outside the timed section, so
     // a million of them need not sit in memory at once.
     let mut generator = Generator::new(args.seed, args.customers, args.campaigns, 0.0);

@@ -1,15 +1,17 @@
 //! The buildable application: `App::build(config)` → `local_addr()` → `serve(shutdown)`.
 //! Tests build the same `App` on port 0 that production runs.
 
-use crate::{config::Config, dashboard, feed::Feed, graphql, ops, store, webhook};
+use crate::{
+    config::Config, dashboard, feed::Feed, graphql, metrics::Metrics, ops, state::AppState,
+    store, webhook,
+};
 use axum::response::IntoResponse;
 use axum::{
     Router,
     body::Body,
     http::{HeaderName, HeaderValue, Method, Request, StatusCode, header},
 };
-use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectionTrait, DatabaseConnection, DbBackend, TransactionTrait};
+use sea_orm::DbBackend;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::{
     future::{Future, IntoFuture},
@@ -27,32 +29,6 @@ use tower_http::{
     timeout::TimeoutLayer,
     trace::{DefaultOnResponse, TraceLayer},
 };
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: DatabaseConnection,
-    pub ingest: store::ingest::Ingest,
-    pub schema: graphql::AppSchema,
-    /// The newest committed webhook event id.
-    pub head: watch::Receiver<i64>,
-    /// Becomes true when the server starts shutting down (long-lived streams end then).
-    pub shutdown: watch::Receiver<bool>,
-    /// Live subscriptions shared by subscribers that ask the same thing.
-    pub hub: graphql::hub::Hub,
-    /// The live feed every subscription reads.
-    pub feed: Feed,
-    /// SQL statements this instance has run for requests and ingest (the feed's are only in
-    /// the `pubgate_sql_statements_total{source="feed"}` metric).
-    pub sql_statements: Arc<AtomicU64>,
-    /// This instance's metrics (what `/metrics` renders).
-    pub metrics: Arc<ops::Metrics>,
-    /// One permit per running subscription, up to `--max-subscriptions`.
-    pub subscriptions: Arc<Semaphore>,
-    /// Answers to repeated queries, valid while the committed head stays where it was.
-    pub query_cache: Arc<graphql::cache::QueryCache>,
-}
 
 /// A bound, migrated, ready-to-serve gateway.
 pub struct App {
@@ -74,7 +50,7 @@ impl App {
         if config.api_tokens.is_empty() {
             tracing::warn!("no API token: the GraphQL API is open to anyone who can reach it");
         }
-        let metrics = Arc::new(ops::Metrics::new());
+        let metrics = Arc::new(Metrics::new());
         let mut db = store::connect(&config.database_url, config.db_max_connections).await?;
         // The feed shares the pool but counts its statements apart, so that "statements per
         // event" and "statements per request" can each be read.
@@ -87,7 +63,7 @@ impl App {
             counter.fetch_add(1, Ordering::Relaxed);
             api_counter.increment(1);
         });
-        migrate(&db).await?;
+        store::migrate(&db).await?;
         let newest = store::queries::sequence_head(&db).await?;
         let (head_tx, head) = watch::channel(newest);
         let ingest = store::ingest::Ingest::start(db.clone(), head_tx, config.ingest_one_by_one);
@@ -100,8 +76,6 @@ impl App {
             listen_url,
             config.subscriber_queue,
         );
-        let schema = graphql::schema(db.clone(), feed.clone(), &config);
-        let query_cache = Arc::new(graphql::cache::QueryCache::new(config.query_cache_bytes));
         let subscriptions = Arc::new(Semaphore::new(config.max_subscriptions));
         let listener = TcpListener::bind(config.listen).await?;
         let (shutdown, shutting_down) = watch::channel(false);
@@ -109,15 +83,11 @@ impl App {
             config: Arc::new(config),
             db,
             ingest,
-            schema,
-            head,
             shutdown: shutting_down,
-            hub: graphql::hub::Hub::default(),
             feed,
             sql_statements,
             metrics,
             subscriptions,
-            query_cache,
         };
         Ok(App {
             listener,
@@ -177,12 +147,13 @@ impl App {
 /// Both edges, the operational routes and the dashboard, with the shared layers. Layers run outermost
 /// (last added) first: request id, CORS, tracing, panic guard, timeout.
 pub fn router(state: AppState) -> Router {
-    let config = &state.config;
+    let config = state.config.clone();
     let mut router = Router::new()
         .merge(webhook::router())
-        .merge(graphql::router())
         .merge(ops::router())
         .merge(dashboard::router())
+        .with_state(state.clone())
+        .merge(graphql::router(graphql::GraphqlState::new(state)))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
@@ -203,7 +174,6 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID.clone()))
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), NewRequestId))
         .layer(axum::middleware::map_request(drop_unsafe_request_id))
-        .with_state(state)
 }
 
 static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -272,17 +242,4 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             .expose_headers([REQUEST_ID.clone()])
             .max_age(std::time::Duration::from_secs(3600)),
     )
-}
-
-/// Applies pending migrations. On PostgreSQL an advisory lock makes instances that start
-/// together take turns instead of racing on the DDL.
-pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return Migrator::up(db, None).await;
-    }
-    let txn = db.begin().await?;
-    txn.execute_unprepared("SELECT pg_advisory_xact_lock(727282001)")
-        .await?;
-    Migrator::up(&txn, None).await?;
-    txn.commit().await
 }

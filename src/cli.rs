@@ -217,7 +217,7 @@ async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     let db = crate::store::connect(&args.database.database_url, 1).await?;
     match args.action {
         MigrateAction::Up => {
-            crate::app::migrate(&db).await?;
+            crate::store::migrate(&db).await?;
             println!("migrations applied");
         }
         MigrateAction::Status => {

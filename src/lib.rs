@@ -1,14 +1,18 @@
 //! pubgate: Voucherify webhooks in, durably and exactly once; GraphQL out.
 
 pub mod app;
+pub mod body;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
+pub mod domain;
 pub mod error;
 pub mod feed;
 pub mod graphql;
+pub mod metrics;
 pub mod ops;
 pub mod simulate;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod webhook;

@@ -10,7 +10,7 @@
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::DateTime;
 use libfuzzer_sys::fuzz_target;
-use pubgate::store::cursor::{self, BadCursor, PublicationKey};
+use pubgate::domain::cursor::{self, BadCursor, PublicationKey};
 
 /// The entity cursor kinds the API uses (customers, vouchers, campaigns).
 const KINDS: [char; 3] = ['c', 'v', 'k'];

@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use pubgate::webhook::envelope::{Envelope, now};
-use pubgate::webhook::normalise::{Normalised, clean_json, normalise};
+use pubgate::domain::envelope::{Envelope, now};
+use pubgate::domain::normalise::{Normalised, clean_json, normalise};
 use serde_json::Value;
 use std::collections::HashSet;
 

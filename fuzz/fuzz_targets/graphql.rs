@@ -13,8 +13,8 @@ use libfuzzer_sys::fuzz_target;
 use pubgate::{
     App, Config,
     graphql::loaders::Loaders,
-    store::ingest::{Delivery, Outcome},
-    webhook::{envelope, normalise},
+    domain::delivery::{Delivery, Outcome},
+    domain::{envelope, normalise},
 };
 use serde_json::{Value, json};
 use std::{path::Path, sync::LazyLock};

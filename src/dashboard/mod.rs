@@ -2,7 +2,6 @@
 //! `/` and `/dashboard` under a strict Content-Security-Policy. The page holds no data and needs
 //! no token; it reads everything through the public GraphQL API, like any other client.
 
-use crate::app::AppState;
 use axum::{
     Router,
     extract::Path,
@@ -72,7 +71,7 @@ pub const ASSETS: [Asset; 7] = [
 ];
 
 /// The dashboard's routes.
-pub fn router() -> Router<AppState> {
+pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route("/", get(page))
         .route("/dashboard", get(page))

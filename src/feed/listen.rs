@@ -2,13 +2,11 @@
 //! reads the stored head, so whatever was committed while it was not listening is caught up.
 
 use super::raise;
+use crate::store::CHANNEL;
 use sea_orm::DatabaseConnection;
 use sea_orm::sqlx::postgres::PgListener;
 use std::time::Duration;
 use tokio::sync::watch;
-
-/// The notification channel the ingest transaction signals on.
-pub const CHANNEL: &str = "pubgate_feed";
 
 pub async fn run(url: String, db: DatabaseConnection, signal: watch::Sender<i64>) {
     loop {

@@ -7,7 +7,6 @@
 //! dropped LISTEN connection costs latency, never an event: the task also polls the head.
 
 mod listen;
-pub use listen::CHANNEL;
 pub mod stream;
 
 use crate::store::related::{self, Related, Wants};

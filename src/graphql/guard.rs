@@ -5,7 +5,7 @@
 //! with no limit of its own, so a few kilobytes of brackets overflow a worker's stack and abort
 //! the whole process. The nesting is therefore measured on the text first, in one pass.
 
-use crate::ops::OperationKind;
+use crate::metrics::OperationKind;
 use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
 use async_graphql::{Positioned, Request, ServerError};
 use std::collections::HashSet;

@@ -3,13 +3,14 @@
 //! and serialised once per distinct subscription, not once per subscriber. What each subscriber
 //! then costs is a queue slot and a socket write.
 
+use super::GraphqlState;
 use super::loaders::Loaders;
 use super::subscription::CursorSlot;
-use crate::app::AppState;
-use crate::store::cursor;
+use crate::domain::cursor;
 use async_graphql::Request;
 use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
 use futures::StreamExt;
+use metrics::Gauge;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
@@ -51,12 +52,30 @@ pub struct Joined {
 }
 
 /// The shared subscriptions of this instance.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Hub {
     streams: Arc<Mutex<HashMap<Key, Shared>>>,
+    /// `pubgate_shared_subscriptions`: kept equal to the number of streams.
+    running: Gauge,
 }
 
 impl Hub {
+    /// No shared subscription yet; `running` follows how many there are.
+    pub fn new(running: Gauge) -> Self {
+        Hub {
+            streams: Arc::default(),
+            running,
+        }
+    }
+
+    /// Runs `change` on the streams under their lock, then updates the gauge.
+    fn with_streams<T>(&self, change: impl FnOnce(&mut HashMap<Key, Shared>) -> T) -> T {
+        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
+        let result = change(&mut streams);
+        self.running.set(streams.len() as f64);
+        result
+    }
+
     /// The key of `request` when it is a live-only subscription that can be shared.
     pub fn key(request: &Request) -> Option<Key> {
         // Parsed here before `guard::prepare` sees it, so the same nesting check comes first.
@@ -97,77 +116,70 @@ impl Hub {
     }
 
     /// Joins the shared execution of `key`, starting it with `request` if there is none.
-    pub fn join(&self, state: &AppState, key: Key, request: Request, queue: usize) -> Joined {
-        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(shared) = streams.get(&key) {
-            let resume = shared
-                .last_cursor
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone();
-            return Joined {
-                frames: shared.tx.subscribe(),
-                resume,
+    pub fn join(&self, state: &GraphqlState, key: Key, request: Request, queue: usize) -> Joined {
+        self.with_streams(|streams| {
+            if let Some(shared) = streams.get(&key) {
+                let resume = shared
+                    .last_cursor
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                return Joined {
+                    frames: shared.tx.subscribe(),
+                    resume,
+                };
+            }
+            let (tx, frames) = broadcast::channel(queue.max(1));
+            let (_, head) = state.feed.subscribe();
+            // Before anything is sent, the shared stream starts at the feed head (or slightly
+            // after it): resuming from here repeats nothing the subscriber saw and skips nothing.
+            let start = if key.field == "webhookEventReceived" {
+                cursor::event(head)
+            } else {
+                cursor::position(head)
             };
-        }
-        let (tx, frames) = broadcast::channel(queue.max(1));
-        let (_, head) = state.feed.subscribe();
-        // Before anything is sent, the shared stream starts at the feed head (or slightly
-        // after it): resuming from here repeats nothing the subscriber saw and skips nothing.
-        let start = if key.field == "webhookEventReceived" {
-            cursor::event(head)
-        } else {
-            cursor::position(head)
-        };
-        let last_cursor = Arc::new(Mutex::new(start.clone()));
-        streams.insert(
-            key.clone(),
-            Shared {
-                tx: tx.clone(),
-                last_cursor: last_cursor.clone(),
-            },
-        );
-        tokio::spawn(run(
-            self.clone(),
-            state.clone(),
-            key,
-            request,
-            tx,
-            last_cursor,
-        ));
-        Joined {
-            frames,
-            resume: start,
-        }
+            let last_cursor = Arc::new(Mutex::new(start.clone()));
+            streams.insert(
+                key.clone(),
+                Shared {
+                    tx: tx.clone(),
+                    last_cursor: last_cursor.clone(),
+                },
+            );
+            tokio::spawn(run(
+                self.clone(),
+                state.clone(),
+                key,
+                request,
+                tx,
+                last_cursor,
+            ));
+            Joined {
+                frames,
+                resume: start,
+            }
+        })
     }
 
     /// Forgets `key` if no subscriber is left; true when it was forgotten.
     fn release_if_unused(&self, key: &Key, tx: &broadcast::Sender<Arc<Frame>>) -> bool {
-        let mut streams = self.streams.lock().unwrap_or_else(|e| e.into_inner());
-        if tx.receiver_count() == 0 {
-            streams.remove(key);
-            true
-        } else {
-            false
-        }
+        self.with_streams(|streams| {
+            let unused = tx.receiver_count() == 0;
+            if unused {
+                streams.remove(key);
+            }
+            unused
+        })
     }
 
     fn remove(&self, key: &Key) {
-        self.streams
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(key);
-    }
-
-    /// Distinct shared subscriptions running.
-    pub fn running(&self) -> usize {
-        self.streams.lock().unwrap_or_else(|e| e.into_inner()).len()
+        self.with_streams(|streams| streams.remove(key));
     }
 }
 
 async fn run(
     hub: Hub,
-    state: AppState,
+    state: GraphqlState,
     key: Key,
     request: Request,
     tx: broadcast::Sender<Arc<Frame>>,
@@ -184,10 +196,10 @@ async fn run(
         .data(Loaders::new(&state.db))
         .data(slot.clone())
         .data(super::subscription::ResumeFrom(start));
-    let mut responses = super::execute_stream(&state, request);
+    let mut responses = super::execute::execute_stream(&state, request);
     while let Some(response) = responses.next().await {
-        let response = super::with_codes(response);
-        let frame = if response.data == async_graphql::Value::Null && !response.errors.is_empty() {
+        let response = super::execute::with_codes(response);
+        let frame = if super::execute::is_failure(&response) {
             Frame::Error(serde_json::to_string(&response.errors).unwrap_or_default())
         } else {
             let cursor = slot.take();

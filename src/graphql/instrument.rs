@@ -5,7 +5,7 @@
 //! chain (a registry lookup and several allocations per field), which cost a large share of
 //! the CPU of a 50-row page.
 
-use crate::ops::{Metrics, OperationKind};
+use crate::metrics::{Metrics, OperationKind};
 use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
 use std::sync::Arc;
 use std::time::Instant;

@@ -4,9 +4,9 @@
 
 use super::loaders::Loaders;
 use super::subscription::{CursorSlot, ResumeFrom};
-use crate::app::AppState;
+use super::GraphqlState;
 use crate::error::ApiError;
-use crate::ops::{GaugeGuard, Transport};
+use crate::metrics::{GaugeGuard, Transport};
 use async_graphql::Request;
 use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -15,10 +15,10 @@ use futures::StreamExt;
 use std::{convert::Infallible, time::Duration};
 
 /// Streams the results of `request` as server-sent events.
-pub fn respond(state: AppState, request: Request, last_event_id: Option<String>) -> Response {
+pub fn respond(state: GraphqlState, request: Request, last_event_id: Option<String>) -> Response {
     let Ok(permit) = state.subscriptions.clone().try_acquire_owned() else {
         state.metrics.subscriptions_refused.increment(1);
-        return super::error_response(
+        return super::http::error_response(
             StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManySubscriptions(
                 "this server runs as many subscriptions as it allows; retry later or elsewhere"
@@ -37,10 +37,10 @@ pub fn respond(state: AppState, request: Request, last_event_id: Option<String>)
         request = request.data(ResumeFrom(id));
     }
     let mut shutdown = state.shutdown.clone();
-    let results = super::execute_stream(&state, request).map(move |response| {
+    let results = super::execute::execute_stream(&state, request).map(move |response| {
         let _held = &held;
         frames.increment(1);
-        let response = super::with_codes(response);
+        let response = super::execute::with_codes(response);
         let data = serde_json::to_string(&response).unwrap_or_default();
         let mut event = Event::default().event("next").data(data);
         if let Some(cursor) = slot.take() {

@@ -5,7 +5,8 @@ use super::types::{
 };
 use crate::error::{ApiError, ApiResult};
 use crate::feed::{Feed, stream::FeedError};
-use crate::store::{cursor, publications, queries};
+use crate::domain::cursor;
+use crate::store::{publications, queries};
 use async_graphql::{Context, Subscription};
 use futures::{Stream, StreamExt};
 

@@ -10,9 +10,9 @@
 
 use super::hub::{Frame, Hub, Joined};
 use super::loaders::Loaders;
-use crate::app::AppState;
+use super::GraphqlState;
 use crate::error::ApiError;
-use crate::ops::{GaugeGuard, Transport};
+use crate::metrics::{GaugeGuard, Transport};
 use async_graphql::Request;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::{extract::State, http::HeaderMap, response::Response};
@@ -38,7 +38,7 @@ enum Protocol {
 
 /// `GET /graphql` (or `/graphql/ws`) with an upgrade.
 pub async fn upgrade(
-    State(state): State<AppState>,
+    State(state): State<GraphqlState>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
@@ -55,7 +55,7 @@ pub async fn upgrade(
         _ => Protocol::Modern,
     };
     let header_ok =
-        super::bearer(&headers).is_some_and(|t| super::token_matches(&state.config.api_tokens, t));
+        super::auth::bearer(&headers).is_some_and(|t| super::auth::token_matches(&state.config.api_tokens, t));
     // The connection outlives the request; it keeps the request's span (and id) in its logs.
     let span = tracing::Span::current();
     ws.on_upgrade(move |socket| {
@@ -65,7 +65,7 @@ pub async fn upgrade(
 
 struct Connection {
     protocol: Protocol,
-    state: AppState,
+    state: GraphqlState,
     out: mpsc::Sender<Message>,
     done: mpsc::UnboundedSender<String>,
     acked: bool,
@@ -77,7 +77,7 @@ struct Connection {
 struct Close(u16, String);
 
 impl Connection {
-    async fn run(socket: WebSocket, protocol: Protocol, state: AppState, header_ok: bool) {
+    async fn run(socket: WebSocket, protocol: Protocol, state: GraphqlState, header_ok: bool) {
         let (mut sink, mut incoming) = socket.split();
         let (out, mut outgoing) = mpsc::channel::<Message>(OUT_QUEUE);
         let writer = tokio::spawn(async move {
@@ -211,12 +211,12 @@ impl Connection {
                 .iter()
                 .find_map(|k| p.get(*k)?.as_str());
             header
-                .and_then(super::bearer_token)
+                .and_then(super::auth::bearer_token)
                 .or_else(|| p.get("authToken")?.as_str())
         });
         let allowed = tokens.is_empty()
             || self.header_ok
-            || given.is_some_and(|t| super::token_matches(tokens, t));
+            || given.is_some_and(|t| super::auth::token_matches(tokens, t));
         if !allowed {
             if self.protocol == Protocol::Legacy {
                 self.send(json!({"type": "connection_error", "payload": {"message": "Forbidden"}}))
@@ -292,7 +292,7 @@ impl Connection {
 /// Runs one operation, sending its results; a result with errors and no data ends it with one
 /// `error` message.
 async fn operate(
-    state: AppState,
+    state: GraphqlState,
     protocol: Protocol,
     id: String,
     request: Request,
@@ -300,12 +300,11 @@ async fn operate(
     done: mpsc::UnboundedSender<String>,
 ) {
     let frames = state.metrics.frames(Transport::WebSocket).clone();
-    let mut responses = super::execute_stream(&state, request);
+    let mut responses = super::execute::execute_stream(&state, request);
     let mut failed = false;
     while let Some(response) = responses.next().await {
-        let response = super::with_codes(response);
-        let message = if response.data == async_graphql::Value::Null && !response.errors.is_empty()
-        {
+        let response = super::execute::with_codes(response);
+        let message = if super::execute::is_failure(&response) {
             failed = true;
             let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
             json!({"type": "error", "id": id, "payload": errors})

@@ -1,17 +1,23 @@
-//! The store: connecting, the one write path (ingest) and the read side (queries).
+//! The store, the only place that speaks SQL: connecting and migrating, the one write path
+//! (`ingest` with `write`) and the read side (`queries`, `directory`, `publications`, `related`).
 
-pub mod apply;
-mod batch;
-pub mod cursor;
 pub mod directory;
 pub mod ingest;
 pub mod publications;
 pub mod queries;
 pub mod related;
+mod write;
 
 use sea_orm::sqlx::{self, postgres::PgPoolOptions, sqlite::SqlitePoolOptions};
-use sea_orm::{DatabaseConnection, DbErr, SqlxPostgresConnector, SqlxSqliteConnector};
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{
+    ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqlxPostgresConnector,
+    SqlxSqliteConnector, TransactionTrait,
+};
 use std::{str::FromStr, time::Duration};
+
+/// The PostgreSQL notification channel each commit signals on, for every instance's feed.
+pub const CHANNEL: &str = "pubgate_feed";
 
 /// How long a request waits for a pooled connection before the database counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
@@ -73,6 +79,19 @@ fn tls_is_pointless(url: &str, host: &str) -> bool {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback());
     !explicit && loopback
+}
+
+/// Applies pending migrations. On PostgreSQL an advisory lock makes instances that start
+/// together take turns instead of racing on the DDL.
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Migrator::up(db, None).await;
+    }
+    let txn = db.begin().await?;
+    txn.execute_unprepared("SELECT pg_advisory_xact_lock(727282001)")
+        .await?;
+    Migrator::up(&txn, None).await?;
+    txn.commit().await
 }
 
 /// True when `err` means "the database cannot be reached right now" (answer 503, retry later).

@@ -1,6 +1,6 @@
 //! Publication pages: combinable filters, two orderings, keyset both ways, counts on demand.
 
-use super::cursor::PublicationKey;
+use crate::domain::cursor::PublicationKey;
 use super::queries::{Page, Window};
 use super::related::Related;
 use chrono::{DateTime, Utc};

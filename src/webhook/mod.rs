@@ -1,15 +1,11 @@
 //! Webhook in: `POST /webhooks/voucherify` verifies, parses and hands deliveries to the store.
 
-pub mod envelope;
-pub mod normalise;
 pub mod signature;
 
-use crate::ops::Rejection;
-use crate::{
-    app::AppState,
-    error::HttpError,
-    store::ingest::{Delivery, IngestError, Outcome},
-};
+use crate::domain::delivery::{Delivery, Outcome};
+use crate::domain::{envelope, normalise};
+use crate::metrics::Rejection;
+use crate::{error::HttpError, state::AppState, store::ingest::IngestError};
 use axum::{
     Json, Router,
     body::Body,
@@ -18,7 +14,6 @@ use axum::{
     routing::post,
 };
 use envelope::Envelope;
-use futures::StreamExt;
 use serde_json::{Value, json};
 
 /// The header Voucherify signs with.
@@ -57,9 +52,7 @@ async fn receive(
 
 async fn accept(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Outcome, HttpError> {
     let config = &state.config;
-    let limit = config.max_body_bytes;
-    let declared = crate::graphql::content_length(headers);
-    let bytes = read_body(body, limit, declared).await?;
+    let bytes = crate::body::read(body, headers, config.max_body_bytes).await?;
     // Checked once the body is read, so the client is not cut off mid-send.
     check_content_type(headers)?;
     let signature_verified = check_signature(config, headers, &bytes)?;
@@ -114,48 +107,6 @@ fn check_content_type(headers: &HeaderMap) -> Result<(), HttpError> {
         Err(HttpError::UnsupportedMediaType(
             "the body must be JSON (Content-Type: application/json)".into(),
         ))
-    }
-}
-
-/// How much of an oversized body is still read (and thrown away) before answering 413: a client
-/// that is still sending then reads the answer instead of a reset connection. Beyond this the
-/// connection is simply cut.
-const DRAIN_CAP: u64 = 16 * 1024 * 1024;
-
-/// The body, at most `limit` bytes, whether or not `Content-Length` announced its size.
-pub(crate) async fn read_body(
-    body: Body,
-    limit: usize,
-    declared: Option<u64>,
-) -> Result<Vec<u8>, HttpError> {
-    let too_large = || HttpError::PayloadTooLarge(limit);
-    if declared.is_some_and(|n| n > DRAIN_CAP) {
-        return Err(too_large());
-    }
-    let mut oversized = declared.is_some_and(|n| n > limit as u64);
-    let (mut data, mut total) = (Vec::new(), 0u64);
-    let mut chunks = body.into_data_stream();
-    while let Some(chunk) = chunks.next().await {
-        let Ok(chunk) = chunk else {
-            return Err(if oversized {
-                too_large()
-            } else {
-                HttpError::BadRequest("the body could not be read".into())
-            });
-        };
-        total = total.saturating_add(chunk.len() as u64);
-        oversized = oversized || total > limit as u64;
-        if total > DRAIN_CAP {
-            break;
-        }
-        if !oversized {
-            data.extend_from_slice(&chunk);
-        }
-    }
-    if oversized {
-        Err(too_large())
-    } else {
-        Ok(data)
     }
 }
 

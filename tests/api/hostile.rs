@@ -192,7 +192,7 @@ fn cases(valid: &[u8]) -> Vec<Case> {
         c("a mutation", graphql("mutation { deleteEverything }", serde_json::Value::Null), GraphqlError(200, "BAD_USER_INPUT")),
         // GraphQL: cursor tampering.
         c("cursor that is not base64", graphql(publications, serde_json::json!({"after": "%%%not-a-cursor"})), GraphqlError(200, "BAD_USER_INPUT")),
-        c("cursor of another kind", graphql(publications, serde_json::json!({"after": pubgate::store::cursor::entity('c', "cust_1")})), GraphqlError(200, "BAD_USER_INPUT")),
+        c("cursor of another kind", graphql(publications, serde_json::json!({"after": pubgate::domain::cursor::entity('c', "cust_1")})), GraphqlError(200, "BAD_USER_INPUT")),
         c("cursor with SQL in it", graphql(publications, serde_json::json!({"after": "p:1';DROP TABLE publications;--"})), GraphqlError(200, "BAD_USER_INPUT")),
         c("cursor with a huge number", graphql(publications, serde_json::json!({"after": "p:99999999999999999999999:1:1:x"})), GraphqlError(200, "BAD_USER_INPUT")),
         c("empty cursor", graphql(publications, serde_json::json!({"after": ""})), GraphqlError(200, "BAD_USER_INPUT")),

@@ -344,7 +344,7 @@ async fn slow_subscriber_ends_with_resumable_error(backend: Backend) {
             json!({"after": cursor}),
         )
         .await;
-    let resumed_from = pubgate::store::cursor::decode_event(cursor.as_str().expect("cursor"))
+    let resumed_from = pubgate::domain::cursor::decode_event(cursor.as_str().expect("cursor"))
         .expect("an event cursor");
     let rest = again
         .next_n("resume", (total - resumed_from) as usize)
@@ -530,7 +530,7 @@ async fn resume_position_ahead_of_the_feed_is_kept(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
-    let ahead = pubgate::store::cursor::position(3);
+    let ahead = pubgate::domain::cursor::position(3);
     let mut client = WsClient::ready(&app).await;
     client
         .subscribe("r", ASSIGNED, json!({"after": ahead}))

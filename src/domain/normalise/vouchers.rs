@@ -1,0 +1,147 @@
+//! Vouchers and their categories; a voucher's type when the payload leaves it out.
+
+use super::{Reader, VoucherFacts, entity_id, metadata, object, string_at, timestamp};
+use entity::{category, voucher};
+use serde_json::Value;
+
+impl Reader {
+    pub(super) fn voucher(&mut self, value: &Value, template: Option<&Value>, holder: Option<&str>) {
+        let (Some(id), Some(code)) = (entity_id(Some(value), ""), string_at(Some(value), "code"))
+        else {
+            return;
+        };
+        if let Some(seen) = self.vouchers.iter().position(|v| v.row.id == id) {
+            // The same voucher appears in several places (top level, inside the publication);
+            // each copy may carry facts the others leave out, such as its categories.
+            let extra = self.categories_of(value);
+            let seen = &mut self.vouchers[seen];
+            if seen.category_ids.is_empty() {
+                seen.category_ids = extra;
+            }
+            let row = &mut seen.row;
+            row.discount = row
+                .discount
+                .take()
+                .or_else(|| object(value.get("discount")));
+            row.gift = row.gift.take().or_else(|| object(value.get("gift")));
+            row.loyalty_card = row
+                .loyalty_card
+                .take()
+                .or_else(|| object(value.get("loyalty_card")));
+            return;
+        }
+        let campaign_id = string_at(Some(value), "campaign_id").or_else(|| {
+            let name = string_at(Some(value), "campaign");
+            let same = name.is_some() && name == template.and_then(|t| string_at(Some(t), "name"));
+            same.then(|| template.and_then(|t| string_at(Some(t), "id")))
+                .flatten()
+        });
+        if let Some(campaign_id) = &campaign_id {
+            self.campaign_stub(campaign_id, string_at(Some(value), "campaign"));
+        }
+        let (voucher_type, type_known) = voucher_type(value, template, campaign_id.as_deref());
+        let category_ids = self.categories_of(value);
+        let redemption = value.get("redemption");
+        let row = voucher::Model {
+            code,
+            voucher_type,
+            active: value.get("active").and_then(Value::as_bool),
+            campaign_id,
+            holder_id: string_at(Some(value), "holder_id").or(holder.map(str::to_owned)),
+            discount: object(value.get("discount")),
+            gift: object(value.get("gift")),
+            loyalty_card: object(value.get("loyalty_card")),
+            metadata: metadata(value),
+            redemption_quantity: redemption.and_then(|r| r.get("quantity")?.as_i64()),
+            redemption_redeemed_quantity: redemption
+                .and_then(|r| r.get("redeemed_quantity")?.as_i64()),
+            start_date: timestamp(value.get("start_date")),
+            expiration_date: timestamp(value.get("expiration_date")),
+            created_at: timestamp(value.get("created_at")),
+            updated_at: timestamp(value.get("updated_at")),
+            facts_at: self.facts_at(value),
+            event_id: 0,
+            id,
+        };
+        if let Some(holder) = &row.holder_id {
+            self.customer_stub(holder);
+        }
+        self.vouchers.push(VoucherFacts {
+            row,
+            type_known,
+            category_ids,
+        });
+    }
+
+    fn categories_of(&mut self, voucher: &Value) -> Vec<String> {
+        let mut found: Vec<category::Model> = voucher
+            .get("categories")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|c| {
+                Some(category::Model {
+                    id: entity_id(Some(c), "")?,
+                    name: string_at(Some(c), "name")?,
+                    hierarchy: c
+                        .get("hierarchy")
+                        .and_then(Value::as_i64)
+                        .and_then(|h| i32::try_from(h).ok()),
+                })
+            })
+            .collect();
+        if found.is_empty()
+            && let (Some(id), Some(name)) = (
+                string_at(Some(voucher), "category_id"),
+                string_at(Some(voucher), "category"),
+            )
+        {
+            found.push(category::Model {
+                id,
+                name,
+                hierarchy: None,
+            });
+        }
+        let ids = found.iter().map(|c| c.id.clone()).collect();
+        for category in found {
+            if !self.categories.iter().any(|c| c.id == category.id) {
+                self.categories.push(category);
+            }
+        }
+        ids
+    }
+}
+
+pub(super) fn is_voucher_type(text: &str) -> bool {
+    matches!(text, "DISCOUNT_VOUCHER" | "GIFT_VOUCHER" | "LOYALTY_CARD")
+}
+
+
+/// The voucher's type: as sent, else from what it carries, else from its campaign's template.
+fn voucher_type(
+    value: &Value,
+    template: Option<&Value>,
+    campaign_id: Option<&str>,
+) -> (String, bool) {
+    if let Some(kind) = string_at(Some(value), "type").filter(|t| is_voucher_type(t)) {
+        return (kind, true);
+    }
+    for (key, kind) in [
+        ("gift", "GIFT_VOUCHER"),
+        ("loyalty_card", "LOYALTY_CARD"),
+        ("discount", "DISCOUNT_VOUCHER"),
+    ] {
+        if value.get(key).is_some_and(Value::is_object) {
+            return (kind.to_owned(), true);
+        }
+    }
+    let template = template
+        .filter(|t| campaign_id.is_none() || string_at(Some(t), "id").as_deref() == campaign_id);
+    match template
+        .and_then(|t| string_at(t.get("voucher"), "type"))
+        .filter(|t| is_voucher_type(t))
+    {
+        Some(kind) => (kind, true),
+        None => ("DISCOUNT_VOUCHER".to_owned(), false),
+    }
+}

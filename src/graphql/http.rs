@@ -1,0 +1,191 @@
+//! `/graphql` over plain HTTP: GET and POST, GraphiQL for browsers, the query cache, and the
+//! hand-over to SSE (`Accept: text/event-stream`) or WebSocket (an upgrade).
+
+use super::execute::{execute, with_codes};
+use super::{GraphqlState, auth::authorised, cache, instrument, loaders, sse, ws};
+use crate::error::ApiError;
+use crate::metrics::OperationKind;
+use async_graphql::http::GraphiQLSource;
+use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
+use axum::{
+    extract::{FromRequest, FromRequestParts, Request, State, ws::WebSocketUpgrade},
+    http::{HeaderMap, Method, StatusCode, header},
+    response::{Html, IntoResponse, Response},
+};
+
+pub(super) async fn graphql(State(state): State<GraphqlState>, request: Request) -> Response {
+    if request.headers().contains_key(header::UPGRADE) {
+        let (mut parts, _) = request.into_parts();
+        return match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
+            Ok(upgrade) => ws::upgrade(State(state), parts.headers, upgrade).await,
+            Err(rejection) => rejection.into_response(),
+        };
+    }
+    if request.method() == Method::GET && wants_graphiql(request.headers(), request.uri().query()) {
+        return Html(
+            GraphiQLSource::build()
+                .endpoint("/graphql")
+                .subscription_endpoint("/graphql/ws")
+                .finish(),
+        )
+        .into_response();
+    }
+    if !authorised(&state.config, request.headers()) {
+        return error_response(StatusCode::UNAUTHORIZED, ApiError::Unauthenticated);
+    }
+    let streaming = accepts(request.headers(), "text/event-stream");
+    let last_event_id = request
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let get_key = request.uri().query().map(|q| [b"G", q.as_bytes()].concat());
+    let parsed = if request.method() == Method::POST {
+        read_post(&state, request).await
+    } else {
+        <GraphQLRequest as FromRequest<GraphqlState>>::from_request(request, &state)
+            .await
+            .map(|r| (r.into_inner(), get_key.unwrap_or_default()))
+            .map_err(IntoResponse::into_response)
+    };
+    match parsed {
+        Ok((req, _)) if streaming => sse::respond(state, req, last_event_id),
+        Ok((req, key)) => answer(&state, req, key).await,
+        Err(response) => response,
+    }
+}
+
+/// Answers a query or mutation over plain HTTP, from the query cache when the committed head
+/// has not moved since the same request (same bytes) was answered, or from an identical request
+/// executing from the same head.
+async fn answer(state: &GraphqlState, request: async_graphql::Request, key: Vec<u8>) -> Response {
+    use cache::Lookup;
+    let metrics = &state.metrics;
+    // Read before executing: the answer is then at least as new as this head.
+    let lookup = match state.query_cache.enabled() {
+        true => match crate::store::queries::sequence_head(&state.db).await {
+            Ok(head) => state.query_cache.lookup(head, &key),
+            Err(_) => Lookup::Bypass,
+        },
+        false => Lookup::Bypass,
+    };
+    let flight = match lookup {
+        Lookup::Hit(body) => return cached(state, body),
+        Lookup::Follow(rx) => match cache::follow(rx).await {
+            Some(body) => return cached(state, body),
+            None => None,
+        },
+        Lookup::Lead(flight) => Some(flight),
+        Lookup::Bypass => None,
+    };
+    if state.query_cache.enabled() {
+        metrics.query_cache_misses.increment(1);
+    }
+    let request = request.data(loaders::Loaders::new(&state.db));
+    let (response, kind) = execute(state, request).await;
+    let response = with_codes(response);
+    let cacheable = kind == OperationKind::Query
+        && response.is_ok()
+        && response.http_headers.is_empty()
+        && response.cache_control.value().is_none();
+    match flight {
+        Some(flight) if cacheable => {
+            let body = axum::body::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
+            flight.land(body.clone());
+            json_response(body)
+        }
+        _ => GraphQLResponse::from(response).into_response(),
+    }
+}
+
+/// An answer computed for an identical request at the same head.
+fn cached(state: &GraphqlState, body: axum::body::Bytes) -> Response {
+    let mut timing = instrument::Timing::start(state.metrics.clone());
+    timing.kind = OperationKind::Query;
+    state.metrics.query_cache_hits.increment(1);
+    json_response(body)
+}
+
+/// A successful GraphQL response body, as async-graphql-axum would send it.
+fn json_response(body: axum::body::Bytes) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            axum::http::HeaderValue::from_static("application/graphql-response+json"),
+        )],
+        body,
+    )
+        .into_response()
+}
+
+/// A POSTed GraphQL request and its cache key (its bytes). The body is read under
+/// `--max-body-bytes` (413 past it, with or without `Content-Length`), as JSON.
+async fn read_post(
+    state: &GraphqlState,
+    request: Request,
+) -> Result<(async_graphql::Request, Vec<u8>), Response> {
+    let (parts, body) = request.into_parts();
+    let bytes = crate::body::read(body, &parts.headers, state.config.max_body_bytes)
+        .await
+        .map_err(|e| match e {
+            crate::error::HttpError::PayloadTooLarge(limit) => error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ApiError::bad_input(format!(
+                    "the request body is larger than the {limit}-byte limit"
+                )),
+            ),
+            other => other.into_response(),
+        })?;
+    let batch: async_graphql::BatchRequest = serde_json::from_slice(&bytes).map_err(|e| {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            ApiError::bad_input(format!(
+                "the body is not a GraphQL request (JSON with a `query`): {e}"
+            )),
+        )
+    })?;
+    let request = batch.into_single().map_err(|_| {
+        error_response(
+            StatusCode::BAD_REQUEST,
+            ApiError::bad_input("batched requests are not supported; send one operation"),
+        )
+    })?;
+    if request.query.trim().is_empty() {
+        return Err(error_response(
+            StatusCode::BAD_REQUEST,
+            ApiError::bad_input("the request has no `query`"),
+        ));
+    }
+    Ok((request, [b"P", &bytes[..]].concat()))
+}
+
+/// A GraphQL-shaped error body (`{"errors": [...]}` with `extensions.code`) with `status`.
+pub(crate) fn error_response(status: StatusCode, error: ApiError) -> Response {
+    let error: async_graphql::Error = error.into();
+    let body = async_graphql::Response::from_errors(vec![
+        error.into_server_error(async_graphql::Pos::default()),
+    ]);
+    let mut response = (status, GraphQLResponse::from(body)).into_response();
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+    }
+    response
+}
+
+fn accepts(headers: &HeaderMap, media: &str) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains(media))
+}
+
+/// A browser asking for the page, not a client sending a query.
+fn wants_graphiql(headers: &HeaderMap, query: Option<&str>) -> bool {
+    let html = accepts(headers, "text/html");
+    let has_query = query.is_some_and(|q| q.split('&').any(|p| p.starts_with("query=")));
+    html && !has_query
+}
+

@@ -1,0 +1,150 @@
+//! The ingest rules, replayed in memory over a batch in commit order, from the stored state:
+//! - a customer, campaign or voucher takes the facts of the payload with the newest facts time
+//!   (its `updated_at`, else the event's time); on a tie the later event wins, and a stub made
+//!   from a mere reference (the lowest facts time) never overwrites anything;
+//! - a voucher whose payload leaves out its type takes its campaign's, as known at that event;
+//! - a voucher's categories are those of the last applied payload that carried any;
+//! - a publication belongs to the first event that carried it (its `seq`), and later copies
+//!   change nothing.
+//!
+//! Pure: no I/O. The result is only the rows that must be written.
+
+use super::stored::Before;
+use crate::domain::delivery::Delivery;
+use crate::domain::normalise::VoucherFacts;
+use entity::{campaign, category, customer, publication, publication_voucher, voucher};
+use std::collections::HashMap;
+
+/// The rows to write, parents before children.
+#[derive(Debug, Default)]
+pub(super) struct After {
+    pub customers: Vec<customer::Model>,
+    pub campaigns: Vec<campaign::Model>,
+    pub categories: Vec<category::Model>,
+    pub vouchers: Vec<voucher::Model>,
+    /// Vouchers whose category links are replaced, with their new categories.
+    pub voucher_categories: HashMap<String, Vec<String>>,
+    pub publications: Vec<publication::Model>,
+    pub publication_vouchers: Vec<publication_voucher::Model>,
+}
+
+/// A row's latest state during the replay: the facts time it holds and, once the batch wrote
+/// it, the row to write.
+struct Slot<M> {
+    facts_at: i64,
+    row: Option<M>,
+}
+
+/// Rows by id, starting from their stored facts times.
+struct Slots<M>(HashMap<String, Slot<M>>);
+
+impl<M> Slots<M> {
+    fn stored(facts_times: impl IntoIterator<Item = (String, i64)>) -> Self {
+        Slots(
+            facts_times
+                .into_iter()
+                .map(|(id, facts_at)| (id, Slot { facts_at, row: None }))
+                .collect(),
+        )
+    }
+
+    /// `row` replaces the slot unless the slot's facts are newer; true when it did.
+    fn offer(&mut self, id: &str, facts_at: i64, row: M) -> bool {
+        let slot = self.0.entry(id.to_owned()).or_insert(Slot {
+            facts_at: i64::MIN,
+            row: None,
+        });
+        if slot.facts_at <= facts_at {
+            slot.facts_at = facts_at;
+            slot.row = Some(row);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The rows the replay decided to write.
+    fn written(self) -> Vec<M> {
+        self.0.into_values().filter_map(|slot| slot.row).collect()
+    }
+}
+
+/// Replays `batch` (event id, delivery), in order, over `before`.
+pub(super) fn replay(before: Before, batch: &[(i64, &Delivery)]) -> After {
+    let mut customers = Slots::stored(before.customers);
+    let mut campaign_types: HashMap<String, Option<String>> = HashMap::new();
+    let mut campaigns = Slots::stored(before.campaigns.into_iter().map(|(id, (at, kind))| {
+        campaign_types.insert(id.clone(), kind);
+        (id, at)
+    }));
+    let mut vouchers = Slots::stored(before.vouchers);
+    let mut publications_seen = before.publications;
+    let mut categories: HashMap<String, category::Model> = HashMap::new();
+    let mut after = After::default();
+    for (event_id, delivery) in batch {
+        let (event_id, n) = (*event_id, &delivery.normalised);
+        for row in &n.customers {
+            let row = customer::Model {
+                event_id,
+                ..row.clone()
+            };
+            customers.offer(&row.id.clone(), row.facts_at, row);
+        }
+        for row in &n.campaigns {
+            let row = campaign::Model {
+                event_id,
+                ..row.clone()
+            };
+            let (id, voucher_type) = (row.id.clone(), row.voucher_type.clone());
+            if campaigns.offer(&id, row.facts_at, row) {
+                campaign_types.insert(id, voucher_type);
+            }
+        }
+        for row in &n.categories {
+            categories.insert(row.id.clone(), row.clone());
+        }
+        for facts in &n.vouchers {
+            let VoucherFacts {
+                row,
+                type_known,
+                category_ids,
+            } = facts;
+            let mut row = voucher::Model {
+                event_id,
+                ..row.clone()
+            };
+            if !type_known
+                && let Some(campaign_id) = &row.campaign_id
+                && let Some(Some(kind)) = campaign_types.get(campaign_id)
+            {
+                row.voucher_type = kind.clone();
+            }
+            let id = row.id.clone();
+            if vouchers.offer(&id, row.facts_at, row) && !category_ids.is_empty() {
+                after.voucher_categories.insert(id, category_ids.clone());
+            }
+        }
+        if let Some(facts) = &n.publication
+            && publications_seen.insert(facts.row.id.clone())
+        {
+            let row = publication::Model {
+                seq: event_id,
+                received_at: delivery.received_at,
+                ..facts.row.clone()
+            };
+            for (position, voucher_id) in facts.voucher_ids.iter().enumerate() {
+                after.publication_vouchers.push(publication_voucher::Model {
+                    publication_id: row.id.clone(),
+                    voucher_id: voucher_id.clone(),
+                    position: i32::try_from(position).unwrap_or(i32::MAX),
+                });
+            }
+            after.publications.push(row);
+        }
+    }
+    after.customers = customers.written();
+    after.campaigns = campaigns.written();
+    after.categories = categories.into_values().collect();
+    after.vouchers = vouchers.written();
+    after
+}

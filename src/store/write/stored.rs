@@ -1,0 +1,107 @@
+//! What is stored now for every row a batch touches: the facts time of each customer, campaign
+//! and voucher, each campaign's voucher type, and which publications exist. One statement per
+//! kind, whatever the batch size.
+
+use crate::domain::delivery::Delivery;
+use entity::{campaign, customer, publication, voucher};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use std::collections::{HashMap, HashSet};
+
+/// The stored state the replay starts from.
+#[derive(Debug, Default)]
+pub(super) struct Before {
+    /// Facts time by customer id.
+    pub customers: HashMap<String, i64>,
+    /// Facts time and voucher type by campaign id.
+    pub campaigns: HashMap<String, (i64, Option<String>)>,
+    /// Facts time by voucher id.
+    pub vouchers: HashMap<String, i64>,
+    pub publications: HashSet<String>,
+}
+
+/// Reads the stored state of every id `batch` mentions.
+pub(super) async fn read<C: ConnectionTrait>(
+    txn: &C,
+    batch: &[(i64, &Delivery)],
+) -> Result<Before, DbErr> {
+    let facts = || batch.iter().map(|(_, d)| &d.normalised);
+    let customer_ids: HashSet<&str> = facts()
+        .flat_map(|n| n.customers.iter().map(|c| c.id.as_str()))
+        .collect();
+    // A voucher whose type the payload left out takes its campaign's.
+    let campaign_ids: HashSet<&str> = facts()
+        .flat_map(|n| {
+            n.campaigns.iter().map(|c| c.id.as_str()).chain(
+                n.vouchers
+                    .iter()
+                    .filter(|v| !v.type_known)
+                    .filter_map(|v| v.row.campaign_id.as_deref()),
+            )
+        })
+        .collect();
+    let voucher_ids: HashSet<&str> = facts()
+        .flat_map(|n| n.vouchers.iter().map(|v| v.row.id.as_str()))
+        .collect();
+    let publication_ids: HashSet<&str> = facts()
+        .filter_map(|n| n.publication.as_ref().map(|p| p.row.id.as_str()))
+        .collect();
+    Ok(Before {
+        customers: facts_times::<customer::Entity, _>(
+            txn,
+            customer::Column::Id,
+            customer::Column::FactsAt,
+            customer_ids,
+        )
+        .await?,
+        campaigns: campaign::Entity::find()
+            .select_only()
+            .column(campaign::Column::Id)
+            .column(campaign::Column::FactsAt)
+            .column(campaign::Column::VoucherType)
+            .filter(campaign::Column::Id.is_in(campaign_ids))
+            .into_tuple::<(String, i64, Option<String>)>()
+            .all(txn)
+            .await?
+            .into_iter()
+            .map(|(id, facts_at, kind)| (id, (facts_at, kind)))
+            .collect(),
+        vouchers: facts_times::<voucher::Entity, _>(
+            txn,
+            voucher::Column::Id,
+            voucher::Column::FactsAt,
+            voucher_ids,
+        )
+        .await?,
+        publications: publication::Entity::find()
+            .select_only()
+            .column(publication::Column::Id)
+            .filter(publication::Column::Id.is_in(publication_ids))
+            .into_tuple::<String>()
+            .all(txn)
+            .await?
+            .into_iter()
+            .collect(),
+    })
+}
+
+/// The stored facts time of each of `ids` that exists.
+async fn facts_times<E, C>(
+    txn: &C,
+    id: E::Column,
+    facts_at: E::Column,
+    ids: HashSet<&str>,
+) -> Result<HashMap<String, i64>, DbErr>
+where
+    E: EntityTrait,
+    C: ConnectionTrait,
+{
+    let rows = E::find()
+        .select_only()
+        .column(id)
+        .column(facts_at)
+        .filter(id.is_in(ids))
+        .into_tuple::<(String, i64)>()
+        .all(txn)
+        .await?;
+    Ok(rows.into_iter().collect())
+}
