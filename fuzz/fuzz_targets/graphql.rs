@@ -22,6 +22,7 @@ use std::{path::Path, sync::LazyLock};
 struct Env {
     rt: tokio::runtime::Runtime,
     app: App,
+    schema: pubgate::graphql::AppSchema,
 }
 
 static ENV: LazyLock<Env> = LazyLock::new(|| {
@@ -39,7 +40,9 @@ static ENV: LazyLock<Env> = LazyLock::new(|| {
         seed(&app).await;
         app
     });
-    Env { rt, app }
+    let state = app.state();
+    let schema = pubgate::graphql::schema(state.db.clone(), state.feed.clone(), &state.config);
+    Env { rt, app, schema }
 });
 
 /// `PUBGATE_FUZZ_PRINT=1` prints every response (to look at what a corpus does).
@@ -149,7 +152,7 @@ fuzz_target!(|data: &[u8]| {
     if let Some(Ok(vars @ Value::Object(_))) = variables.map(serde_json::from_slice::<Value>) {
         request = request.variables(async_graphql::Variables::from_json(vars));
     }
-    let schema = state.schema.clone();
+    let schema = env.schema.clone();
     // On a runtime worker, like a request in the server (2 MiB stack, not the main thread's 8).
     let response = env
         .rt
