@@ -11,8 +11,8 @@ use entity::{
     campaign, category, customer, publication, publication_voucher, voucher, voucher_category,
     webhook_event,
 };
-use pubgate::simulate::Generator;
 use pubgate::domain::{envelope::Envelope, normalise};
+use pubgate::simulate::Generator;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ConnectionTrait, DbErr, EntityTrait, IdenStatic, IntoActiveModel, Iterable, TransactionTrait,

@@ -2,8 +2,8 @@
 //! Tests build the same `App` on port 0 that production runs.
 
 use crate::{
-    config::Config, dashboard, feed::Feed, graphql, metrics::Metrics, ops, state::AppState,
-    store, webhook,
+    config::Config, dashboard, feed::Feed, graphql, metrics::Metrics, ops, state::AppState, store,
+    webhook,
 };
 use axum::response::IntoResponse;
 use axum::{

@@ -40,8 +40,8 @@ pub enum Command {
 /// `pubgate serve`.
 #[derive(clap::Args, Debug)]
 pub struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, env = "PUBGATE_LISTEN", default_value = "127.0.0.1:8080")]
+    /// Address to listen on: `host:port`, the host an IP address or a name (`localhost:8080`).
+    #[arg(long, env = "PUBGATE_LISTEN", default_value = "127.0.0.1:8080", value_parser = listen_address)]
     pub listen: SocketAddr,
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -180,6 +180,24 @@ impl ServeArgs {
     }
 }
 
+/// `host:port` as a socket address; a host name is resolved (its first address, IPv4 first).
+fn listen_address(text: &str) -> Result<SocketAddr, String> {
+    use std::net::ToSocketAddrs;
+    if let Ok(address) = text.parse() {
+        return Ok(address);
+    }
+    let addresses: Vec<SocketAddr> = text
+        .to_socket_addrs()
+        .map_err(|e| format!("{text:?} is not a host:port to listen on ({e})"))?
+        .collect();
+    addresses
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addresses.first())
+        .copied()
+        .ok_or_else(|| format!("{text:?} resolves to no address"))
+}
+
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
@@ -249,4 +267,25 @@ pub async fn shutdown_signal() {
         let _ = interrupt.await;
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_address;
+
+    #[test]
+    fn listen_takes_addresses_and_host_names() {
+        assert_eq!(
+            listen_address("127.0.0.1:8080").map(|a| a.to_string()),
+            Ok("127.0.0.1:8080".into())
+        );
+        assert_eq!(
+            listen_address("[::1]:9").map(|a| a.to_string()),
+            Ok("[::1]:9".into())
+        );
+        let local = listen_address("localhost:8080").expect("localhost resolves");
+        assert!(local.ip().is_loopback() && local.port() == 8080, "{local}");
+        let err = listen_address("localhost").expect_err("no port");
+        assert!(err.contains("host:port"), "{err}");
+    }
 }

@@ -48,10 +48,7 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
         m.sequence_head.set(committed as f64);
         m.feed_lag.set((committed - delivered).max(0) as f64);
     }
-    (
-        [("content-type", "text/plain; version=0.0.4")],
-        m.render(),
-    )
+    ([("content-type", "text/plain; version=0.0.4")], m.render())
 }
 
 /// (open connections, idle connections) of the pool behind `db`.

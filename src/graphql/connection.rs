@@ -1,7 +1,7 @@
 //! Relay connections: paging arguments, `PageInfo`, and the connection/edge types per node.
 
-use crate::error::{ApiError, ApiResult};
 use crate::domain::cursor::BadCursor;
+use crate::error::{ApiError, ApiResult};
 use crate::store::queries::Window;
 use async_graphql::SimpleObject;
 

@@ -188,4 +188,3 @@ fn wants_graphiql(headers: &HeaderMap, query: Option<&str>) -> bool {
     let has_query = query.is_some_and(|q| q.split('&').any(|p| p.starts_with("query=")));
     html && !has_query
 }
-

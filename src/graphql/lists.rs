@@ -2,9 +2,9 @@
 
 use super::connection::Paging;
 use super::types::*;
+use crate::domain::cursor;
 use crate::error::ApiResult;
 use crate::store::related::{self, Wants};
-use crate::domain::cursor;
 use crate::store::{directory, publications, queries};
 use async_graphql::{Context, Lookahead};
 use sea_orm::DatabaseConnection;

@@ -2,9 +2,9 @@
 //! request; `event: next` per result with `id:` set to the edge cursor, then `event: complete`.
 //! A client that reconnects with `Last-Event-ID` resumes after that cursor with no gap.
 
+use super::GraphqlState;
 use super::loaders::Loaders;
 use super::subscription::{CursorSlot, ResumeFrom};
-use super::GraphqlState;
 use crate::error::ApiError;
 use crate::metrics::{GaugeGuard, Transport};
 use async_graphql::Request;

@@ -3,9 +3,9 @@
 use super::types::{
     Publication, PublicationEdge, PublicationFilter, WebhookEvent, WebhookEventEdge,
 };
+use crate::domain::cursor;
 use crate::error::{ApiError, ApiResult};
 use crate::feed::{Feed, stream::FeedError};
-use crate::domain::cursor;
 use crate::store::{publications, queries};
 use async_graphql::{Context, Subscription};
 use futures::{Stream, StreamExt};

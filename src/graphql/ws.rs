@@ -8,9 +8,9 @@
 //! errors with `next`+`complete` instead of one `error`, closes 1002 instead of 4403 when
 //! `connection_init` is refused, and never pings. async-graphql still executes every operation.
 
+use super::GraphqlState;
 use super::hub::{Frame, Hub, Joined};
 use super::loaders::Loaders;
-use super::GraphqlState;
 use crate::error::ApiError;
 use crate::metrics::{GaugeGuard, Transport};
 use async_graphql::Request;
@@ -54,8 +54,8 @@ pub async fn upgrade(
         Some("graphql-ws") => Protocol::Legacy,
         _ => Protocol::Modern,
     };
-    let header_ok =
-        super::auth::bearer(&headers).is_some_and(|t| super::auth::token_matches(&state.config.api_tokens, t));
+    let header_ok = super::auth::bearer(&headers)
+        .is_some_and(|t| super::auth::token_matches(&state.config.api_tokens, t));
     // The connection outlives the request; it keeps the request's span (and id) in its logs.
     let span = tracing::Span::current();
     ws.on_upgrade(move |socket| {

@@ -1,8 +1,8 @@
 //! Publication pages: combinable filters, two orderings, keyset both ways, counts on demand.
 
-use crate::domain::cursor::PublicationKey;
 use super::queries::{Page, Window};
 use super::related::Related;
+use crate::domain::cursor::PublicationKey;
 use chrono::{DateTime, Utc};
 use entity::{campaign, customer, publication, publication_voucher, voucher};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};

@@ -47,16 +47,23 @@ impl Said {
         !self.i.is_multiple_of(5)
     }
     fn campaign_type(&self) -> &'static str {
-        if self.i.is_multiple_of(3) { GIFT } else { DISCOUNT }
+        if self.i.is_multiple_of(3) {
+            GIFT
+        } else {
+            DISCOUNT
+        }
     }
     fn voucher_type(&self) -> Option<&'static str> {
         self.has_campaign()
             .then_some(if self.i % 3 == 1 { GIFT } else { DISCOUNT })
     }
     fn category(&self) -> Option<(String, String)> {
-        self.i
-            .is_multiple_of(2)
-            .then(|| (format!("cat_{}", self.i % 3), format!("Category {}", self.i)))
+        self.i.is_multiple_of(2).then(|| {
+            (
+                format!("cat_{}", self.i % 3),
+                format!("Category {}", self.i),
+            )
+        })
     }
 
     fn body(&self) -> Vec<u8> {
@@ -122,7 +129,11 @@ fn oracle(committed: &[(i64, Said)]) -> Vec<Vec<String>> {
         offer(&mut customers, &h, STUB, format!("{h}|||{STUB}|{event}"));
         let camp = s.campaign();
         let (name, kind, facts) = match s.has_campaign() {
-            true => (format!("Campaign {}", s.i), Some(s.campaign_type()), s.micros(13)),
+            true => (
+                format!("Campaign {}", s.i),
+                Some(s.campaign_type()),
+                s.micros(13),
+            ),
             false => (camp.clone(), None, STUB),
         };
         let text = format!("{camp}|{name}|{}|{facts}|{event}", kind.unwrap_or(""));
@@ -153,7 +164,10 @@ fn oracle(committed: &[(i64, Said)]) -> Vec<Vec<String>> {
         texts(customers),
         texts(campaigns),
         texts(vouchers),
-        categories.iter().map(|(id, n)| format!("{id}|{n}")).collect(),
+        categories
+            .iter()
+            .map(|(id, n)| format!("{id}|{n}"))
+            .collect(),
         voucher_categories
             .iter()
             .map(|(v, c)| format!("{v}|{c}"))
@@ -219,7 +233,10 @@ async fn what_is_stored_is_what_the_rules_say(backend: Backend) {
     for app in [&batched, &single] {
         let expected = oracle(&committed(app).await);
         assert!(expected.iter().all(|t| !t.is_empty()), "{expected:?}");
-        assert_eq!(dump(app).await, expected.into_iter().map(sorted).collect::<Vec<_>>());
+        assert_eq!(
+            dump(app).await,
+            expected.into_iter().map(sorted).collect::<Vec<_>>()
+        );
     }
     // And the batches really were batches.
     let statements = batched

@@ -32,6 +32,65 @@ async fn non_loopback_without_secret_or_token_is_refused() {
     );
 }
 
+/// The binary's own words for a database it cannot open: where, and why, at once.
+fn serve_error(database_url: &str, listen: &str) -> (String, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let output = Command::new(env!("CARGO_BIN_EXE_pubgate"))
+        .args(["serve", "--listen", listen, "--database-url", database_url])
+        .env_remove("PUBGATE_API_TOKENS")
+        .env_remove("PUBGATE_WEBHOOK_SECRETS")
+        .output()
+        .expect("runs");
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    (stderr, started.elapsed())
+}
+
+#[test]
+fn a_refusing_postgres_is_named_at_once() {
+    // Nothing listens on port 1: the connection is refused.
+    let (stderr, took) = serve_error("postgres://postgres@127.0.0.1:1/shop", "localhost:0");
+    assert!(
+        stderr.contains("cannot connect to PostgreSQL at 127.0.0.1:1/shop")
+            && stderr.contains("connection refused"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Custom Error"), "{stderr}");
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "took {took:?}: {stderr}"
+    );
+    let (stderr, _) = serve_error("mysql://x@127.0.0.1/shop", "127.0.0.1:0");
+    assert!(
+        stderr.contains("must start with sqlite: or postgres:"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Custom Error"), "{stderr}");
+}
+
+#[test]
+fn a_missing_postgres_database_is_named() {
+    let Some(url) = std::env::var("PUBGATE_TEST_POSTGRES_URL").ok() else {
+        eprintln!("skipped: PUBGATE_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let (base, _) = url.rsplit_once('/').expect("a database in the URL");
+    let (stderr, _) = serve_error(&format!("{base}/pubgate_no_such_db"), "127.0.0.1:0");
+    assert!(
+        stderr.contains("/pubgate_no_such_db: the database does not exist"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn an_unopenable_sqlite_file_is_named() {
+    let (stderr, _) = serve_error("sqlite:///nonexistent-dir/x/pubgate.db", "127.0.0.1:0");
+    assert!(
+        stderr.contains("cannot open the SQLite database /nonexistent-dir/x/pubgate.db"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn unsigned_webhooks_are_taken_on_loopback_without_a_secret() {
     let Some(app) = TestApp::spawn_with(Backend::Sqlite, |c| c.webhook_secrets.clear()).await

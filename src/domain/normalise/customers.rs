@@ -1,6 +1,6 @@
 //! Customers: from a customer object, or a stub from a reference to one.
 
-use super::{entity_id, Reader, metadata, string_at, timestamp};
+use super::{Reader, entity_id, metadata, string_at, timestamp};
 use entity::customer;
 use serde_json::{Map, Value};
 

@@ -1,6 +1,6 @@
 //! Publications: which customer got which vouchers, through which channel.
 
-use super::{entity_id, PublicationFacts, Reader, clean_text, metadata, string_at, timestamp};
+use super::{PublicationFacts, Reader, clean_text, entity_id, metadata, string_at, timestamp};
 use chrono::{DateTime, Utc};
 use entity::publication;
 use serde_json::{Map, Value};

@@ -5,7 +5,12 @@ use entity::{category, voucher};
 use serde_json::Value;
 
 impl Reader {
-    pub(super) fn voucher(&mut self, value: &Value, template: Option<&Value>, holder: Option<&str>) {
+    pub(super) fn voucher(
+        &mut self,
+        value: &Value,
+        template: Option<&Value>,
+        holder: Option<&str>,
+    ) {
         let (Some(id), Some(code)) = (entity_id(Some(value), ""), string_at(Some(value), "code"))
         else {
             return;
@@ -115,7 +120,6 @@ impl Reader {
 pub(super) fn is_voucher_type(text: &str) -> bool {
     matches!(text, "DISCOUNT_VOUCHER" | "GIFT_VOUCHER" | "LOYALTY_CARD")
 }
-
 
 /// The voucher's type: as sent, else from what it carries, else from its campaign's template.
 fn voucher_type(

@@ -43,7 +43,15 @@ impl<M> Slots<M> {
         Slots(
             facts_times
                 .into_iter()
-                .map(|(id, facts_at)| (id, Slot { facts_at, row: None }))
+                .map(|(id, facts_at)| {
+                    (
+                        id,
+                        Slot {
+                            facts_at,
+                            row: None,
+                        },
+                    )
+                })
                 .collect(),
         )
     }

@@ -43,8 +43,7 @@ pub(super) async fn write<C: ConnectionTrait>(txn: &C, after: After) -> Result<(
     if !after.voucher_categories.is_empty() {
         voucher_category::Entity::delete_many()
             .filter(
-                voucher_category::Column::VoucherId
-                    .is_in(after.voucher_categories.keys().cloned()),
+                voucher_category::Column::VoucherId.is_in(after.voucher_categories.keys().cloned()),
             )
             .exec(txn)
             .await?;
@@ -52,10 +51,11 @@ pub(super) async fn write<C: ConnectionTrait>(txn: &C, after: After) -> Result<(
             .voucher_categories
             .into_iter()
             .flat_map(|(voucher_id, ids)| {
-                ids.into_iter().map(move |category_id| voucher_category::Model {
-                    voucher_id: voucher_id.clone(),
-                    category_id,
-                })
+                ids.into_iter()
+                    .map(move |category_id| voucher_category::Model {
+                        voucher_id: voucher_id.clone(),
+                        category_id,
+                    })
             });
         insert_new::<voucher_category::Entity, _>(txn, links.collect()).await?;
     }
