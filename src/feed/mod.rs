@@ -9,11 +9,11 @@
 mod listen;
 pub mod stream;
 
+use crate::store::publications::{self, PublicationFilter};
+use crate::store::queries::{self, EventFilter};
 use crate::store::related::{self, Related, Wants};
 use entity::{publication, webhook_event};
-use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::{DatabaseConnection, DbErr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{broadcast, watch};
@@ -150,24 +150,16 @@ async fn publish(feed: Feed, mut signal: watch::Receiver<i64>) {
 /// Reads and broadcasts the events in `(head, target]`, a batch at a time.
 async fn publish_upto(feed: &Feed, mut head: i64, target: i64) -> Result<(), DbErr> {
     while head < target {
-        let events = webhook_event::Entity::find()
-            .filter(webhook_event::Column::Id.gt(head))
-            .filter(webhook_event::Column::Id.lte(target))
-            .order_by_asc(webhook_event::Column::Id)
-            .limit(BATCH)
-            .all(&feed.db)
-            .await?;
+        let events =
+            queries::events_after(&feed.db, &EventFilter::default(), head, target, BATCH).await?;
         let upto = if events.len() as u64 == BATCH {
             events.last().map_or(target, |e| e.id)
         } else {
             target
         };
-        let publications = publication::Entity::find()
-            .filter(publication::Column::Seq.gt(head))
-            .filter(publication::Column::Seq.lte(upto))
-            .order_by_asc(publication::Column::Seq)
-            .all(&feed.db)
-            .await?;
+        // Sequence numbers are unique: at most one publication per number in the range.
+        let (all, at_most) = (PublicationFilter::default(), (upto - head).unsigned_abs());
+        let publications = publications::after_seq(&feed.db, &all, head, upto, at_most).await?;
         let related = related::for_publications(&feed.db, &publications, Wants::all()).await?;
         let batch = Arc::new(Batch {
             upto,

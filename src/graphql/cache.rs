@@ -44,7 +44,7 @@ impl Entries {
 }
 
 /// What a request that read head `h` should do.
-pub enum Lookup {
+pub enum Decision {
     /// The answer, computed at `h`.
     Hit(Bytes),
     /// Execute, then hand the answer to [`Flight::land`] (dropping the flight without landing
@@ -111,25 +111,25 @@ impl QueryCache {
 
     /// What a request for `key` that read `head` should do: take the stored answer, wait for an
     /// identical request executing from the same head, or execute and share its answer.
-    pub fn lookup(self: &Arc<Self>, head: i64, key: &[u8]) -> Lookup {
+    pub fn lookup(self: &Arc<Self>, head: i64, key: &[u8]) -> Decision {
         if !self.enabled() {
-            return Lookup::Bypass;
+            return Decision::Bypass;
         }
         let mut entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(answer) = entries.answer(head, key) {
-            return Lookup::Hit(answer);
+            return Decision::Hit(answer);
         }
         if let Some((flying, rx)) = entries.flights.get(key)
             && *flying == head
         {
-            return Lookup::Follow(rx.clone());
+            return Decision::Follow(rx.clone());
         }
         if head < entries.head {
-            return Lookup::Bypass;
+            return Decision::Bypass;
         }
         let (tx, rx) = watch::channel(None);
         entries.flights.insert(key.to_vec(), (head, rx));
-        Lookup::Lead(Flight {
+        Decision::Lead(Flight {
             cache: self.clone(),
             head,
             key: key.to_vec(),
@@ -194,31 +194,31 @@ mod tests {
     #[tokio::test]
     async fn one_request_executes_and_the_identical_ones_wait_for_it() {
         let cache = Arc::new(QueryCache::new(1024));
-        let Lookup::Lead(flight) = cache.lookup(1, b"q") else {
+        let Decision::Lead(flight) = cache.lookup(1, b"q") else {
             panic!("the first leads")
         };
-        let Lookup::Follow(waiting) = cache.lookup(1, b"q") else {
+        let Decision::Follow(waiting) = cache.lookup(1, b"q") else {
             panic!("the second waits")
         };
         assert!(
-            matches!(cache.lookup(2, b"q"), Lookup::Lead(_)),
+            matches!(cache.lookup(2, b"q"), Decision::Lead(_)),
             "a request that read a newer head does not wait for an older execution"
         );
         drop(flight);
         assert_eq!(follow(waiting).await, None, "no answer: execute yourself");
 
-        let Lookup::Lead(flight) = cache.lookup(2, b"q") else {
+        let Decision::Lead(flight) = cache.lookup(2, b"q") else {
             panic!("leads again")
         };
-        let Lookup::Follow(waiting) = cache.lookup(2, b"q") else {
+        let Decision::Follow(waiting) = cache.lookup(2, b"q") else {
             panic!("waits")
         };
         flight.land(Bytes::from_static(b"a2"));
         assert_eq!(follow(waiting).await.as_deref(), Some(&b"a2"[..]));
-        assert!(matches!(cache.lookup(2, b"q"), Lookup::Hit(_)));
+        assert!(matches!(cache.lookup(2, b"q"), Decision::Hit(_)));
         assert!(matches!(
             Arc::new(QueryCache::new(0)).lookup(2, b"q"),
-            Lookup::Bypass
+            Decision::Bypass
         ));
     }
 

@@ -6,7 +6,9 @@
 //! the whole process. The nesting is therefore measured on the text first, in one pass.
 
 use crate::metrics::OperationKind;
-use async_graphql::parser::types::{ExecutableDocument, Selection, SelectionSet};
+use async_graphql::parser::types::{
+    DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
+};
 use async_graphql::{Positioned, Request, ServerError};
 use std::collections::HashSet;
 
@@ -27,6 +29,7 @@ pub fn prepare(
             None,
         ));
     }
+    let name = request.operation_name.clone();
     let document = request.parsed_query()?;
     if refuse_introspection && asks_introspection(document) {
         return Err(ServerError::new(
@@ -34,7 +37,22 @@ pub fn prepare(
             None,
         ));
     }
-    Ok(super::instrument::kind_of(document))
+    Ok(super::instrument::kind_of(operation(
+        document,
+        name.as_deref(),
+    )))
+}
+
+/// The operation a request runs: the only one, or the one it names (as execution picks it).
+pub fn operation<'a>(
+    document: &'a ExecutableDocument,
+    name: Option<&str>,
+) -> Option<&'a Positioned<OperationDefinition>> {
+    match (&document.operations, name) {
+        (DocumentOperations::Single(op), _) => Some(op),
+        (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        (DocumentOperations::Multiple(_), None) => None,
+    }
 }
 
 /// True when `query` nests `{`, `[` or `(` more than `MAX_NESTING` deep, outside strings and

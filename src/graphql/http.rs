@@ -59,24 +59,24 @@ pub(super) async fn graphql(State(state): State<GraphqlState>, request: Request)
 /// has not moved since the same request (same bytes) was answered, or from an identical request
 /// executing from the same head.
 async fn answer(state: &GraphqlState, request: async_graphql::Request, key: Vec<u8>) -> Response {
-    use cache::Lookup;
+    use cache::Decision;
     let metrics = &state.metrics;
     // Read before executing: the answer is then at least as new as this head.
     let lookup = match state.query_cache.enabled() {
         true => match crate::store::queries::sequence_head(&state.db).await {
             Ok(head) => state.query_cache.lookup(head, &key),
-            Err(_) => Lookup::Bypass,
+            Err(_) => Decision::Bypass,
         },
-        false => Lookup::Bypass,
+        false => Decision::Bypass,
     };
     let flight = match lookup {
-        Lookup::Hit(body) => return cached(state, body),
-        Lookup::Follow(rx) => match cache::follow(rx).await {
+        Decision::Hit(body) => return cached(state, body),
+        Decision::Follow(rx) => match cache::follow(rx).await {
             Some(body) => return cached(state, body),
             None => None,
         },
-        Lookup::Lead(flight) => Some(flight),
-        Lookup::Bypass => None,
+        Decision::Lead(flight) => Some(flight),
+        Decision::Bypass => None,
     };
     if state.query_cache.enabled() {
         metrics.query_cache_misses.increment(1);

@@ -8,7 +8,7 @@ use super::loaders::Loaders;
 use super::subscription::CursorSlot;
 use crate::domain::cursor;
 use async_graphql::Request;
-use async_graphql::parser::types::{DocumentOperations, OperationType, Selection};
+use async_graphql::parser::types::{OperationType, Selection};
 use futures::StreamExt;
 use metrics::Gauge;
 use std::collections::HashMap;
@@ -83,11 +83,7 @@ impl Hub {
             return None;
         }
         let document = async_graphql::parser::parse_query(&request.query).ok()?;
-        let operation = match (&document.operations, &request.operation_name) {
-            (DocumentOperations::Single(op), _) => op,
-            (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name.as_str())?,
-            (DocumentOperations::Multiple(_), None) => return None,
-        };
+        let operation = super::guard::operation(&document, request.operation_name.as_deref())?;
         if operation.node.ty != OperationType::Subscription {
             return None;
         }

@@ -6,7 +6,8 @@
 //! the CPU of a 50-row page.
 
 use crate::metrics::{Metrics, OperationKind};
-use async_graphql::parser::types::{DocumentOperations, ExecutableDocument, OperationType};
+use async_graphql::Positioned;
+use async_graphql::parser::types::{OperationDefinition, OperationType};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -37,13 +38,9 @@ impl Drop for Timing {
     }
 }
 
-/// The kind of the document's operation (the first one's, when it holds several).
-pub fn kind_of(document: &ExecutableDocument) -> OperationKind {
-    let ty = match &document.operations {
-        DocumentOperations::Single(op) => Some(op.node.ty),
-        DocumentOperations::Multiple(ops) => ops.values().next().map(|op| op.node.ty),
-    };
-    match ty {
+/// The kind of an operation (`Invalid` when the document has no such operation).
+pub fn kind_of(operation: Option<&Positioned<OperationDefinition>>) -> OperationKind {
+    match operation.map(|op| op.node.ty) {
         Some(OperationType::Query) => OperationKind::Query,
         Some(OperationType::Mutation) => OperationKind::Mutation,
         Some(OperationType::Subscription) => OperationKind::Subscription,

@@ -1,18 +1,14 @@
 //! The lists behind every connection field, top-level or nested: arguments in, one page out.
 
 use super::connection::Paging;
+use super::db;
 use super::types::*;
 use crate::domain::cursor;
 use crate::error::ApiResult;
 use crate::store::related::{self, Wants};
 use crate::store::{directory, publications, queries};
 use async_graphql::{Context, Lookahead};
-use sea_orm::DatabaseConnection;
 use std::sync::Arc;
-
-fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
-    ctx.data_unchecked::<DatabaseConnection>()
-}
 
 fn selects(node: Lookahead<'_>, path: &[&str]) -> bool {
     match path.split_first() {

@@ -2,8 +2,7 @@
 //! costs the same number of statements whatever its size (no N+1).
 
 use crate::error::{ApiError, ApiResult};
-use crate::store::directory;
-use crate::store::related::Related;
+use crate::store::related::{self, Related};
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader, LruCache};
 use entity::{campaign, category, customer, voucher, webhook_event};
@@ -34,37 +33,37 @@ loader!(
     CustomerLoader,
     String,
     customer::Model,
-    directory::customers_by_id
+    related::by_key::<customer::Entity>
 );
 loader!(
     VoucherLoader,
     String,
     voucher::Model,
-    directory::vouchers_by_id
+    related::by_key::<voucher::Entity>
 );
 loader!(
     CampaignLoader,
     String,
     campaign::Model,
-    directory::campaigns_by_id
+    related::by_key::<campaign::Entity>
 );
 loader!(
     EventLoader,
     i64,
     webhook_event::Model,
-    directory::events_by_id
+    related::by_key::<webhook_event::Entity>
 );
 loader!(
     CategoriesLoader,
     String,
     Vec<category::Model>,
-    directory::categories_of_vouchers
+    related::categories_of_vouchers
 );
 loader!(
     PublicationVouchersLoader,
     String,
     Vec<String>,
-    directory::vouchers_of_publications
+    related::vouchers_of_publications
 );
 
 /// Rows a loader keeps per request (or per subscription, which lives long).

@@ -42,6 +42,11 @@ pub fn schema(db: DatabaseConnection, feed: crate::feed::Feed, config: &Config) 
     builder.finish()
 }
 
+/// The database the schema was given (every resolver reads through it).
+pub(crate) fn db<'a>(ctx: &async_graphql::Context<'a>) -> &'a DatabaseConnection {
+    ctx.data_unchecked::<DatabaseConnection>()
+}
+
 /// The SDL that `pubgate schema` prints and `schema.graphql` holds.
 pub fn sdl() -> String {
     Schema::build(query::Query, EmptyMutation, subscription::Subscription)

@@ -1,20 +1,15 @@
 //! The Query root: every list a dashboard reads, and lookups by id.
 
 use super::connection::{Paging, page_cost};
+use super::db;
 use super::lists;
 use super::types::*;
 use crate::error::ApiResult;
 use crate::store::{directory, publications, queries};
 use async_graphql::{Context, ID, Object};
-use entity::publication;
-use sea_orm::{DatabaseConnection, EntityTrait};
 
 /// What dashboards can read.
 pub struct Query;
-
-fn db<'a>(ctx: &Context<'a>) -> &'a DatabaseConnection {
-    ctx.data_unchecked::<DatabaseConnection>()
-}
 
 /// What dashboards can read: voucher assignments and everything they refer to.
 #[Object]
@@ -62,8 +57,7 @@ impl Query {
         ctx: &Context<'_>,
         #[graphql(desc = "Voucherify's publication id.")] id: ID,
     ) -> ApiResult<Option<Publication>> {
-        Ok(publication::Entity::find_by_id(id.0)
-            .one(db(ctx))
+        Ok(publications::by_id(db(ctx), id.0)
             .await?
             .map(|row| Publication::new(row, None)))
     }

@@ -1,16 +1,13 @@
-//! Customers, vouchers and campaigns: lookups, filtered pages by id, and the batch reads the
-//! GraphQL loaders use (one statement per batch, whatever the page size).
+//! Customers, vouchers and campaigns: lookups and filtered pages by id. The batch reads by id
+//! are in `related`.
 
 use super::queries::{Page, Window};
-use entity::{
-    campaign, category, customer, publication_voucher, voucher, voucher_category, webhook_event,
-};
+use entity::{campaign, category, customer, voucher, voucher_category};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait,
     QueryFilter, QueryOrder, QuerySelect, Select,
 };
-use std::collections::HashMap;
 
 /// Filters on customers.
 #[derive(Debug, Clone, Default)]
@@ -235,95 +232,4 @@ pub async fn campaign(
         }
         (None, None) => Ok(None),
     }
-}
-
-pub async fn customers_by_id(
-    db: &DatabaseConnection,
-    ids: &[String],
-) -> Result<HashMap<String, customer::Model>, DbErr> {
-    let rows = customer::Entity::find()
-        .filter(customer::Column::Id.is_in(ids.to_vec()))
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
-}
-
-pub async fn vouchers_by_id(
-    db: &DatabaseConnection,
-    ids: &[String],
-) -> Result<HashMap<String, voucher::Model>, DbErr> {
-    let rows = voucher::Entity::find()
-        .filter(voucher::Column::Id.is_in(ids.to_vec()))
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
-}
-
-pub async fn campaigns_by_id(
-    db: &DatabaseConnection,
-    ids: &[String],
-) -> Result<HashMap<String, campaign::Model>, DbErr> {
-    let rows = campaign::Entity::find()
-        .filter(campaign::Column::Id.is_in(ids.to_vec()))
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.id.clone(), r)).collect())
-}
-
-pub async fn events_by_id(
-    db: &DatabaseConnection,
-    ids: &[i64],
-) -> Result<HashMap<i64, webhook_event::Model>, DbErr> {
-    let rows = webhook_event::Entity::find()
-        .filter(webhook_event::Column::Id.is_in(ids.to_vec()))
-        .all(db)
-        .await?;
-    Ok(rows.into_iter().map(|r| (r.id, r)).collect())
-}
-
-/// Each voucher's categories, by name.
-pub async fn categories_of_vouchers(
-    db: &DatabaseConnection,
-    ids: &[String],
-) -> Result<HashMap<String, Vec<category::Model>>, DbErr> {
-    let rows: Vec<(String, String, String, Option<i32>)> = voucher_category::Entity::find()
-        .select_only()
-        .column(voucher_category::Column::VoucherId)
-        .column_as(category::Column::Id, "category_id_")
-        .column(category::Column::Name)
-        .column(category::Column::Hierarchy)
-        .inner_join(category::Entity)
-        .filter(voucher_category::Column::VoucherId.is_in(ids.to_vec()))
-        .order_by_asc(category::Column::Name)
-        .into_tuple()
-        .all(db)
-        .await?;
-    let mut out: HashMap<String, Vec<category::Model>> = HashMap::new();
-    for (voucher_id, id, name, hierarchy) in rows {
-        out.entry(voucher_id).or_default().push(category::Model {
-            id,
-            name,
-            hierarchy,
-        });
-    }
-    Ok(out)
-}
-
-/// Each publication's voucher ids, in payload order.
-pub async fn vouchers_of_publications(
-    db: &DatabaseConnection,
-    ids: &[String],
-) -> Result<HashMap<String, Vec<String>>, DbErr> {
-    let rows = publication_voucher::Entity::find()
-        .filter(publication_voucher::Column::PublicationId.is_in(ids.to_vec()))
-        .order_by_asc(publication_voucher::Column::Position)
-        .all(db)
-        .await?;
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
-    for row in rows {
-        out.entry(row.publication_id)
-            .or_default()
-            .push(row.voucher_id);
-    }
-    Ok(out)
 }

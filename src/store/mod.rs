@@ -3,6 +3,7 @@
 
 mod connect;
 pub mod directory;
+mod filter;
 pub mod ingest;
 pub mod publications;
 pub mod queries;

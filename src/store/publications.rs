@@ -1,14 +1,15 @@
 //! Publication pages: combinable filters, two orderings, keyset both ways, counts on demand.
 
+use super::filter::{self, Path, Term, Test};
 use super::queries::{Page, Window};
 use super::related::Related;
 use crate::domain::cursor::PublicationKey;
 use chrono::{DateTime, Utc};
-use entity::{campaign, customer, publication, publication_voucher, voucher};
-use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use entity::{campaign, customer, publication, voucher};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect,
+    QueryFilter, QueryOrder, QuerySelect, Value,
 };
 
 /// Which timestamp orders a list of publications.
@@ -54,94 +55,56 @@ pub struct PublicationFilter {
 }
 
 impl PublicationFilter {
-    /// The SQL condition for this filter.
-    pub fn condition(&self) -> Condition {
+    /// The one description of this filter, as terms.
+    fn terms(&self) -> Vec<Term<publication::Column>> {
         use publication::Column as P;
-        let mut cond = Condition::all();
-        if let Some(id) = &self.customer_id {
-            cond = cond.add(P::CustomerId.eq(id.clone()));
-        }
-        if let Some(source) = &self.customer_source_id {
-            cond = cond.add(P::CustomerId.in_subquery(ids_where(
-                customer::Entity,
-                customer::Column::Id,
-                customer::Column::SourceId,
-                source,
-            )));
-        }
-        if let Some(id) = &self.campaign_id {
-            cond = cond.add(P::CampaignId.eq(id.clone()));
-        }
-        if let Some(name) = &self.campaign_name {
-            cond = cond.add(P::CampaignId.in_subquery(ids_where(
-                campaign::Entity,
-                campaign::Column::Id,
-                campaign::Column::Name,
-                name,
-            )));
-        }
-        let by_voucher = |column: voucher::Column, value: &str| {
-            P::Id.in_subquery(
-                Query::select()
-                    .column((
-                        publication_voucher::Entity,
-                        publication_voucher::Column::PublicationId,
-                    ))
-                    .from(publication_voucher::Entity)
-                    .inner_join(
-                        voucher::Entity,
-                        Expr::col((voucher::Entity, voucher::Column::Id)).equals((
-                            publication_voucher::Entity,
-                            publication_voucher::Column::VoucherId,
-                        )),
-                    )
-                    .and_where(Expr::col((voucher::Entity, column)).eq(value))
-                    .to_owned(),
-            )
-        };
-        if let Some(code) = &self.voucher_code {
-            cond = cond.add(by_voucher(voucher::Column::Code, code));
-        }
-        if let Some(kind) = &self.voucher_type {
-            cond = cond.add(by_voucher(voucher::Column::VoucherType, kind));
-        }
-        if let Some(id) = &self.voucher_id {
-            cond = cond.add(
-                P::Id.in_subquery(
-                    Query::select()
-                        .column(publication_voucher::Column::PublicationId)
-                        .from(publication_voucher::Entity)
-                        .and_where(
-                            Expr::col(publication_voucher::Column::VoucherId).eq(id.as_str()),
-                        )
-                        .to_owned(),
-                ),
-            );
-        }
-        if let Some(channel) = &self.channel {
-            cond = cond.add(P::Channel.eq(channel.clone()));
-        }
-        if let Some(after) = self.created_after {
-            cond = cond.add(P::CreatedAt.gt(after));
-        }
-        if let Some(before) = self.created_before {
-            cond = cond.add(P::CreatedAt.lt(before));
-        }
-        cond
+        let text = |v: &Option<String>| v.clone().map(|v| Test::Equals(v.into()));
+        let time = |v: Option<DateTime<Utc>>, test: fn(Value) -> Test| v.map(|t| test(t.into()));
+        [
+            (Path::Own(P::CustomerId), text(&self.customer_id)),
+            (
+                Path::Customer(customer::Column::SourceId),
+                text(&self.customer_source_id),
+            ),
+            (Path::Own(P::CampaignId), text(&self.campaign_id)),
+            (
+                Path::Campaign(campaign::Column::Name),
+                text(&self.campaign_name),
+            ),
+            (
+                Path::AnyVoucher(voucher::Column::Code),
+                text(&self.voucher_code),
+            ),
+            (
+                Path::AnyVoucher(voucher::Column::VoucherType),
+                text(&self.voucher_type),
+            ),
+            (Path::AnyVoucherId, text(&self.voucher_id)),
+            (Path::Own(P::Channel), text(&self.channel)),
+            (
+                Path::Own(P::CreatedAt),
+                time(self.created_after, Test::After),
+            ),
+            (
+                Path::Own(P::CreatedAt),
+                time(self.created_before, Test::Before),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(path, test)| Some(Term::new(path, test?)))
+        .collect()
     }
-}
 
-fn ids_where<E: EntityTrait>(
-    entity: E,
-    id: E::Column,
-    column: E::Column,
-    value: &str,
-) -> sea_orm::sea_query::SelectStatement {
-    Query::select()
-        .column(id)
-        .from(entity)
-        .and_where(Expr::col(column).eq(value))
-        .to_owned()
+    /// The SQL condition (pages, counts and replay).
+    pub fn condition(&self) -> Condition {
+        filter::publication_condition(&self.terms())
+    }
+
+    /// The same test in memory, for live rows; `related` must hold the publication's customer,
+    /// campaign and vouchers.
+    pub fn matches(&self, row: &publication::Model, related: &Related) -> bool {
+        filter::publication_matches(&self.terms(), row, related)
+    }
 }
 
 /// One page of publications under `sort`, by keyset on (timestamp, id).
@@ -200,6 +163,14 @@ pub async fn page(
     Ok(Page::from_probe(rows, window))
 }
 
+/// One publication by id.
+pub async fn by_id(
+    db: &DatabaseConnection,
+    id: String,
+) -> Result<Option<publication::Model>, DbErr> {
+    publication::Entity::find_by_id(id).one(db).await
+}
+
 /// How many publications match `filter`.
 pub async fn count(db: &DatabaseConnection, filter: &PublicationFilter) -> Result<u64, DbErr> {
     publication::Entity::find()
@@ -234,50 +205,4 @@ pub async fn after_seq(
         .limit(limit)
         .all(db)
         .await
-}
-
-impl PublicationFilter {
-    /// The same test as `condition`, in memory, for live rows; `related` must hold the
-    /// publication's customer, campaign and vouchers.
-    pub fn matches(&self, row: &publication::Model, related: &Related) -> bool {
-        let eq = |want: &Option<String>, have: Option<&str>| {
-            want.as_deref().is_none_or(|w| have == Some(w))
-        };
-        let customer = related.customers.get(&row.customer_id);
-        let campaign = row
-            .campaign_id
-            .as_ref()
-            .and_then(|id| related.campaigns.get(id));
-        let voucher_ids = related
-            .publication_vouchers
-            .get(&row.id)
-            .cloned()
-            .unwrap_or_else(|| vec![row.voucher_id.clone()]);
-        let vouchers: Vec<&entity::voucher::Model> = voucher_ids
-            .iter()
-            .filter_map(|id| related.vouchers.get(id))
-            .collect();
-        eq(&self.customer_id, Some(&row.customer_id))
-            && eq(
-                &self.customer_source_id,
-                customer.and_then(|c| c.source_id.as_deref()),
-            )
-            && eq(&self.campaign_id, row.campaign_id.as_deref())
-            && eq(&self.campaign_name, campaign.map(|c| c.name.as_str()))
-            && self
-                .voucher_code
-                .as_ref()
-                .is_none_or(|code| vouchers.iter().any(|v| &v.code == code))
-            && self
-                .voucher_type
-                .as_ref()
-                .is_none_or(|kind| vouchers.iter().any(|v| &v.voucher_type == kind))
-            && self
-                .voucher_id
-                .as_ref()
-                .is_none_or(|id| voucher_ids.contains(id))
-            && eq(&self.channel, row.channel.as_deref())
-            && self.created_after.is_none_or(|t| row.created_at > t)
-            && self.created_before.is_none_or(|t| row.created_at < t)
-    }
 }

@@ -1,5 +1,6 @@
 //! The read side: filtered keyset pages, one SQL statement per page, counts only on demand.
 
+use super::filter::{self, Test};
 use chrono::{DateTime, Utc};
 use entity::webhook_event;
 use sea_orm::{
@@ -58,34 +59,34 @@ pub struct EventFilter {
 }
 
 impl EventFilter {
-    fn condition(&self) -> Condition {
+    /// The one description of this filter, as terms on the events' own columns.
+    fn terms(&self) -> Vec<(webhook_event::Column, Test)> {
         use webhook_event::Column as C;
-        let mut cond = Condition::all();
+        let mut terms = vec![];
         if let Some(types) = &self.types {
-            cond = cond.add(C::EventType.is_in(types.clone()));
+            let types = types.iter().map(|t| t.clone().into()).collect();
+            terms.push((C::EventType, Test::OneOf(types)));
         }
         if let Some(normalized) = self.normalized {
-            cond = cond.add(C::Normalized.eq(normalized));
+            terms.push((C::Normalized, Test::Equals(normalized.into())));
         }
         if let Some(after) = self.received_after {
-            cond = cond.add(C::ReceivedAt.gt(after));
+            terms.push((C::ReceivedAt, Test::After(after.into())));
         }
         if let Some(before) = self.received_before {
-            cond = cond.add(C::ReceivedAt.lt(before));
+            terms.push((C::ReceivedAt, Test::Before(before.into())));
         }
-        cond
+        terms
     }
-}
 
-impl EventFilter {
-    /// The same test as `condition`, in memory, for live rows.
+    /// The SQL condition (pages and replay).
+    fn condition(&self) -> Condition {
+        filter::own_condition::<webhook_event::Entity>(&self.terms())
+    }
+
+    /// The same test in memory, for live rows.
     pub fn matches(&self, row: &webhook_event::Model) -> bool {
-        self.types
-            .as_ref()
-            .is_none_or(|t| t.contains(&row.event_type))
-            && self.normalized.is_none_or(|n| row.normalized == n)
-            && self.received_after.is_none_or(|t| row.received_at > t)
-            && self.received_before.is_none_or(|t| row.received_at < t)
+        filter::own_matches(&self.terms(), row)
     }
 }
 

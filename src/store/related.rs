@@ -1,10 +1,59 @@
-//! The rows a set of publications refers to, read in one batch per kind: what a page or a feed
-//! batch needs to render its nodes without a query per node.
+//! Batch reads: rows by id, and the rows a set of publications refers to, one statement per
+//! kind whatever the number of rows. What a page, a feed batch or a GraphQL loader needs to
+//! render its nodes without a query per node.
 
-use super::directory;
-use entity::{campaign, category, customer, publication, voucher, webhook_event};
-use sea_orm::{DatabaseConnection, DbErr};
+use entity::{
+    campaign, category, customer, publication, publication_voucher, voucher, voucher_category,
+    webhook_event,
+};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
+
+/// A table whose rows are read in batches by their key.
+pub trait Keyed: EntityTrait {
+    type Key: Clone + Eq + Hash + Into<sea_orm::Value> + Send + Sync + 'static;
+    /// The key column.
+    const KEY: Self::Column;
+    /// A row's key.
+    fn key(row: &Self::Model) -> Self::Key;
+}
+
+macro_rules! keyed {
+    ($($entity:ident: $key:ty, $column:ident, $field:ident;)*) => {$(
+        impl Keyed for $entity::Entity {
+            type Key = $key;
+            const KEY: Self::Column = $entity::Column::$column;
+            fn key(row: &Self::Model) -> $key {
+                row.$field.clone()
+            }
+        }
+    )*};
+}
+
+keyed! {
+    customer: String, Id, id;
+    voucher: String, Id, id;
+    campaign: String, Id, id;
+    webhook_event: i64, Id, id;
+}
+
+/// The rows of `E` with these keys (none asked, no statement).
+pub async fn by_key<E: Keyed>(
+    db: &DatabaseConnection,
+    keys: &[E::Key],
+) -> Result<HashMap<E::Key, E::Model>, DbErr> {
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = E::find()
+        .filter(E::KEY.is_in(keys.iter().cloned()))
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|row| (E::key(&row), row)).collect())
+}
 
 /// Which related rows to read.
 #[derive(Debug, Clone, Copy, Default)]
@@ -67,13 +116,11 @@ pub async fn for_publications(
     }
     if wants.vouchers {
         let pub_ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        related.publication_vouchers = directory::vouchers_of_publications(db, &pub_ids).await?;
+        related.publication_vouchers = vouchers_of_publications(db, &pub_ids).await?;
         voucher_ids.extend(related.publication_vouchers.values().flatten().cloned());
     }
     let voucher_ids = ids(voucher_ids);
-    if !voucher_ids.is_empty() {
-        related.vouchers = directory::vouchers_by_id(db, &voucher_ids).await?;
-    }
+    related.vouchers = by_key::<voucher::Entity>(db, &voucher_ids).await?;
     let mut customer_ids: BTreeSet<String> = BTreeSet::new();
     if wants.customer {
         customer_ids.extend(rows.iter().map(|r| r.customer_id.clone()));
@@ -105,41 +152,70 @@ pub async fn for_publications(
         vec![]
     };
     let (customers, campaigns, categories, events) = futures::try_join!(
-        async {
-            if customer_ids.is_empty() {
-                Ok(HashMap::new())
-            } else {
-                directory::customers_by_id(db, &customer_ids).await
-            }
-        },
-        async {
-            if campaign_ids.is_empty() {
-                Ok(HashMap::new())
-            } else {
-                directory::campaigns_by_id(db, &campaign_ids).await
-            }
-        },
+        by_key::<customer::Entity>(db, &customer_ids),
+        by_key::<campaign::Entity>(db, &campaign_ids),
         async {
             if !wants.voucher_categories || voucher_ids.is_empty() {
                 return Ok(HashMap::new());
             }
-            let mut found = directory::categories_of_vouchers(db, &voucher_ids).await?;
+            let mut found = categories_of_vouchers(db, &voucher_ids).await?;
             for id in &voucher_ids {
                 found.entry(id.clone()).or_default();
             }
             Ok(found)
         },
-        async {
-            if event_ids.is_empty() {
-                Ok(HashMap::new())
-            } else {
-                directory::events_by_id(db, &event_ids).await
-            }
-        },
+        by_key::<webhook_event::Entity>(db, &event_ids),
     )?;
     related.customers = customers;
     related.campaigns = campaigns;
     related.categories = categories;
     related.events = events;
     Ok(related)
+}
+
+/// Each voucher's categories, by name.
+pub async fn categories_of_vouchers(
+    db: &DatabaseConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<category::Model>>, DbErr> {
+    let rows: Vec<(String, String, String, Option<i32>)> = voucher_category::Entity::find()
+        .select_only()
+        .column(voucher_category::Column::VoucherId)
+        .column_as(category::Column::Id, "category_id_")
+        .column(category::Column::Name)
+        .column(category::Column::Hierarchy)
+        .inner_join(category::Entity)
+        .filter(voucher_category::Column::VoucherId.is_in(ids.to_vec()))
+        .order_by_asc(category::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut out: HashMap<String, Vec<category::Model>> = HashMap::new();
+    for (voucher_id, id, name, hierarchy) in rows {
+        out.entry(voucher_id).or_default().push(category::Model {
+            id,
+            name,
+            hierarchy,
+        });
+    }
+    Ok(out)
+}
+
+/// Each publication's voucher ids, in payload order.
+pub async fn vouchers_of_publications(
+    db: &DatabaseConnection,
+    ids: &[String],
+) -> Result<HashMap<String, Vec<String>>, DbErr> {
+    let rows = publication_voucher::Entity::find()
+        .filter(publication_voucher::Column::PublicationId.is_in(ids.to_vec()))
+        .order_by_asc(publication_voucher::Column::Position)
+        .all(db)
+        .await?;
+    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+    for row in rows {
+        out.entry(row.publication_id)
+            .or_default()
+            .push(row.voucher_id);
+    }
+    Ok(out)
 }

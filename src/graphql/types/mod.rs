@@ -15,7 +15,6 @@ pub use voucher::*;
 use crate::error::ApiResult;
 use crate::store::{directory, publications, queries};
 use async_graphql::Context;
-use sea_orm::DatabaseConnection;
 
 /// The deferred count behind a connection's `totalCount`.
 pub enum Count {
@@ -29,7 +28,7 @@ pub enum Count {
 impl Count {
     /// Runs the count (only when `totalCount` is selected).
     pub async fn count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
-        let db = ctx.data_unchecked::<DatabaseConnection>();
+        let db = super::db(ctx);
         let n = match self {
             Count::Events(f) => queries::count_webhook_events(db, f).await?,
             Count::Publications(f) => publications::count(db, f).await?,

@@ -1,69 +1,26 @@
-//! GraphQL over WebSocket: `graphql-transport-ws` (the graphql-ws library's protocol) and the
-//! legacy `graphql-ws` (subscriptions-transport-ws), chosen by `Sec-WebSocket-Protocol`.
-//!
-//! Written here rather than taken from async-graphql-axum 7.x, whose handler breaks the
-//! graphql-transport-ws protocol: it has no connection-init timeout (4408), closes 1011 instead
-//! of 4401 on a subscribe before `connection_ack`, silently replaces a duplicate operation id
-//! instead of closing 4409, sends close reasons over the 123-byte limit, answers validation
-//! errors with `next`+`complete` instead of one `error`, closes 1002 instead of 4403 when
-//! `connection_init` is refused, and never pings. async-graphql still executes every operation.
+//! One WebSocket connection: the handshake (`connection_init`, tokens, its timeout), pings,
+//! the operations it runs and how it closes.
 
-use super::GraphqlState;
-use super::hub::{Frame, Hub, Joined};
-use super::loaders::Loaders;
+use super::operation::{forward, operate};
+use super::protocol::{Command, Protocol};
 use crate::error::ApiError;
+use crate::graphql::GraphqlState;
+use crate::graphql::hub::Hub;
+use crate::graphql::loaders::Loaders;
 use crate::metrics::{GaugeGuard, Transport};
 use async_graphql::Request;
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::{extract::State, http::HeaderMap, response::Response};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::{collections::HashMap, time::Duration};
-use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
-use tracing::Instrument;
 
 /// Frames queued for one connection before its operations wait (and a subscription that waits
 /// too long falls behind the feed and ends with a resumable error).
 const OUT_QUEUE: usize = 32;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-enum Protocol {
-    /// graphql-transport-ws.
-    Modern,
-    /// graphql-ws (subscriptions-transport-ws).
-    Legacy,
-}
-
-/// `GET /graphql` (or `/graphql/ws`) with an upgrade.
-pub async fn upgrade(
-    State(state): State<GraphqlState>,
-    headers: HeaderMap,
-    ws: WebSocketUpgrade,
-) -> Response {
-    let limit = state.config.max_body_bytes;
-    let ws = ws
-        .protocols(["graphql-transport-ws", "graphql-ws"])
-        // Small buffers: thousands of mostly idle subscribers must stay cheap.
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
-        .max_message_size(limit)
-        .max_frame_size(limit);
-    let protocol = match ws.selected_protocol().and_then(|p| p.to_str().ok()) {
-        Some("graphql-ws") => Protocol::Legacy,
-        _ => Protocol::Modern,
-    };
-    let header_ok = super::auth::bearer(&headers)
-        .is_some_and(|t| super::auth::token_matches(&state.config.api_tokens, t));
-    // The connection outlives the request; it keeps the request's span (and id) in its logs.
-    let span = tracing::Span::current();
-    ws.on_upgrade(move |socket| {
-        Connection::run(socket, protocol, state, header_ok).instrument(span)
-    })
-}
-
-struct Connection {
+pub(super) struct Connection {
     protocol: Protocol,
     state: GraphqlState,
     out: mpsc::Sender<Message>,
@@ -77,7 +34,12 @@ struct Connection {
 struct Close(u16, String);
 
 impl Connection {
-    async fn run(socket: WebSocket, protocol: Protocol, state: GraphqlState, header_ok: bool) {
+    pub(super) async fn run(
+        socket: WebSocket,
+        protocol: Protocol,
+        state: GraphqlState,
+        header_ok: bool,
+    ) {
         let (mut sink, mut incoming) = socket.split();
         let (out, mut outgoing) = mpsc::channel::<Message>(OUT_QUEUE);
         let writer = tokio::spawn(async move {
@@ -121,10 +83,7 @@ impl Connection {
                     Some(Ok(_)) => {} // ping/pong frames are answered by the library
                 },
                 () = &mut init_deadline, if !conn.acked => break Some(Close(4408, "Connection initialisation timeout".into())),
-                _ = ping.tick(), if conn.acked => {
-                    let message = match conn.protocol { Protocol::Modern => json!({"type": "ping"}), Protocol::Legacy => json!({"type": "ka"}) };
-                    conn.send(message).await;
-                }
+                _ = ping.tick(), if conn.acked => conn.send(conn.protocol.keep_alive()).await,
                 Some(id) = finished.recv() => { conn.operations.remove(&id); }
                 _ = shutdown.changed() => break Some(Close(1001, "server shutting down; reconnect and resume".into())),
             }
@@ -157,7 +116,7 @@ impl Connection {
         let error = json!([error.into_server_error(async_graphql::Pos::default())]);
         self.send(json!({"type": "error", "id": id, "payload": error}))
             .await;
-        if self.protocol == Protocol::Legacy {
+        if self.protocol.completes_after_error() {
             self.send(json!({"type": "complete", "id": id})).await;
         }
     }
@@ -170,14 +129,14 @@ impl Connection {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let id = message.get("id").and_then(Value::as_str).map(str::to_owned);
-        match (self.protocol, kind) {
-            (_, "connection_init") => self.on_init(message.get("payload")).await,
-            (Protocol::Modern, "ping") => {
+        match self.protocol.command(kind) {
+            Some(Command::Init) => self.on_init(message.get("payload")).await,
+            Some(Command::Ping) => {
                 self.send(json!({"type": "pong"})).await;
                 Ok(())
             }
-            (Protocol::Modern, "pong") => Ok(()),
-            (Protocol::Modern, "subscribe") | (Protocol::Legacy, "start") => {
+            Some(Command::Pong) => Ok(()),
+            Some(Command::Subscribe) => {
                 let id = id.ok_or_else(|| {
                     Close(
                         4400,
@@ -187,14 +146,14 @@ impl Connection {
                 self.on_subscribe(id, message.get("payload").cloned().unwrap_or(Value::Null))
                     .await
             }
-            (Protocol::Modern, "complete") | (Protocol::Legacy, "stop") => {
+            Some(Command::Complete) => {
                 if let Some(operation) = id.and_then(|id| self.operations.remove(&id)) {
                     operation.abort();
                 }
                 Ok(())
             }
-            (Protocol::Legacy, "connection_terminate") => Err(Close(1000, "terminated".into())),
-            _ => Err(Close(
+            Some(Command::Terminate) => Err(Close(1000, "terminated".into())),
+            None => Err(Close(
                 4400,
                 format!("Invalid message received: unexpected type `{kind}`"),
             )),
@@ -211,23 +170,22 @@ impl Connection {
                 .iter()
                 .find_map(|k| p.get(*k)?.as_str());
             header
-                .and_then(super::auth::bearer_token)
+                .and_then(crate::graphql::auth::bearer_token)
                 .or_else(|| p.get("authToken")?.as_str())
         });
         let allowed = tokens.is_empty()
             || self.header_ok
-            || given.is_some_and(|t| super::auth::token_matches(tokens, t));
+            || given.is_some_and(|t| crate::graphql::auth::token_matches(tokens, t));
         if !allowed {
-            if self.protocol == Protocol::Legacy {
-                self.send(json!({"type": "connection_error", "payload": {"message": "Forbidden"}}))
-                    .await;
+            if let Some(message) = self.protocol.init_refused() {
+                self.send(message).await;
             }
             return Err(Close(4403, "Forbidden".into()));
         }
         self.acked = true;
         self.send(json!({"type": "connection_ack"})).await;
-        if self.protocol == Protocol::Legacy {
-            self.send(json!({"type": "ka"})).await;
+        if let Some(message) = self.protocol.after_ack() {
+            self.send(message).await;
         }
         Ok(())
     }
@@ -287,124 +245,6 @@ impl Connection {
         self.operations.insert(id, operation);
         Ok(())
     }
-}
-
-/// Runs one operation, sending its results; a result with errors and no data ends it with one
-/// `error` message.
-async fn operate(
-    state: GraphqlState,
-    protocol: Protocol,
-    id: String,
-    request: Request,
-    out: mpsc::Sender<Message>,
-    done: mpsc::UnboundedSender<String>,
-) {
-    let frames = state.metrics.frames(Transport::WebSocket).clone();
-    let mut responses = super::execute::execute_stream(&state, request);
-    let mut failed = false;
-    while let Some(response) = responses.next().await {
-        let response = super::execute::with_codes(response);
-        let message = if super::execute::is_failure(&response) {
-            failed = true;
-            let errors = serde_json::to_value(&response.errors).unwrap_or(Value::Null);
-            json!({"type": "error", "id": id, "payload": errors})
-        } else {
-            let kind = if protocol == Protocol::Modern {
-                "next"
-            } else {
-                "data"
-            };
-            json!({"type": kind, "id": id, "payload": response})
-        };
-        if out
-            .send(Message::Text(message.to_string().into()))
-            .await
-            .is_err()
-        {
-            return;
-        }
-        if !failed {
-            frames.increment(1);
-        }
-        if failed {
-            break;
-        }
-    }
-    if !failed || protocol == Protocol::Legacy {
-        let _ = out
-            .send(Message::Text(
-                json!({"type": "complete", "id": id}).to_string().into(),
-            ))
-            .await;
-    }
-    let _ = done.send(id);
-}
-
-/// Relays a shared subscription's frames to one subscriber.
-async fn forward(
-    protocol: Protocol,
-    id: String,
-    mut joined: Joined,
-    out: mpsc::Sender<Message>,
-    done: mpsc::UnboundedSender<String>,
-    frames: metrics::Counter,
-) {
-    let quoted = serde_json::to_string(&id).unwrap_or_default();
-    let next = if protocol == Protocol::Modern {
-        "next"
-    } else {
-        "data"
-    };
-    let complete = format!(r#"{{"type":"complete","id":{quoted}}}"#);
-    let mut last = joined.resume;
-    loop {
-        // (frame, ends, is an error)
-        let (text, ends, failed) = match joined.frames.recv().await {
-            Ok(frame) => match &*frame {
-                Frame::Next { payload, cursor } => {
-                    if let Some(cursor) = cursor {
-                        last.clone_from(cursor);
-                    }
-                    (
-                        format!(r#"{{"type":"{next}","id":{quoted},"payload":{payload}}}"#),
-                        false,
-                        false,
-                    )
-                }
-                Frame::Error(errors) => (
-                    format!(r#"{{"type":"error","id":{quoted},"payload":{errors}}}"#),
-                    true,
-                    true,
-                ),
-                Frame::Complete => (complete.clone(), true, false),
-            },
-            Err(RecvError::Lagged(_)) => {
-                let error: async_graphql::Error = ApiError::SlowConsumer(last.clone()).into();
-                let errors = vec![error.into_server_error(async_graphql::Pos::default())];
-                let errors = serde_json::to_string(&errors).unwrap_or_default();
-                (
-                    format!(r#"{{"type":"error","id":{quoted},"payload":{errors}}}"#),
-                    true,
-                    true,
-                )
-            }
-            Err(RecvError::Closed) => (complete.clone(), true, false),
-        };
-        if out.send(Message::Text(text.into())).await.is_err() {
-            break;
-        }
-        if !ends {
-            frames.increment(1);
-        }
-        if ends {
-            // subscriptions-transport-ws ends an operation with `complete` even after `error`.
-            if failed && protocol == Protocol::Legacy {
-                let _ = out.send(Message::Text(complete.clone().into())).await;
-            }
-            break;
-        }
-    }
-    let _ = done.send(id);
 }
 
 /// How a failed read ends the connection: a message over `--max-body-bytes` is closed with 1009
