@@ -19,7 +19,7 @@ trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
 fresh() { fresh_db "$backend" "$1"; }
 [ "$backend" = postgres ] && psql -qAt -h 127.0.0.1 -U postgres -c "SHOW synchronous_commit" | sed 's/^/synchronous_commit=/'
 
-# GATEWAY_FLAGS=--ingest-one-by-one measures the row-by-row reference path instead;
+# GATEWAY_FLAGS=--ingest-one-by-one measures the gateway without group commit (batches of one);
 # BOUND_BATCH=32 runs the bound at the batch size 32 senders can fill (default 256).
 bounds=(); gateways=(); p99s=()
 for run in $(seq 1 "$runs"); do

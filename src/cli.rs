@@ -121,7 +121,7 @@ pub struct ServeArgs {
     /// answer is checked against the committed sequence first, so none is ever stale (0: off).
     #[arg(long, env = "PUBGATE_QUERY_CACHE_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub query_cache_bytes: usize,
-    /// Store deliveries one at a time, row by row (the reference path; for benchmarks).
+    /// Commit each delivery in a transaction of its own, without group commit (for benchmarks).
     #[arg(long, hide = true)]
     pub ingest_one_by_one: bool,
 }

@@ -45,8 +45,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// How long shutdown waits for open requests and streams before closing them anyway.
     pub shutdown_timeout: Duration,
-    /// Store every delivery on its own through the row-by-row reference path instead of the
-    /// batched one (no flag: the tests compare the two).
+    /// Commit every delivery in a transaction of its own instead of grouping them (the hidden
+    /// `--ingest-one-by-one`: benchmarks measure what group commit gains with it).
     pub ingest_one_by_one: bool,
     /// Bytes of answers to repeated queries kept while nothing new is committed (0: off).
     pub query_cache_bytes: usize,

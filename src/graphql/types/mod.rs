@@ -5,12 +5,14 @@ mod customer;
 mod event;
 mod publication;
 mod voucher;
+mod voucher_values;
 
 pub use campaign::*;
 pub use customer::*;
 pub use event::*;
 pub use publication::*;
 pub use voucher::*;
+pub use voucher_values::*;
 
 use crate::error::ApiResult;
 use crate::store::{directory, publications, queries};
