@@ -49,9 +49,7 @@ impl IntoResponse for HttpError {
         let mut response =
             (status, Json(json!({"error": code, "message": message}))).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            retry_later(&mut response);
         }
         response
     }
@@ -75,6 +73,28 @@ impl ApiError {
     pub fn bad_input(message: impl Into<String>) -> Self {
         ApiError::BadUserInput(message.into())
     }
+
+    /// A GraphQL-shaped HTTP answer (`{"errors": [...]}` with `extensions.code`) with `status`,
+    /// for a request refused before execution.
+    pub fn response_with(status: StatusCode, error: ApiError) -> Response {
+        let error: async_graphql::Error = error.into();
+        let body = async_graphql::Response::from_errors(vec![
+            error.into_server_error(async_graphql::Pos::default()),
+        ]);
+        let mut response =
+            (status, async_graphql_axum::GraphQLResponse::from(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            retry_later(&mut response);
+        }
+        response
+    }
+}
+
+/// `Retry-After` on a 503: the client should try again in a few seconds.
+fn retry_later(response: &mut Response) {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
 }
 
 impl From<DbErr> for ApiError {

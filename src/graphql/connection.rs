@@ -2,7 +2,9 @@
 
 use crate::domain::cursor::BadCursor;
 use crate::error::{ApiError, ApiResult};
-use crate::store::queries::Window;
+use crate::store::queries::{self, Window};
+use crate::store::{directory, publications};
+use async_graphql::Context;
 use async_graphql::SimpleObject;
 
 /// Page size when neither `first` nor `last` is given.
@@ -91,7 +93,7 @@ macro_rules! connection {
         pub struct $connection {
             pub edges: Vec<$edge>,
             pub page_info: $crate::graphql::connection::PageInfo,
-            pub count: $crate::graphql::types::Count,
+            pub count: $crate::graphql::connection::Count,
         }
 
         impl $connection {
@@ -100,7 +102,7 @@ macro_rules! connection {
                 page: $crate::store::queries::Page<$row>,
                 cursor: impl Fn(&$row) -> String,
                 node: impl Fn($row) -> $node,
-                count: $crate::graphql::types::Count,
+                count: $crate::graphql::connection::Count,
             ) -> Self {
                 let edges: Vec<$edge> = page
                     .rows
@@ -154,3 +156,27 @@ macro_rules! connection {
 }
 
 pub(crate) use connection;
+
+/// The deferred count behind a connection's `totalCount`.
+pub enum Count {
+    Events(queries::EventFilter),
+    Publications(publications::PublicationFilter),
+    Customers(directory::CustomerFilter),
+    Vouchers(directory::VoucherFilter),
+    Campaigns,
+}
+
+impl Count {
+    /// Runs the count (only when `totalCount` is selected).
+    pub async fn count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
+        let db = super::db(ctx);
+        let n = match self {
+            Count::Events(f) => queries::count_webhook_events(db, f).await?,
+            Count::Publications(f) => publications::count(db, f).await?,
+            Count::Customers(f) => directory::count_customers(db, f).await?,
+            Count::Vouchers(f) => directory::count_vouchers(db, f).await?,
+            Count::Campaigns => directory::count_campaigns(db).await?,
+        };
+        Ok(i64::try_from(n).unwrap_or(i64::MAX))
+    }
+}

@@ -31,7 +31,7 @@ pub(super) async fn graphql(State(state): State<GraphqlState>, request: Request)
         .into_response();
     }
     if !authorised(&state.config, request.headers()) {
-        return error_response(StatusCode::UNAUTHORIZED, ApiError::Unauthenticated);
+        return ApiError::response_with(StatusCode::UNAUTHORIZED, ApiError::Unauthenticated);
     }
     let streaming = accepts(request.headers(), "text/event-stream");
     let last_event_id = request
@@ -128,7 +128,7 @@ async fn read_post(
     let bytes = crate::body::read(body, &parts.headers, state.config.max_body_bytes)
         .await
         .map_err(|e| match e {
-            crate::error::HttpError::PayloadTooLarge(limit) => error_response(
+            crate::error::HttpError::PayloadTooLarge(limit) => ApiError::response_with(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 ApiError::bad_input(format!(
                     "the request body is larger than the {limit}-byte limit"
@@ -137,7 +137,7 @@ async fn read_post(
             other => other.into_response(),
         })?;
     let batch: async_graphql::BatchRequest = serde_json::from_slice(&bytes).map_err(|e| {
-        error_response(
+        ApiError::response_with(
             StatusCode::BAD_REQUEST,
             ApiError::bad_input(format!(
                 "the body is not a GraphQL request (JSON with a `query`): {e}"
@@ -145,34 +145,18 @@ async fn read_post(
         )
     })?;
     let request = batch.into_single().map_err(|_| {
-        error_response(
+        ApiError::response_with(
             StatusCode::BAD_REQUEST,
             ApiError::bad_input("batched requests are not supported; send one operation"),
         )
     })?;
     if request.query.trim().is_empty() {
-        return Err(error_response(
+        return Err(ApiError::response_with(
             StatusCode::BAD_REQUEST,
             ApiError::bad_input("the request has no `query`"),
         ));
     }
     Ok((request, [b"P", &bytes[..]].concat()))
-}
-
-/// A GraphQL-shaped error body (`{"errors": [...]}` with `extensions.code`) with `status`.
-pub(crate) fn error_response(status: StatusCode, error: ApiError) -> Response {
-    let error: async_graphql::Error = error.into();
-    let body = async_graphql::Response::from_errors(vec![
-        error.into_server_error(async_graphql::Pos::default()),
-    ]);
-    let mut response = (status, GraphQLResponse::from(body)).into_response();
-    if status == StatusCode::SERVICE_UNAVAILABLE {
-        response.headers_mut().insert(
-            header::RETRY_AFTER,
-            axum::http::HeaderValue::from_static("5"),
-        );
-    }
-    response
 }
 
 fn accepts(headers: &HeaderMap, media: &str) -> bool {

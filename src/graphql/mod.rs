@@ -9,7 +9,6 @@ pub mod guard;
 mod http;
 pub mod hub;
 pub mod instrument;
-pub mod lists;
 pub mod loaders;
 pub mod query;
 pub mod scalars;

@@ -2,7 +2,7 @@
 
 use super::connection::{Paging, page_cost};
 use super::db;
-use super::lists;
+use super::types::lists;
 use super::types::*;
 use crate::error::ApiResult;
 use crate::store::{directory, publications, queries};

@@ -18,7 +18,7 @@ use std::{convert::Infallible, time::Duration};
 pub fn respond(state: GraphqlState, request: Request, last_event_id: Option<String>) -> Response {
     let Ok(permit) = state.subscriptions.clone().try_acquire_owned() else {
         state.metrics.subscriptions_refused.increment(1);
-        return super::http::error_response(
+        return ApiError::response_with(
             StatusCode::SERVICE_UNAVAILABLE,
             ApiError::TooManySubscriptions(
                 "this server runs as many subscriptions as it allows; retry later or elsewhere"

@@ -10,6 +10,7 @@ mod helpers;
 mod hostile;
 mod idempotency;
 mod instances;
+mod layers;
 mod normalise;
 pub mod outage;
 mod properties;

@@ -1,9 +1,9 @@
 //! `Campaign`: a Voucherify campaign with its publications and vouchers.
 
+use super::lists;
 use super::{PublicationConnection, VoucherConnection, time};
 use crate::error::ApiResult;
 use crate::graphql::connection::{Paging, connection, page_cost};
-use crate::graphql::lists;
 use crate::graphql::scalars::DateTime;
 use crate::store::{directory, publications};
 use async_graphql::{Context, ID, Json, Object};

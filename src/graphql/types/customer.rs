@@ -1,9 +1,9 @@
 //! `Customer`: a Voucherify customer with its vouchers and publications.
 
+use super::lists;
 use super::{PublicationConnection, VoucherConnection, VoucherFilter};
 use crate::error::ApiResult;
 use crate::graphql::connection::{Paging, connection, page_cost};
-use crate::graphql::lists;
 use crate::store::{directory, publications};
 use async_graphql::{Context, ID, InputObject, Json, Object};
 use entity::customer;

@@ -1,11 +1,11 @@
 //! `Voucher`: the node, its references and its filter. The values it carries are in
 //! `voucher_values`.
 
+use super::lists;
 use super::voucher_values::*;
 use super::{Campaign, Customer, PublicationConnection, time};
 use crate::error::ApiResult;
 use crate::graphql::connection::{Paging, connection, page_cost};
-use crate::graphql::lists;
 use crate::graphql::loaders::Lookup;
 use crate::graphql::scalars::DateTime;
 use crate::store::{directory, publications};

@@ -1,10 +1,10 @@
 //! The lists behind every connection field, top-level or nested: arguments in, one page out.
 
-use super::connection::Paging;
-use super::db;
-use super::types::*;
+use super::*;
 use crate::domain::cursor;
 use crate::error::ApiResult;
+use crate::graphql::connection::{Count, Paging};
+use crate::graphql::db;
 use crate::store::related::{self, Wants};
 use crate::store::{directory, publications, queries};
 use async_graphql::{Context, Lookahead};
