@@ -1,6 +1,7 @@
-//! The one write path. A single writer task per instance takes deliveries in batches (group
-//! commit): one transaction stores each raw event, its normalised rows and its sequence number,
-//! then every sender hears back only after that commit returned.
+//! The writer: one task per instance takes deliveries in batches (group commit). One
+//! transaction takes the sequence lock, stores the batch through `write` (raw events, normalised
+//! rows, sequence numbers), moves the sequence and signals the feed; every sender hears back
+//! only after that commit returned.
 
 use super::write::{self, Refused};
 use super::{is_retryable, is_unavailable};

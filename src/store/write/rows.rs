@@ -10,36 +10,35 @@ use sea_orm::{
     QueryFilter,
 };
 
+/// A table written by newer facts: its key, and the column whose value must not go backwards
+/// (the key itself where any later write wins).
+trait Newer: EntityTrait {
+    const ID: Self::Column;
+    const FACTS_AT: Self::Column;
+}
+
+macro_rules! newer {
+    ($($entity:ident: $facts_at:ident;)*) => {$(
+        impl Newer for $entity::Entity {
+            const ID: Self::Column = $entity::Column::Id;
+            const FACTS_AT: Self::Column = $entity::Column::$facts_at;
+        }
+    )*};
+}
+
+newer! {
+    customer: FactsAt;
+    campaign: FactsAt;
+    category: Id;
+    voucher: FactsAt;
+}
+
 /// Writes `after`.
 pub(super) async fn write<C: ConnectionTrait>(txn: &C, after: After) -> Result<(), DbErr> {
-    upsert_newer::<customer::Entity, _>(
-        txn,
-        after.customers,
-        customer::Column::Id,
-        customer::Column::FactsAt,
-    )
-    .await?;
-    upsert_newer::<campaign::Entity, _>(
-        txn,
-        after.campaigns,
-        campaign::Column::Id,
-        campaign::Column::FactsAt,
-    )
-    .await?;
-    upsert_newer::<category::Entity, _>(
-        txn,
-        after.categories,
-        category::Column::Id,
-        category::Column::Id,
-    )
-    .await?;
-    upsert_newer::<voucher::Entity, _>(
-        txn,
-        after.vouchers,
-        voucher::Column::Id,
-        voucher::Column::FactsAt,
-    )
-    .await?;
+    upsert_newer::<customer::Entity, _>(txn, after.customers).await?;
+    upsert_newer::<campaign::Entity, _>(txn, after.campaigns).await?;
+    upsert_newer::<category::Entity, _>(txn, after.categories).await?;
+    upsert_newer::<voucher::Entity, _>(txn, after.vouchers).await?;
     if !after.voucher_categories.is_empty() {
         voucher_category::Entity::delete_many()
             .filter(
@@ -82,14 +81,9 @@ where
 
 /// Inserts `rows` (distinct ids) in one statement, each overwriting the stored row of its id
 /// unless the stored facts are newer.
-async fn upsert_newer<E, C>(
-    txn: &C,
-    rows: Vec<E::Model>,
-    id: E::Column,
-    facts_at: E::Column,
-) -> Result<(), DbErr>
+async fn upsert_newer<E, C>(txn: &C, rows: Vec<E::Model>) -> Result<(), DbErr>
 where
-    E: EntityTrait,
+    E: Newer,
     E::Model: IntoActiveModel<E::ActiveModel>,
     C: ConnectionTrait,
 {
@@ -97,14 +91,15 @@ where
         return Ok(());
     }
     E::insert_many(rows.into_iter().map(IntoActiveModel::into_active_model))
-        .on_conflict(newer_wins::<E>(id, facts_at))
+        .on_conflict(newer_wins::<E>())
         .exec_without_returning(txn)
         .await?;
     Ok(())
 }
 
 /// ON CONFLICT (id) DO UPDATE every other column, WHERE the stored facts are not newer.
-fn newer_wins<E: EntityTrait>(id: E::Column, facts_at: E::Column) -> OnConflict {
+fn newer_wins<E: Newer>() -> OnConflict {
+    let (id, facts_at) = (E::ID, E::FACTS_AT);
     let others: Vec<E::Column> = E::Column::iter()
         .filter(|c| c.as_str() != id.as_str())
         .collect();
