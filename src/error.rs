@@ -18,6 +18,8 @@ pub enum HttpError {
     UnsupportedMediaType(String),
     Unavailable,
     Internal,
+    /// A status some layer answered (404, 405, 408, …), with its reason.
+    Status(StatusCode, String),
 }
 
 impl IntoResponse for HttpError {
@@ -45,6 +47,7 @@ impl IntoResponse for HttpError {
                 "internal",
                 "internal error; nothing was stored".into(),
             ),
+            HttpError::Status(status, reason) => (status, code_of(status), reason),
         };
         let mut response =
             (status, Json(json!({"error": code, "message": message}))).into_response();
@@ -52,6 +55,23 @@ impl IntoResponse for HttpError {
             retry_later(&mut response);
         }
         response
+    }
+}
+
+/// The contract's `error` code for a status.
+fn code_of(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::BAD_REQUEST => "bad_request",
+        StatusCode::UNAUTHORIZED => "unauthorized",
+        StatusCode::FORBIDDEN => "forbidden",
+        StatusCode::NOT_FOUND => "not_found",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::REQUEST_TIMEOUT => "request_timeout",
+        StatusCode::PAYLOAD_TOO_LARGE => "payload_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+        s if s.is_server_error() => "internal",
+        _ => "client_error",
     }
 }
 

@@ -41,7 +41,7 @@ async fn receive(
             HttpError::PayloadTooLarge(_) => Rejection::TooLarge,
             HttpError::UnsupportedMediaType(_) => Rejection::ContentType,
             HttpError::Unavailable => Rejection::Unavailable,
-            HttpError::Internal => Rejection::Internal,
+            HttpError::Internal | HttpError::Status(..) => Rejection::Internal,
         }),
     }
     Ok(Json(match result? {

@@ -39,6 +39,11 @@ pub async fn raw_http(app: &TestApp, request: &[u8]) -> (u16, String) {
     (status, text)
 }
 
+/// The body of a raw HTTP/1.1 answer (`Content-Length` framed, as the server sends errors).
+pub fn http_body(answer: &str) -> &str {
+    answer.split_once("\r\n\r\n").map_or("", |(_, body)| body)
+}
+
 /// One sample of the Prometheus text at `/metrics`, e.g. `pubgate_webhooks_total{outcome="stored"}`.
 pub async fn metric(app: &TestApp, series: &str) -> f64 {
     let text = app
@@ -176,8 +181,18 @@ async fn slow_requests_get_408() {
             "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
              content-length: 100\r\n\r\n{{\"query\":"
         );
-        let (status, _) = raw_http(&app, request.as_bytes()).await;
+        let (status, answer) = raw_http(&app, request.as_bytes()).await;
         assert_eq!(status, 408, "{path}");
+        let body: Value = serde_json::from_str(http_body(&answer)).expect("a JSON body");
+        if path == "/graphql" {
+            assert_eq!(
+                body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+                "{body}"
+            );
+        } else {
+            assert_eq!(body["error"], "request_timeout", "{body}");
+            assert!(body["message"].is_string(), "{body}");
+        }
     }
     assert_eq!(app.count("webhook_events").await, 0);
 }

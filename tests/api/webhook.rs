@@ -233,3 +233,40 @@ async fn any_configured_secret_verifies(backend: Backend) {
     }
     assert_eq!(app.count("customers").await, 2);
 }
+
+/// Whoever answers a failure on the webhook (the router, a layer or the handler), the body is
+/// the contract's `{"error", "message"}`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_failure_on_the_webhook_carries_the_contract_body() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let cases = [
+        ("GET", "/webhooks/voucherify", 405, "method_not_allowed"),
+        ("PUT", "/webhooks/voucherify", 405, "method_not_allowed"),
+        ("POST", "/webhooks/elsewhere", 404, "not_found"),
+        ("POST", "/webhooks/voucherify", 401, "unauthorized"),
+    ];
+    for (method, path, status, code) in cases {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .expect("answers");
+        assert_eq!(response.status().as_u16(), status, "{method} {path}");
+        let allow = response.headers().get("allow").cloned();
+        let body: serde_json::Value = response.json().await.expect("a JSON body");
+        assert_eq!(body["error"], code, "{method} {path}: {body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        if status == 405 {
+            assert!(allow.is_some_and(|a| a.to_str().is_ok_and(|a| a.contains("POST"))));
+        }
+    }
+}
