@@ -114,6 +114,14 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// A host name this gateway may be reached by while it listens on loopback without a token
+    /// or secret (loopback names and addresses always may); repeatable.
+    #[arg(
+        long = "allowed-host",
+        env = "PUBGATE_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub allowed_hosts: Vec<String>,
     /// Seconds shutdown waits for open requests before closing them anyway.
     #[arg(long, env = "PUBGATE_SHUTDOWN_TIMEOUT_SECS", default_value_t = 30)]
     pub shutdown_timeout_secs: u64,
@@ -172,6 +180,7 @@ impl ServeArgs {
             max_subscriptions: self.max_subscriptions,
             disable_introspection: self.disable_introspection,
             cors_origins: self.cors_origins.clone(),
+            allowed_hosts: self.allowed_hosts.clone(),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             ingest_one_by_one: self.ingest_one_by_one,
             query_cache_bytes: self.query_cache_bytes,

@@ -43,6 +43,10 @@ pub struct Config {
     pub disable_introspection: bool,
     /// Origins browsers may call the API from (`*` for any); none means same-origin only.
     pub cors_origins: Vec<String>,
+    /// Host names (beyond loopback ones) requests may name while the gateway listens on
+    /// loopback with a route left open (no API token, or no webhook secret): the guard against
+    /// DNS rebinding.
+    pub allowed_hosts: Vec<String>,
     /// How long shutdown waits for open requests and streams before closing them anyway.
     pub shutdown_timeout: Duration,
     /// Commit every delivery in a transaction of its own instead of grouping them (the hidden
@@ -75,6 +79,7 @@ impl Config {
             max_subscriptions: 20_000,
             disable_introspection: false,
             cors_origins: vec![],
+            allowed_hosts: vec![],
             shutdown_timeout: Duration::from_secs(30),
             ingest_one_by_one: false,
             query_cache_bytes: 32 * 1024 * 1024,
@@ -138,6 +143,44 @@ impl Config {
         Ok(())
     }
 
+    /// True when a request on `path` must name a host this gateway knows (see `allowed_hosts`):
+    /// the gateway listens on loopback, and that route has no credential of its own.
+    pub fn checks_host(&self, path: &str) -> bool {
+        let open = if path.starts_with("/webhooks/") {
+            self.unsigned_webhooks()
+        } else {
+            self.api_tokens.is_empty()
+        };
+        open && self.listen.ip().is_loopback()
+    }
+
+    /// True when `host` (a `Host` header: name or address, with or without a port) is a
+    /// loopback name or address, or one of `allowed_hosts`.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        let name = match host.rsplit_once(':') {
+            Some((name, port))
+                if !name.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                name
+            }
+            _ => host,
+        };
+        let name = name
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        let loopback = name == "localhost"
+            || name.ends_with(".localhost")
+            || name
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback());
+        loopback
+            || self
+                .allowed_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(&name))
+    }
+
     /// True when unsigned webhooks are taken (no secret configured).
     pub fn unsigned_webhooks(&self) -> bool {
         self.webhook_secrets.is_empty()
@@ -172,6 +215,7 @@ impl fmt::Debug for Config {
             .field("max_subscriptions", &self.max_subscriptions)
             .field("disable_introspection", &self.disable_introspection)
             .field("cors_origins", &self.cors_origins)
+            .field("allowed_hosts", &self.allowed_hosts)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("ingest_one_by_one", &self.ingest_one_by_one)
             .field("query_cache_bytes", &self.query_cache_bytes)
@@ -215,6 +259,38 @@ mod tests {
         assert!(err.contains("--api-token"), "{err}");
         config.allow_anonymous_read = true;
         assert!(config.validate().is_ok());
+    }
+
+    #[test]
+    fn loopback_hosts_and_allowed_names_only() {
+        let mut config = on("127.0.0.1:8080");
+        for ok in [
+            "127.0.0.1:8080",
+            "localhost",
+            "LOCALHOST:1",
+            "[::1]:8080",
+            "127.1.2.3",
+            "a.localhost",
+        ] {
+            assert!(config.host_allowed(ok), "{ok}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "127.0.0.1.evil.example",
+            "localhost.evil",
+            "",
+            "[::2]:80",
+        ] {
+            assert!(!config.host_allowed(bad), "{bad}");
+        }
+        config.allowed_hosts = vec!["Shop.Internal".into()];
+        assert!(config.host_allowed("shop.internal:8080"));
+        assert!(config.checks_host("/graphql") && config.checks_host("/webhooks/voucherify"));
+        config.api_tokens = vec!["t".into()];
+        config.webhook_secrets = vec!["s".into()];
+        assert!(!config.checks_host("/graphql") && !config.checks_host("/webhooks/voucherify"));
+        assert!(!on("0.0.0.0:8080").checks_host("/graphql"));
     }
 
     #[test]

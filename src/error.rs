@@ -81,6 +81,8 @@ fn code_of(status: StatusCode) -> &'static str {
 pub enum ApiError {
     BadUserInput(String),
     Unauthenticated,
+    /// Refused whoever asks, e.g. a stream opened from a foreign page.
+    Forbidden(String),
     /// A subscriber fell behind; it resumes with `after` set to the cursor.
     SlowConsumer(String),
     /// A subscription limit refused the operation.
@@ -134,6 +136,7 @@ impl From<ApiError> for async_graphql::Error {
                 "a valid API token is required".into(),
                 None,
             ),
+            ApiError::Forbidden(m) => ("FORBIDDEN", m, None),
             ApiError::SlowConsumer(cursor) => (
                 "SLOW_CONSUMER",
                 "this subscriber fell too far behind and was ended; subscribe again with `after` \

@@ -35,6 +35,10 @@ pub fn router(state: AppState) -> Router {
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }))
         .layer(axum::middleware::from_fn(error_bodies))
+        .layer(axum::middleware::from_fn_with_state(
+            config.clone(),
+            host_guard,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
@@ -49,6 +53,37 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::new(REQUEST_ID.clone(), NewRequestId))
         .layer(axum::middleware::map_request(drop_unsafe_request_id))
 }
+/// Refuses (403) a request naming a host this gateway does not know, on a route left open on
+/// loopback: a page whose own name an attacker points at 127.0.0.1 (DNS rebinding) would
+/// otherwise be same-origin with the gateway and read or post freely.
+async fn host_guard(
+    axum::extract::State(config): axum::extract::State<std::sync::Arc<crate::Config>>,
+    request: Request<Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path();
+    if !config.checks_host(path) {
+        return next.run(request).await;
+    }
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    if host.is_some_and(|host| config.host_allowed(host)) {
+        return next.run(request).await;
+    }
+    let message = "this gateway listens on loopback without credentials and answers only \
+        requests to a loopback host name; add the name it is reached by with --allowed-host";
+    if path.starts_with("/webhooks/") {
+        HttpError::Status(StatusCode::FORBIDDEN, message.into()).into_response()
+    } else if path == "/graphql" || path.starts_with("/graphql/") {
+        ApiError::response_with(StatusCode::FORBIDDEN, ApiError::Forbidden(message.into()))
+    } else {
+        (StatusCode::FORBIDDEN, message).into_response()
+    }
+}
+
 /// Every failure answered on the webhook carries the contract's `{"error", "message"}`, and
 /// every one on `/graphql` GraphQL's `{"errors": [...]}` with a code, whoever answered: a
 /// handler (which already does), the router (404, 405), the timeout (408) or the panic guard.

@@ -2,7 +2,11 @@
 //! hand-over to SSE (`Accept: text/event-stream`) or WebSocket (an upgrade).
 
 use super::execute::{execute, with_codes};
-use super::{GraphqlState, auth::authorised, cache, instrument, loaders, sse, ws};
+use super::{
+    GraphqlState,
+    auth::{authorised, foreign_origin, origin_allowed},
+    cache, instrument, loaders, sse, ws,
+};
 use crate::error::ApiError;
 use crate::metrics::OperationKind;
 use async_graphql::http::GraphiQLSource;
@@ -34,6 +38,9 @@ pub(super) async fn graphql(State(state): State<GraphqlState>, request: Request)
         return ApiError::response_with(StatusCode::UNAUTHORIZED, ApiError::Unauthenticated);
     }
     let streaming = accepts(request.headers(), "text/event-stream");
+    if streaming && !origin_allowed(&state.config, request.headers()) {
+        return foreign_origin();
+    }
     let last_event_id = request
         .headers()
         .get("last-event-id")

@@ -27,7 +27,7 @@ struct Case {
 /// A raw HTTP/1.1 request with `Connection: close`, a length, and `headers`.
 fn http(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nhost: pubgate\r\nconnection: close\r\ncontent-length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: {}\r\n",
         body.len()
     );
     for (name, value) in headers {
@@ -37,6 +37,16 @@ fn http(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<
     let mut bytes = head.into_bytes();
     bytes.extend_from_slice(body);
     bytes
+}
+
+/// A WebSocket upgrade to `path` sent from a page at `origin`.
+fn upgrade(path: &str, origin: &str) -> Vec<u8> {
+    format!(
+        "GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\
+         sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         origin: {origin}\r\n\r\n"
+    )
+    .into_bytes()
 }
 
 /// A webhook delivery signed with the test secret (so only the hostile part can fail it).
@@ -80,7 +90,7 @@ fn graphql(query: &str, variables: serde_json::Value) -> Vec<u8> {
 /// A chunked body of `size` bytes, without `Content-Length`.
 fn chunked(path: &str, size: usize) -> Vec<u8> {
     let mut bytes = format!(
-        "POST {path} HTTP/1.1\r\nhost: pubgate\r\nconnection: close\r\n\
+        "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\
          content-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n"
     )
     .into_bytes();
@@ -158,15 +168,15 @@ fn cases(valid: &[u8]) -> Vec<Case> {
         // Webhook: sizes and framing.
         c("10 MB without Content-Length", chunked("/webhooks/voucherify", 10 * 1024 * 1024), Status(413)),
         c("declared 20 MB", {
-            let mut r = b"POST /webhooks/voucherify HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 20000000\r\n\r\n".to_vec();
+            let mut r = b"POST /webhooks/voucherify HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: 20000000\r\n\r\n".to_vec();
             r.extend_from_slice(&[b' '; 1024]);
             r
         }, Status(413)),
         c("2 MB with Content-Length", signed(&vec![b' '; 2 * 1024 * 1024]), Status(413)),
-        c("bad chunk size", b"POST /webhooks/voucherify HTTP/1.1\r\nhost: x\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n".to_vec(), Status(400)),
+        c("bad chunk size", b"POST /webhooks/voucherify HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n".to_vec(), Status(400)),
         // RFC 9112 6.3: chunked wins over Content-Length; the empty body is then unsigned.
-        c("Content-Length and chunked together", b"POST /webhooks/voucherify HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), Status(401)),
-        p("two different Content-Lengths", b"POST /webhooks/voucherify HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}".to_vec(), Status(400)),
+        c("Content-Length and chunked together", b"POST /webhooks/voucherify HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: 4\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), Status(401)),
+        p("two different Content-Lengths", b"POST /webhooks/voucherify HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\n{}".to_vec(), Status(400)),
         // Webhook: content types and methods.
         c("text/plain body", http("POST", "/webhooks/voucherify", &[("content-type", "text/plain"), ("x-voucherify-signature", &sign(SECRET.as_bytes(), valid))], valid), Status(415)),
         c("form body", http("POST", "/webhooks/voucherify", &[("content-type", "application/x-www-form-urlencoded"), ("x-voucherify-signature", &sign(SECRET.as_bytes(), valid))], valid), Status(415)),
@@ -174,12 +184,18 @@ fn cases(valid: &[u8]) -> Vec<Case> {
         c("GET on the webhook", http("GET", "/webhooks/voucherify", &[], b""), Status(405)),
         c("PUT on the webhook", signed(valid).splitn(2, |b| *b == b' ').nth(1).map(|rest| [b"PUT ".as_slice(), rest].concat()).unwrap_or_default(), Status(405)),
         // Header injection and malformed HTTP.
-        p("bare CR inside a header value", b"POST /webhooks/voucherify HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-voucherify-signature: ab\rinjected: 1\r\ncontent-length: 2\r\n\r\n{}".to_vec(), Status(400)),
-        p("obsolete folded header line", b"POST /webhooks/voucherify HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-voucherify-signature: ab\r\n  folded\r\ncontent-length: 2\r\n\r\n{}".to_vec(), Status(400)),
-        p("NUL in a header value", b"POST /webhooks/voucherify HTTP/1.1\r\nhost: x\r\nconnection: close\r\nx-voucherify-signature: a\0b\r\ncontent-length: 2\r\n\r\n{}".to_vec(), Status(400)),
-        c("space in the method", b"PO ST /graphql HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n".to_vec(), Status(400)),
+        p("bare CR inside a header value", b"POST /webhooks/voucherify HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\nx-voucherify-signature: ab\rinjected: 1\r\ncontent-length: 2\r\n\r\n{}".to_vec(), Status(400)),
+        p("obsolete folded header line", b"POST /webhooks/voucherify HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\nx-voucherify-signature: ab\r\n  folded\r\ncontent-length: 2\r\n\r\n{}".to_vec(), Status(400)),
+        p("NUL in a header value", b"POST /webhooks/voucherify HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\nx-voucherify-signature: a\0b\r\ncontent-length: 2\r\n\r\n{}".to_vec(), Status(400)),
+        c("space in the method", b"PO ST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n".to_vec(), Status(400)),
         c("1 MB of headers", http("GET", "/healthz", &[("x-filler", &"a".repeat(1024 * 1024))], b""), Status(431)),
         c("unknown path", http("GET", "/../../etc/passwd", &[], b""), Status(404)),
+        // Browsers: foreign pages and foreign host names.
+        c("WebSocket upgrade from another site", upgrade("/graphql", "https://evil.example"), GraphqlError(403, "FORBIDDEN")),
+        c("WebSocket upgrade from an opaque origin", upgrade("/graphql/ws", "null"), GraphqlError(403, "FORBIDDEN")),
+        c("SSE from another site", http("POST", "/graphql", &[("content-type", "application/json"), ("accept", "text/event-stream"), ("origin", "https://evil.example")], br#"{"query":"subscription { voucherAssigned { cursor } }"}"#), GraphqlError(403, "FORBIDDEN")),
+        c("query under a rebound host name", b"POST /graphql HTTP/1.1\r\nhost: evil.example:8080\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: 27\r\n\r\n{\"query\":\"{ __typename }\"}".to_vec(), GraphqlError(403, "FORBIDDEN")),
+        c("dashboard under a rebound host name", b"GET / HTTP/1.1\r\nhost: evil.example\r\nconnection: close\r\n\r\n".to_vec(), Status(403)),
         // GraphQL: the request itself.
         c("GraphQL body that is not JSON", graphql_raw(b"query { customers }"), GraphqlError(400, "BAD_USER_INPUT")),
         c("GraphQL JSON without a query", graphql_raw(b"{\"variables\": {}}"), GraphqlError(400, "BAD_USER_INPUT")),

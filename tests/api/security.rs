@@ -178,7 +178,7 @@ async fn slow_requests_get_408() {
     for path in ["/graphql", "/webhooks/voucherify"] {
         // Headers promise 100 bytes; ten arrive, then nothing.
         let request = format!(
-            "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n\
+            "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
              content-length: 100\r\n\r\n{{\"query\":"
         );
         let (status, answer) = raw_http(&app, request.as_bytes()).await;
@@ -665,4 +665,128 @@ async fn deeply_nested_documents_are_refused_before_parsing() {
     assert_eq!(client.recv().await["type"], "pong");
     let fine = app.graphql("{ __typename }", json!({})).await;
     assert_eq!(fine["data"]["__typename"], "Query");
+}
+
+/// The status line of a WebSocket upgrade to `path` with these extra headers; the connection
+/// is then dropped (a 101 would stay open).
+async fn upgrade_status(app: &TestApp, path: &str, host: &str, extra: &[(&str, &str)]) -> u16 {
+    let mut request = format!(
+        "GET {path} HTTP/1.1\r\nhost: {host}\r\nconnection: Upgrade\r\nupgrade: websocket\r\n\
+         sec-websocket-version: 13\r\nsec-websocket-key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         sec-websocket-protocol: graphql-transport-ws\r\n"
+    );
+    for (name, value) in extra {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    let mut stream = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connects");
+    stream.write_all(request.as_bytes()).await.expect("sends");
+    let mut head = vec![0u8; 12];
+    tokio::time::timeout(WAIT, stream.read_exact(&mut head))
+        .await
+        .expect("answers in time")
+        .expect("reads");
+    String::from_utf8_lossy(&head[9..12])
+        .parse()
+        .expect("a status")
+}
+
+/// A page on another site may not open a stream: browsers send WebSocket upgrades (and
+/// EventSource requests) cross-site, with the visitor's network position, and no token stands
+/// in the way on a loopback quickstart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streams_from_foreign_pages_are_refused() {
+    let app = app_with(|c| c.cors_origins = vec!["https://shop.example".into()]).await;
+    let own = format!("http://{}", app.addr);
+    let host = app.addr.to_string();
+    let cases = [
+        (Some("https://evil.example"), 403, "another site"),
+        (Some("null"), 403, "an opaque origin"),
+        (Some("http://127.0.0.1:1"), 403, "another port"),
+        (None, 101, "no Origin (a server)"),
+        (Some(own.as_str()), 101, "same origin"),
+        (Some("https://shop.example"), 101, "--cors-origin"),
+    ];
+    for path in ["/graphql", "/graphql/ws"] {
+        for (origin, want, why) in cases {
+            let headers: Vec<(&str, &str)> = origin.map(|o| ("origin", o)).into_iter().collect();
+            let status = upgrade_status(&app, path, &host, &headers).await;
+            assert_eq!(status, want, "{path}: {why}");
+        }
+    }
+    let sse = |origin: &'static str| {
+        app.client
+            .post(app.url("/graphql"))
+            .header("accept", "text/event-stream")
+            .header("origin", origin)
+            .json(&json!({"query": "subscription { voucherAssigned { cursor } }"}))
+            .send()
+    };
+    let refused = sse("https://evil.example").await.expect("answers");
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "FORBIDDEN",
+        "{body}"
+    );
+    let allowed = sse("https://shop.example").await.expect("answers");
+    assert_eq!(allowed.status(), StatusCode::OK);
+}
+
+/// On loopback with no token (the quickstart), only loopback host names are answered: a page
+/// whose name an attacker re-points at 127.0.0.1 (DNS rebinding) is same-origin with the
+/// gateway as far as the browser knows, but names its own host.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_loopback_hosts_are_answered_on_an_open_loopback_gateway() {
+    let app = app_with(|c| {
+        c.webhook_secrets.clear();
+        c.allowed_hosts = vec!["gateway.internal".into()];
+    })
+    .await;
+    let query = br#"{"query":"{ publications(first: 1) { totalCount } }"}"#;
+    let post = |path: &str, host: &str| {
+        let mut request = format!(
+            "POST {path} HTTP/1.1\r\nhost: {host}\r\nconnection: close\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            query.len()
+        )
+        .into_bytes();
+        request.extend_from_slice(query);
+        request
+    };
+    for path in ["/graphql", "/webhooks/voucherify"] {
+        for host in [
+            "evil.example",
+            "evil.example:8080",
+            "127.0.0.1.evil.example",
+        ] {
+            let (status, answer) = raw_http(&app, &post(path, host)).await;
+            assert_eq!(status, 403, "{path} {host}: {answer}");
+            assert!(http_body(&answer).contains("--allowed-host"), "{answer}");
+        }
+    }
+    let healthz = b"GET /healthz HTTP/1.1\r\nhost: evil.example\r\nconnection: close\r\n\r\n";
+    assert_eq!(raw_http(&app, healthz).await.0, 403, "every open route");
+    assert_eq!(
+        app.count("webhook_events").await,
+        0,
+        "nothing posted through a foreign name"
+    );
+    for path in ["/graphql", "/webhooks/voucherify"] {
+        for host in [
+            "127.0.0.1",
+            "localhost:8080",
+            "[::1]:1",
+            "gateway.internal:80",
+        ] {
+            let (status, answer) = raw_http(&app, &post(path, host)).await;
+            assert_eq!(status, 200, "{path} {host}: {answer}");
+        }
+    }
+    // With a token and a secret nothing is open, and names are not checked.
+    let guarded = app_with(|c| c.api_tokens = vec!["tok".into()]).await;
+    let (status, answer) = raw_http(&guarded, &post("/graphql", "evil.example")).await;
+    assert_eq!(status, 401, "{answer}");
 }

@@ -28,6 +28,9 @@ pub async fn upgrade(
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
+    if !super::auth::origin_allowed(&state.config, &headers) {
+        return super::auth::foreign_origin();
+    }
     let limit = state.config.max_body_bytes;
     let ws = ws
         .protocols(Protocol::NAMES)
