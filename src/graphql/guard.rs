@@ -10,11 +10,20 @@ use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
 };
 use async_graphql::{Positioned, Request, ServerError};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Deepest bracket nesting (`{`, `[`, `(`) accepted in a document. Far above what the query
 /// depth limit lets a real query use, far below what overflows the parser.
 pub const MAX_NESTING: usize = 128;
+/// Most fragments one document may define.
+pub const MAX_FRAGMENTS: usize = 100;
+/// Longest chain of fragment spreads (a fragment spreading one that spreads another, …).
+pub const MAX_SPREAD_DEPTH: usize = 10;
+/// Most selections a document may hold once every fragment spread is expanded in place.
+/// Fragments spread several times at several levels grow exponentially, and async-graphql's
+/// validation (and execution) walk the expanded form: 30 fragments each spreading the next
+/// four times are 4^30 selections in 2 KB of text.
+pub const MAX_EXPANDED: u64 = 10_000;
 
 /// Checks `request` and parses it once (execution then uses the parsed document): the nesting
 /// on the text first, then introspection when `refuse_introspection`. Gives the operation's
@@ -31,6 +40,7 @@ pub fn prepare(
     }
     let name = request.operation_name.clone();
     let document = request.parsed_query()?;
+    check_fragments(document).map_err(|message| ServerError::new(message, None))?;
     if refuse_introspection && asks_introspection(document) {
         return Err(ServerError::new(
             "introspection is disabled on this server",
@@ -52,6 +62,80 @@ pub fn operation<'a>(
         (DocumentOperations::Single(op), _) => Some(op),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
         (DocumentOperations::Multiple(_), None) => None,
+    }
+}
+
+/// Refuses documents whose fragments are too many, chain too deep, form a cycle, or expand
+/// past `MAX_EXPANDED` selections. Each fragment is measured once (memoised), so this is linear
+/// in the document's size, and its recursion is bounded by `MAX_SPREAD_DEPTH` and the bracket
+/// nesting checked before parsing.
+fn check_fragments(document: &ExecutableDocument) -> Result<(), String> {
+    if document.fragments.len() > MAX_FRAGMENTS {
+        return Err(format!(
+            "the document defines {} fragments; at most {MAX_FRAGMENTS} are allowed",
+            document.fragments.len()
+        ));
+    }
+    let mut sizes = Sizes {
+        document,
+        known: HashMap::new(),
+    };
+    for (_, operation) in document.operations.iter() {
+        let size = sizes.of_set(&operation.node.selection_set, 0)?;
+        if size > MAX_EXPANDED {
+            return Err(format!(
+                "the operation expands to more than {MAX_EXPANDED} selections once its fragments \
+                 are spread; send a smaller document"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Expanded sizes of fragments, each computed once. `None` marks a fragment being measured.
+struct Sizes<'a> {
+    document: &'a ExecutableDocument,
+    known: HashMap<&'a str, Option<u64>>,
+}
+
+impl<'a> Sizes<'a> {
+    fn of_set(&mut self, set: &'a Positioned<SelectionSet>, depth: usize) -> Result<u64, String> {
+        let mut total = 0u64;
+        for selection in &set.node.items {
+            let size = match &selection.node {
+                Selection::Field(field) => 1 + self.of_set(&field.node.selection_set, depth)?,
+                Selection::InlineFragment(inline) => {
+                    self.of_set(&inline.node.selection_set, depth)?
+                }
+                Selection::FragmentSpread(spread) => {
+                    self.of_fragment(spread.node.fragment_name.node.as_str(), depth + 1)?
+                }
+            };
+            // Saturating: past the limit the exact figure does not matter.
+            total = total.saturating_add(size).min(MAX_EXPANDED + 1);
+        }
+        Ok(total)
+    }
+
+    fn of_fragment(&mut self, name: &'a str, depth: usize) -> Result<u64, String> {
+        if depth > MAX_SPREAD_DEPTH {
+            return Err(format!(
+                "fragment spreads nest deeper than {MAX_SPREAD_DEPTH} levels (at `{name}`)"
+            ));
+        }
+        match self.known.get(name) {
+            Some(Some(size)) => return Ok(*size),
+            Some(None) => return Err(format!("fragment `{name}` spreads itself")),
+            None => {}
+        }
+        // An unknown fragment is left to validation, which names it.
+        let Some(fragment) = self.document.fragments.get(name) else {
+            return Ok(0);
+        };
+        self.known.insert(name, None);
+        let size = self.of_set(&fragment.node.selection_set, depth)?;
+        self.known.insert(name, Some(size));
+        Ok(size)
     }
 }
 
@@ -136,6 +220,55 @@ fn selects_introspection<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn refused(query: &str) -> Option<String> {
+        let document = async_graphql::parser::parse_query(query).expect("parses");
+        check_fragments(&document).err()
+    }
+
+    /// `n` fragments, each spreading the next `times` times; the last selects `__typename`.
+    fn chain(n: usize, times: usize) -> String {
+        let mut doc = String::from("query { ...F0 }\n");
+        for i in 0..n {
+            let body = if i + 1 == n {
+                "__typename".to_owned()
+            } else {
+                format!("...F{} ", i + 1).repeat(times)
+            };
+            doc.push_str(&format!("fragment F{i} on Query {{ {body} }}\n"));
+        }
+        doc
+    }
+
+    #[test]
+    fn fragments_are_bounded_in_number_depth_expansion_and_cycles() {
+        assert_eq!(refused(&chain(5, 2)), None);
+        let explosion = refused(&chain(30, 4)).expect("refused");
+        assert!(
+            explosion.contains("nest deeper") || explosion.contains("expands"),
+            "{explosion}"
+        );
+        assert!(
+            refused(&chain(11, 1))
+                .expect("refused")
+                .contains("nest deeper")
+        );
+        assert_eq!(refused(&chain(10, 1)), None);
+        assert!(refused(&chain(10, 4)).expect("refused").contains("expands"));
+        let wide = format!("query {{ {} }}", "...A ".repeat(200))
+            + &format!("fragment A on Query {{ {} }}", "__typename ".repeat(100));
+        assert!(refused(&wide).expect("refused").contains("expands"));
+        let many: String = (0..101)
+            .map(|i| format!("fragment F{i} on Query {{ __typename }}\n"))
+            .collect();
+        assert!(
+            refused(&format!("query {{ __typename }}\n{many}"))
+                .expect("refused")
+                .contains("fragments")
+        );
+        let cycle = "query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+        assert!(refused(cycle).expect("refused").contains("spreads itself"));
+    }
 
     #[test]
     fn nesting_is_counted_outside_strings_and_comments() {

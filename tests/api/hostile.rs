@@ -2,7 +2,7 @@
 //! GraphQL, a coded error), and no stored row changes.
 
 use crate::helpers::*;
-use crate::security::raw_http;
+use crate::security::{fragment_chain, raw_http};
 use pubgate::simulate::Generator;
 use pubgate::webhook::signature::sign;
 
@@ -211,6 +211,10 @@ fn cases(valid: &[u8]) -> Vec<Case> {
         c("argument object nested 3000 deep", graphql(&format!("{{ publications(filter: {}{}) {{ totalCount }} }}", "{a:".repeat(3000), "}".repeat(3000)), serde_json::Value::Null), GraphqlError(200, "BAD_USER_INPUT")),
         c("2000 aliases", graphql(&format!("{{ {aliases} }}"), serde_json::Value::Null), GraphqlError(200, "BAD_USER_INPUT")),
         c("fragment cycle", graphql("query { ...A } fragment A on Query { ...B } fragment B on Query { ...A }", serde_json::Value::Null), GraphqlError(200, "BAD_USER_INPUT")),
+        c("30 fragments each spreading the next 4 times", graphql(&fragment_chain("query", 30, 4, "__typename"), serde_json::Value::Null), GraphqlError(200, "BAD_USER_INPUT")),
+        c("8 fragments each spreading the next 4 times", graphql(&fragment_chain("query", 8, 4, "__typename"), serde_json::Value::Null), GraphqlError(200, "BAD_USER_INPUT")),
+        c("a chain of 1000 fragments", graphql(&fragment_chain("query", 1000, 1, "__typename"), serde_json::Value::Null), GraphqlError(200, "BAD_USER_INPUT")),
+        c("a subscription of 30 fragments each spreading the next 4 times", graphql(&fragment_chain("subscription", 30, 4, "voucherAssigned { cursor }"), serde_json::Value::Null), GraphqlError(200, "BAD_USER_INPUT")),
         c("page size above the maximum", graphql("{ publications(first: 100000) { totalCount } }", serde_json::Value::Null), GraphqlError(200, "BAD_USER_INPUT")),
         c("negative page size", graphql("{ publications(first: -1) { totalCount } }", serde_json::Value::Null), GraphqlError(200, "BAD_USER_INPUT")),
         c("page size beyond i32", graphql("query($n: Int) { publications(first: $n) { totalCount } }", serde_json::json!({"n": 1e300})), GraphqlError(200, "BAD_USER_INPUT")),

@@ -581,6 +581,75 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Fragment graphs: any shape of spreads is answered at once, with data or a client error.
+
+/// A document of fragments that spread each other: fragment `i` spreads the next one some
+/// times and maybe later ones too (chains, fans and diamonds that multiply when expanded);
+/// one document in eight also has a spread back (a cycle).
+fn fragment_document() -> impl Strategy<Value = String> {
+    let fragment = (
+        1usize..=5,
+        prop::collection::vec((0usize..40, 1usize..=3), 0..3),
+    );
+    let graph = prop::collection::vec(fragment, 1..40);
+    (graph, 1usize..=4, any::<bool>(), 0u8..8, 0usize..40).prop_map(
+        |(fragments, roots, subscription, cyclic, back)| {
+            let n = fragments.len();
+            let (kind, on, leaf) = match subscription {
+                true => ("subscription", "Subscription", "voucherAssigned { cursor }"),
+                false => ("query", "Query", "__typename"),
+            };
+            let mut doc = format!("{kind} {{ {} }}\n", "...F0 ".repeat(roots));
+            for (i, (next, extra)) in fragments.iter().enumerate() {
+                let mut body = String::from(leaf);
+                if i + 1 < n {
+                    body.push_str(&format!(" ...F{}", i + 1).repeat(*next));
+                    for (offset, times) in extra {
+                        let target = i + 1 + offset % (n - i - 1);
+                        body.push_str(&format!(" ...F{target}").repeat(*times));
+                    }
+                } else if cyclic == 0 {
+                    body.push_str(&format!(" ...F{}", back % n));
+                }
+                doc.push_str(&format!("fragment F{i} on {on} {{ {body} }}\n"));
+            }
+            doc
+        },
+    )
+}
+
+async fn fragment_graphs_are_answered_at_once(documents: Vec<String>) {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    for document in documents {
+        let answer = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            app.graphql(&document, json!({})),
+        )
+        .await
+        .unwrap_or_else(|_| panic!("no answer within 5 s to\n{document}"));
+        for error in answer["errors"].as_array().into_iter().flatten() {
+            assert_eq!(
+                error["extensions"]["code"], "BAD_USER_INPUT",
+                "{document}\n{answer}"
+            );
+        }
+    }
+    let fine = app.graphql("{ __typename }", json!({})).await;
+    assert_eq!(fine["data"]["__typename"], "Query");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { max_shrink_iters: 24, ..config(2) })]
+
+    #[test]
+    fn any_fragment_graph_is_answered_at_once(documents in prop::collection::vec(fragment_document(), 48)) {
+        on_runtime(fragment_graphs_are_answered_at_once(documents));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // (3) Cursors round-trip; arbitrary text never panics a decoder.
 
 fn instant() -> impl Strategy<Value = DateTime<Utc>> {

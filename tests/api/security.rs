@@ -667,6 +667,68 @@ async fn deeply_nested_documents_are_refused_before_parsing() {
     assert_eq!(fine["data"]["__typename"], "Query");
 }
 
+/// `n` fragments, each spreading the next `times` times (about `times^n` selections once
+/// expanded), the last selecting `field`; the operation is `kind { ...F0 }`.
+pub fn fragment_chain(kind: &str, n: usize, times: usize, field: &str) -> String {
+    let on = if kind == "subscription" {
+        "Subscription"
+    } else {
+        "Query"
+    };
+    let mut doc = format!("{kind} {{ ...F0 }}\n");
+    for i in 0..n {
+        let body = if i + 1 == n {
+            field.to_owned()
+        } else {
+            format!("...F{} ", i + 1).repeat(times)
+        };
+        doc.push_str(&format!("fragment F{i} on {on} {{ {body} }}\n"));
+    }
+    doc
+}
+
+/// Fragments spread several times at several levels, or chained deep, are refused before
+/// validation on every transport, at once: a 2 KB document must not keep a core busy.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fragment_explosions_and_chains_are_refused_at_once() {
+    let app = app_with(|_| {}).await;
+    let explosion = fragment_chain("query", 30, 4, "__typename");
+    let chain = fragment_chain("query", 300, 1, "__typename");
+    for document in [&explosion, &chain] {
+        let answer = tokio::time::timeout(Duration::from_secs(5), app.graphql(document, json!({})))
+            .await
+            .expect("answered at once, not after expanding");
+        assert_eq!(
+            answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+            "{answer}"
+        );
+    }
+    let subscription = fragment_chain("subscription", 30, 4, "voucherAssigned { cursor }");
+    let mut client = WsClient::ready(&app).await;
+    client.subscribe("boom", &subscription, json!({})).await;
+    let message = client.recv().await;
+    assert_eq!(message["type"], "error", "{message}");
+    assert_eq!(
+        message["payload"][0]["extensions"]["code"],
+        "BAD_USER_INPUT"
+    );
+    let mut events = tokio::time::timeout(Duration::from_secs(5), sse(&app, &subscription, None))
+        .await
+        .expect("answered at once");
+    let text = tokio::time::timeout(Duration::from_secs(5), events.chunk())
+        .await
+        .expect("a first event at once")
+        .expect("reads")
+        .unwrap_or_default();
+    assert!(
+        String::from_utf8_lossy(&text).contains("BAD_USER_INPUT"),
+        "{text:?}"
+    );
+    // The server is still free for everyone else.
+    let fine = app.graphql("{ __typename }", json!({})).await;
+    assert_eq!(fine["data"]["__typename"], "Query");
+}
+
 /// The status line of a WebSocket upgrade to `path` with these extra headers; the connection
 /// is then dropped (a 101 would stay open).
 async fn upgrade_status(app: &TestApp, path: &str, host: &str, extra: &[(&str, &str)]) -> u16 {
