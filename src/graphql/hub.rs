@@ -1,7 +1,8 @@
 //! Shared live subscriptions: subscribers that send the same live-only subscription (same
-//! document, variables and operation, no `after`) share one execution; each event is executed
-//! and serialised once per distinct subscription, not once per subscriber. What each subscriber
-//! then costs is a queue slot and a socket write.
+//! document, variables and operation, no `after` or a null one) share one execution; each
+//! event is executed and serialised once per distinct subscription, not once per subscriber.
+//! What each subscriber then costs is a queue slot and a socket write. The execution ends when
+//! its last subscriber leaves, however it leaves.
 
 use super::GraphqlState;
 use super::loaders::Loaders;
@@ -12,8 +13,10 @@ use async_graphql::parser::types::{OperationType, Selection};
 use futures::StreamExt;
 use metrics::Gauge;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::broadcast;
+use tokio::task::AbortHandle;
 
 /// One result of a shared execution.
 #[derive(Debug)]
@@ -39,9 +42,13 @@ pub struct Key {
 }
 
 struct Shared {
+    /// Tells this execution from a later one under the same key.
+    id: u64,
     tx: broadcast::Sender<Arc<Frame>>,
     /// The newest cursor sent, or where the shared stream started.
     last_cursor: Arc<Mutex<String>>,
+    /// The execution's task, stopped when its last subscriber leaves.
+    task: AbortHandle,
 }
 
 /// A subscriber's end of a shared subscription.
@@ -49,12 +56,29 @@ pub struct Joined {
     pub frames: broadcast::Receiver<Arc<Frame>>,
     /// Where a subscriber that has received nothing yet resumes from.
     pub resume: String,
+    /// Declared after `frames`, so it is dropped after the receiver: the last one out stops
+    /// the execution.
+    _member: Member,
+}
+
+/// One subscriber's membership of a shared execution.
+struct Member {
+    hub: Hub,
+    key: Key,
+    id: u64,
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        self.hub.leave(&self.key, self.id);
+    }
 }
 
 /// The shared subscriptions of this instance.
 #[derive(Clone)]
 pub struct Hub {
     streams: Arc<Mutex<HashMap<Key, Shared>>>,
+    next_id: Arc<AtomicU64>,
     /// `pubgate_shared_subscriptions`: kept equal to the number of streams.
     running: Gauge,
 }
@@ -64,6 +88,7 @@ impl Hub {
     pub fn new(running: Gauge) -> Self {
         Hub {
             streams: Arc::default(),
+            next_id: Arc::default(),
             running,
         }
     }
@@ -87,18 +112,17 @@ impl Hub {
         if operation.node.ty != OperationType::Subscription {
             return None;
         }
-        // Only plain root fields without `after`: a resuming subscriber replays on its own.
+        // Only plain root fields without an `after` (or with a null one): a resuming
+        // subscriber replays on its own.
         let mut root = None;
         for selection in &operation.node.selection_set.node.items {
             let Selection::Field(field) = &selection.node else {
                 return None;
             };
-            if field
-                .node
-                .arguments
-                .iter()
-                .any(|(name, _)| name.node.as_str() == "after")
-            {
+            let resumes = field.node.arguments.iter().any(|(name, value)| {
+                name.node.as_str() == "after" && !is_null(&value.node, request)
+            });
+            if resumes {
                 return None;
             }
             root.get_or_insert_with(|| field.node.name.node.to_string());
@@ -123,6 +147,7 @@ impl Hub {
                 return Joined {
                     frames: shared.tx.subscribe(),
                     resume,
+                    _member: self.member(&key, shared.id),
                 };
             }
             let (tx, frames) = broadcast::channel(queue.max(1));
@@ -135,48 +160,80 @@ impl Hub {
                 cursor::position(head)
             };
             let last_cursor = Arc::new(Mutex::new(start.clone()));
+            let id = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let task = tokio::spawn(run(
+                self.member(&key, id),
+                state.clone(),
+                request,
+                tx.clone(),
+                last_cursor.clone(),
+            ));
             streams.insert(
                 key.clone(),
                 Shared {
-                    tx: tx.clone(),
-                    last_cursor: last_cursor.clone(),
+                    id,
+                    tx,
+                    last_cursor,
+                    task: task.abort_handle(),
                 },
             );
-            tokio::spawn(run(
-                self.clone(),
-                state.clone(),
-                key,
-                request,
-                tx,
-                last_cursor,
-            ));
             Joined {
                 frames,
                 resume: start,
+                _member: self.member(&key, id),
             }
         })
     }
 
-    /// Forgets `key` if no subscriber is left; true when it was forgotten.
-    fn release_if_unused(&self, key: &Key, tx: &broadcast::Sender<Arc<Frame>>) -> bool {
+    fn member(&self, key: &Key, id: u64) -> Member {
+        Member {
+            hub: self.clone(),
+            key: key.clone(),
+            id,
+        }
+    }
+
+    /// A subscriber of execution `id` left: when it was the last, the execution stops.
+    fn leave(&self, key: &Key, id: u64) {
         self.with_streams(|streams| {
-            let unused = tx.receiver_count() == 0;
-            if unused {
+            if let Some(shared) = streams.get(key)
+                && shared.id == id
+                && shared.tx.receiver_count() == 0
+            {
+                shared.task.abort();
                 streams.remove(key);
             }
-            unused
-        })
+        });
     }
 
-    fn remove(&self, key: &Key) {
-        self.with_streams(|streams| streams.remove(key));
+    /// Forgets execution `id` of `key` (it ended by itself).
+    fn forget(&self, key: &Key, id: u64) {
+        self.with_streams(|streams| {
+            if streams.get(key).is_some_and(|shared| shared.id == id) {
+                streams.remove(key);
+            }
+        });
     }
 }
 
+/// True when an argument's value is null: the literal, or a variable that is null or absent.
+fn is_null(value: &async_graphql_value::Value, request: &Request) -> bool {
+    use async_graphql_value::Value;
+    match value {
+        Value::Null => true,
+        Value::Variable(name) => request
+            .variables
+            .get(name)
+            .is_none_or(|v| *v == async_graphql::Value::Null),
+        _ => false,
+    }
+}
+
+/// The shared execution: runs `request` and broadcasts each result. `me` is the execution's
+/// own membership, so that it forgets itself when it ends (it is never counted as a receiver).
 async fn run(
-    hub: Hub,
+    me: Member,
     state: GraphqlState,
-    key: Key,
     request: Request,
     tx: broadcast::Sender<Arc<Frame>>,
     last_cursor: Arc<Mutex<String>>,
@@ -195,29 +252,20 @@ async fn run(
     let mut responses = super::execute::execute_stream(&state, request);
     while let Some(response) = responses.next().await {
         let response = super::execute::with_codes(response);
-        let frame = if super::execute::is_failure(&response) {
-            Frame::Error(serde_json::to_string(&response.errors).unwrap_or_default())
-        } else {
-            let cursor = slot.take();
-            if let Some(cursor) = &cursor {
-                *last_cursor.lock().unwrap_or_else(|e| e.into_inner()) = cursor.clone();
-            }
-            Frame::Next {
-                payload: serde_json::to_string(&response).unwrap_or_default(),
-                cursor,
-            }
-        };
-        let ends = matches!(frame, Frame::Error(_));
-        if ends {
-            hub.remove(&key);
-        }
-        if tx.send(Arc::new(frame)).is_err() && hub.release_if_unused(&key, &tx) {
+        if super::execute::is_failure(&response) {
+            me.hub.forget(&me.key, me.id);
+            let errors = serde_json::to_string(&response.errors).unwrap_or_default();
+            let _ = tx.send(Arc::new(Frame::Error(errors)));
             return;
         }
-        if ends {
-            return;
+        let cursor = slot.take();
+        if let Some(cursor) = &cursor {
+            *last_cursor.lock().unwrap_or_else(|e| e.into_inner()) = cursor.clone();
         }
+        let payload = serde_json::to_string(&response).unwrap_or_default();
+        // With no receiver left the last member's drop has stopped (or is stopping) this task.
+        let _ = tx.send(Arc::new(Frame::Next { payload, cursor }));
     }
-    hub.remove(&key);
+    me.hub.forget(&me.key, me.id);
     let _ = tx.send(Arc::new(Frame::Complete));
 }

@@ -19,6 +19,8 @@ on_both!(
     server_pings_idle_clients,
     shutdown_closes_subscribers_with_1001,
     resume_position_ahead_of_the_feed_is_kept,
+    null_after_is_shared_too,
+    departed_subscribers_leave_nothing_running,
 );
 
 const ASSIGNED: &str = "subscription($after: String, $filter: PublicationFilter) {
@@ -466,6 +468,120 @@ async fn identical_subscriptions_share_one_execution(backend: Backend) {
         a.recv_within(Duration::from_millis(200)).await.is_none(),
         "nothing after complete"
     );
+}
+
+/// `after: null` (a literal, or a variable that is null or absent) resumes nothing, so such
+/// subscribers share one execution like those without `after` (every dashboard tab sends it).
+async fn null_after_is_shared_too(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let literal = "subscription { voucherAssigned(after: null) { cursor node { id } } }";
+    let mut clients = vec![];
+    for (i, (query, variables)) in [
+        (literal, json!({})),
+        (literal, json!({})),
+        (ASSIGNED, json!({"after": null})),
+        (ASSIGNED, json!({"after": null})),
+        (ASSIGNED, json!({})),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut client = WsClient::ready(&app).await;
+        client.subscribe(&format!("s{i}"), query, variables).await;
+        clients.push(client);
+    }
+    let shared = "pubgate_shared_subscriptions";
+    eventually(&app, shared, 3.0).await;
+    app.post_webhook(assignment(0)).await;
+    for (i, client) in clients.iter_mut().enumerate() {
+        assert_eq!(
+            ids(&client.next_n(&format!("s{i}"), 1).await),
+            expected(0..1)
+        );
+    }
+}
+
+/// Waits (bounded) until the gauge `series` reads `want`.
+async fn eventually(app: &TestApp, series: &str, want: f64) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let have = crate::security::metric(app, series).await;
+        if have == want {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{series} stays at {have}, not {want}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// `n` subscribers with distinct filters that match nothing, on one connection, 50 at a time,
+/// each completed again; `gone` connections that vanish with 20 subscriptions open each. Steady
+/// ingest meanwhile (one delivery per 50 subscribers).
+async fn come_and_go(app: &TestApp, from: usize, n: usize, gone: usize) {
+    let query =
+        "subscription($filter: PublicationFilter) { voucherAssigned(filter: $filter) { cursor } }";
+    let filter = |name: String| json!({"filter": {"customerId": name}});
+    let mut client = WsClient::ready(app).await;
+    for round in (from..from + n).step_by(50) {
+        for i in round..round + 50 {
+            let id = format!("s{i}");
+            client
+                .subscribe(&id, query, filter(format!("cust_nobody_{i}")))
+                .await;
+        }
+        app.post_webhook(assignment(round)).await;
+        for i in round..round + 50 {
+            client
+                .send(json!({"type": "complete", "id": format!("s{i}")}))
+                .await;
+        }
+    }
+    for c in 0..gone {
+        let mut vanishing = WsClient::ready(app).await;
+        for i in 0..20 {
+            let name = format!("cust_gone_{from}_{c}_{i}");
+            vanishing
+                .subscribe(&format!("g{i}"), query, filter(name))
+                .await;
+        }
+        drop(vanishing);
+    }
+    drop(client);
+    eventually(app, "pubgate_shared_subscriptions", 0.0).await;
+    eventually(app, "pubgate_feed_subscribers", 0.0).await;
+    eventually(app, "pubgate_websocket_connections", 0.0).await;
+}
+
+/// Subscribers with filters that rarely match come and go: once they have gone, no shared
+/// execution, feed subscriber or task is left behind, although no event ever matched them.
+async fn departed_subscribers_leave_nothing_running(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let tasks = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    // A first round warms up what the runtime keeps whatever the load (the test client's
+    // keep-alive connection, pooled database connections); then the baseline.
+    come_and_go(&app, 0, 100, 2).await;
+    let before = tasks();
+    come_and_go(&app, 100, 1000, 10).await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tasks() > before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} tasks alive after 1,000 departed subscribers, {before} before",
+            tasks()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 async fn server_pings_idle_clients(backend: Backend) {
