@@ -47,8 +47,8 @@ impl Entries {
 pub enum Decision {
     /// The answer, computed at `h`.
     Hit(Bytes),
-    /// Execute, then hand the answer to [`Flight::land`] (dropping the flight without landing
-    /// it lets the waiting requests execute on their own).
+    /// Execute, then hand the answer to [`Flight::land`] or [`Flight::share`] (dropping the
+    /// flight without either sends the waiting requests to look again: one of them leads).
     Lead(Flight),
     /// Wait for the identical request executing from `h`.
     Follow(watch::Receiver<Option<Bytes>>),
@@ -71,6 +71,11 @@ impl Flight {
         self.cache.put(self.head, self.key.clone(), answer.clone());
         self.tx.send_replace(Some(answer));
     }
+
+    /// Hands `answer` to the requests waiting now without keeping it (an answer with errors).
+    pub fn share(self, answer: Bytes) {
+        self.tx.send_replace(Some(answer));
+    }
 }
 
 impl Drop for Flight {
@@ -86,8 +91,8 @@ impl Drop for Flight {
     }
 }
 
-/// Waits for the leading request's answer: `None` when it ended without one (an error, an
-/// answer that is not kept, or a cancelled request); the caller then executes itself.
+/// Waits for the leading request's answer: `None` when it ended without one (it was cancelled
+/// or failed); the caller then looks again, and the first to do so leads.
 pub async fn follow(mut rx: watch::Receiver<Option<Bytes>>) -> Option<Bytes> {
     rx.wait_for(Option::is_some)
         .await

@@ -69,21 +69,25 @@ async fn answer(state: &GraphqlState, request: async_graphql::Request, key: Vec<
     use cache::Decision;
     let metrics = &state.metrics;
     // Read before executing: the answer is then at least as new as this head.
-    let lookup = match state.query_cache.enabled() {
-        true => match crate::store::queries::sequence_head(&state.db).await {
-            Ok(head) => state.query_cache.lookup(head, &key),
-            Err(_) => Decision::Bypass,
-        },
-        false => Decision::Bypass,
+    let head = match state.query_cache.enabled() {
+        true => crate::store::queries::sequence_head(&state.db).await.ok(),
+        false => None,
     };
-    let flight = match lookup {
-        Decision::Hit(body) => return cached(state, body),
-        Decision::Follow(rx) => match cache::follow(rx).await {
-            Some(body) => return cached(state, body),
-            None => None,
-        },
-        Decision::Lead(flight) => Some(flight),
-        Decision::Bypass => None,
+    let mut decision = head.map_or(Decision::Bypass, |h| state.query_cache.lookup(h, &key));
+    let flight = loop {
+        match decision {
+            Decision::Hit(body) => return cached(state, body),
+            Decision::Follow(rx) => match cache::follow(rx).await {
+                Some(body) => return cached(state, body),
+                // The request executing for us went away without an answer (its client
+                // disconnected): look again, so that one of the waiting takes over.
+                None => {
+                    decision = head.map_or(Decision::Bypass, |h| state.query_cache.lookup(h, &key))
+                }
+            },
+            Decision::Lead(flight) => break Some(flight),
+            Decision::Bypass => break None,
+        }
     };
     if state.query_cache.enabled() {
         metrics.query_cache_misses.increment(1);
@@ -91,18 +95,18 @@ async fn answer(state: &GraphqlState, request: async_graphql::Request, key: Vec<
     let request = request.data(loaders::Loaders::new(&state.db));
     let (response, kind) = execute(state, request).await;
     let response = with_codes(response);
-    let cacheable = kind == OperationKind::Query
-        && response.is_ok()
-        && response.http_headers.is_empty()
-        && response.cache_control.value().is_none();
-    match flight {
-        Some(flight) if cacheable => {
-            let body = axum::body::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
-            flight.land(body.clone());
-            json_response(body)
-        }
-        _ => GraphQLResponse::from(response).into_response(),
+    let plain = response.http_headers.is_empty() && response.cache_control.value().is_none();
+    let Some(flight) = flight.filter(|_| plain) else {
+        return GraphQLResponse::from(response).into_response();
+    };
+    let body = axum::body::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
+    if kind == OperationKind::Query && response.is_ok() {
+        flight.land(body.clone());
+    } else {
+        // Errors are not kept, but those already waiting get the same answer.
+        flight.share(body.clone());
     }
+    json_response(body)
 }
 
 /// An answer computed for an identical request at the same head.

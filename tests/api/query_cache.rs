@@ -5,6 +5,7 @@
 use crate::helpers::*;
 use crate::security::metric;
 use crate::subscriptions::assignment;
+use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Value, json};
 
 const LATEST: &str =
@@ -211,3 +212,82 @@ crate::on_both!(
     get_requests_are_cached_too,
     a_zero_sized_cache_is_off,
 );
+
+/// When the request executing for identical waiting ones is cancelled (its client went away),
+/// one of the waiting requests takes over and the rest wait for it: one more execution, not one
+/// each. The leader is held mid-execution by a table lock (PostgreSQL), its waiters gathered,
+/// then its client disconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_leader_is_replaced_by_one_waiting_request() {
+    let Some(app) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    assert_eq!(app.post_webhook(assignment(1)).await.0, 200);
+    let before = statements(&app);
+    assert_eq!(ids(&app.graphql(LATEST, json!({})).await).len(), 1);
+    let one_execution = statements(&app) - before - 1;
+    assert_eq!(app.post_webhook(assignment(2)).await.0, 200);
+    let lock = app.db.begin().await.expect("transaction");
+    lock.execute_unprepared("LOCK TABLE publications IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("locked");
+    let before = statements(&app);
+    // The leader, on a connection of its own that the test can cut.
+    let body = serde_json::to_vec(&json!({"query": LATEST})).expect("json");
+    let mut leader = tokio::net::TcpStream::connect(app.addr)
+        .await
+        .expect("connects");
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\n\
+         content-length: {}\r\n\r\n",
+        body.len()
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut leader, &[head.as_bytes(), &body].concat())
+        .await
+        .expect("sent");
+    // Page reads (not the feed's, which reads by `seq`) waiting for the lock.
+    let blocked = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                   AND application_name = 'pubgate' AND wait_event_type = 'Lock' \
+                   AND query LIKE '%ORDER BY \"publications\".\"created_at\" DESC%'";
+    wait_until(|| async { app.scalar(blocked).await == 1 }).await;
+    // Fifteen identical requests at the same head: each reads the head, then waits.
+    let waiting = tokio::spawn({
+        let (client, url) = (app.client.clone(), app.url("/graphql"));
+        async move {
+            let ask = || client.post(&url).json(&json!({"query": LATEST})).send();
+            futures::future::join_all((0..15).map(|_| ask())).await
+        }
+    });
+    wait_until(|| async { statements(&app) >= before + 16 }).await;
+    drop(leader);
+    // One of them takes the lead: it executes, and blocks on the lock too (the cancelled
+    // leader's statement still waits there: cancelling a request does not cancel its SQL).
+    wait_until(|| async { app.scalar(blocked).await >= 2 }).await;
+    lock.rollback().await.expect("released");
+    let answers = tokio::time::timeout(WAIT, waiting)
+        .await
+        .expect("answered in time")
+        .expect("joined");
+    for answer in answers {
+        let answer: Value = answer.expect("answers").json().await.expect("json");
+        assert_eq!(ids(&answer).len(), 2, "{answer}");
+    }
+    let executed = statements(&app) - before - 16;
+    assert!(
+        executed < 2 * one_execution + 1,
+        "{executed} statements after the head checks: more than the cancelled leader's and one \
+         execution ({one_execution} each)"
+    );
+}
+
+/// Waits (bounded) until `condition` holds.
+async fn wait_until<F: std::future::Future<Output = bool>>(condition: impl Fn() -> F) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !condition().await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the condition never held"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
