@@ -2,7 +2,9 @@
 
 pub use sea_orm_migration::prelude::*;
 
+pub mod bounds;
 mod m20261127_000001_create_store;
+mod m20261130_000001_bound_indexed_text;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -10,6 +12,9 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261127_000001_create_store::Migration)]
+        vec![
+            Box::new(m20261127_000001_create_store::Migration),
+            Box::new(m20261130_000001_bound_indexed_text::Migration),
+        ]
     }
 }

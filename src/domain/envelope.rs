@@ -33,11 +33,16 @@ impl Envelope {
         let event_type = string_at(event, "type")
             .or_else(|| event_name.clone())
             .filter(|t| !t.is_empty())
-            .unwrap_or_else(|| "unknown".to_owned());
+            .map_or_else(|| "unknown".to_owned(), migration::bounds::event_type);
         let occurred_at = timestamp(event.and_then(|e| e.get("created_at")))
             .or_else(|| timestamp(value.get("created_at")));
         Envelope {
-            idempotency_key: idempotency_key(body, &source_id, &event_id, &delivery_id),
+            idempotency_key: migration::bounds::idempotency_key(idempotency_key(
+                body,
+                &source_id,
+                &event_id,
+                &delivery_id,
+            )),
             delivery_id,
             event_id,
             source_id,

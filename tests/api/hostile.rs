@@ -129,6 +129,7 @@ fn cases(valid: &[u8]) -> Vec<Case> {
     let truncated = &valid[..valid.len() / 2];
     let other_signature = sign(SECRET.as_bytes(), b"{\"other\": true}");
     let wrong_secret = sign(b"not-the-secret", valid);
+    let long_id = bytes(&serde_json::json!({"id": "x".repeat(100 * 1024), "data": {}}));
     let c = |name, request, expect| Case {
         name,
         request,
@@ -159,6 +160,8 @@ fn cases(valid: &[u8]) -> Vec<Case> {
         c("single quotes", signed(b"{'a': 1}"), Status(400)),
         // Webhook: signatures.
         c("no signature", webhook(&[], valid), Status(401)),
+        // (A 100 KB id or type, signed, is stored: tests/api/webhook.rs. Unsigned, refused.)
+        c("100 KB event id, another body's signature", webhook(&[("x-voucherify-signature", &other_signature)], &long_id), Status(401)),
         c("empty signature", webhook(&[("x-voucherify-signature", "")], valid), Status(401)),
         c("garbage signature", webhook(&[("x-voucherify-signature", "not hex at all")], valid), Status(401)),
         c("another body's signature", webhook(&[("x-voucherify-signature", &other_signature)], valid), Status(401)),

@@ -7,6 +7,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 on_both!(
+    signed_deliveries_with_huge_ids_and_types_are_stored_once,
+    keys_stored_long_before_the_bound_still_find_their_duplicates,
     signed_delivery_is_stored_after_commit,
     missing_or_wrong_signature_is_401_and_stores_nothing,
     non_json_is_400_and_stores_nothing,
@@ -269,4 +271,104 @@ async fn every_failure_on_the_webhook_carries_the_contract_body() {
             assert!(allow.is_some_and(|a| a.to_str().is_ok_and(|a| a.contains("POST"))));
         }
     }
+}
+
+/// Any signed JSON body under the size limit is stored, whatever the length of the texts that
+/// are indexed (PostgreSQL refuses btree entries over ~2.7 KB): 100 KB in the delivery id, the
+/// event id, the source id, the event type or the free-text type. A repeat is a duplicate.
+async fn signed_deliveries_with_huge_ids_and_types_are_stored_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    // Incompressible (PostgreSQL compresses index entries, so a repeated letter would fit).
+    let huge = |seed: u64| {
+        let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+        (0..100 * 1024)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                char::from(b'a' + (x % 26) as u8)
+            })
+            .collect::<String>()
+    };
+    let data = serde_json::json!({"customer": {"id": "cust_huge", "name": "Huge"}});
+    let with = |pointer: &str, value: String| {
+        let mut body = wrap("customer.created", &format!("ev_{pointer}"), data.clone());
+        *body.pointer_mut(pointer).expect("a field of the envelope") = Value::String(value);
+        body
+    };
+    let mut no_event = wrap("customer.created", "ev_plain", data.clone());
+    no_event.as_object_mut().expect("object").remove("event");
+    no_event["type"] = Value::String(huge(5));
+    let bodies = [
+        with("/id", huge(1)),
+        with("/event/id", huge(2)),
+        with("/source/id", huge(3)),
+        with("/event/type", huge(4)),
+        no_event,
+    ];
+    for (n, body) in bodies.iter().enumerate() {
+        let bytes = bytes(body);
+        let (status, answer) = app.post_webhook(bytes.clone()).await;
+        assert_eq!(status, StatusCode::OK, "body {n}: {answer}");
+        assert_eq!(answer["status"], "stored", "body {n}: {answer}");
+        let (status, again) = app.post_webhook(bytes).await;
+        assert_eq!(status, StatusCode::OK, "body {n} again: {again}");
+        assert_eq!(again["status"], "duplicate", "body {n} again: {again}");
+        assert_eq!(again["id"], answer["id"]);
+    }
+    // Stored verbatim, and the normalised facts are there.
+    assert_eq!(app.count("webhook_events").await, 5);
+    let longest = app
+        .scalar("SELECT CAST(MAX(length(body)) AS BIGINT) FROM webhook_events")
+        .await;
+    assert!(longest > 100 * 1024, "{longest}");
+    assert_eq!(app.count("customers").await, 1);
+}
+
+/// An event stored with a long idempotency key before keys were bounded is rewritten by the
+/// migration to the bounded form, so its redelivery is still a duplicate.
+async fn keys_stored_long_before_the_bound_still_find_their_duplicates(backend: Backend) {
+    use migration::MigratorTrait;
+    use sea_orm::{ConnectionTrait, Statement};
+    let Some(test_db) = TestDb::create(backend).await else {
+        return;
+    };
+    let event_id = format!("ev_{}", "k".repeat(400));
+    let body = bytes(&wrap(
+        "customer.created",
+        &event_id,
+        serde_json::json!({"customer": {"id": "cust_old"}}),
+    ));
+    {
+        let db = pubgate::store::connect(&test_db.url, 1)
+            .await
+            .expect("connects");
+        migration::Migrator::up(&db, Some(1))
+            .await
+            .expect("the first migration");
+        let key = format!("event:distr_test:{event_id}");
+        let insert = format!(
+            "INSERT INTO webhook_events (id, idempotency_key, event_id, event_type, received_at, \
+             signature_verified, normalized, body) VALUES (7, '{key}', '{event_id}', \
+             'customer.created', CURRENT_TIMESTAMP, true, false, '{{}}')"
+        );
+        let backend = db.get_database_backend();
+        db.execute_raw(Statement::from_string(backend, insert))
+            .await
+            .expect("inserted");
+        db.execute_raw(Statement::from_string(
+            backend,
+            "UPDATE pubgate_sequence SET value = 7",
+        ))
+        .await
+        .expect("moved");
+    }
+    let url = test_db.url.clone();
+    let app = TestApp::spawn_on(backend, test_db, &url, |_| {}).await;
+    let (status, answer) = app.post_webhook(body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(answer["status"], "duplicate", "{answer}");
+    assert_eq!(answer["id"], "7");
 }
