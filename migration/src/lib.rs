@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 pub mod bounds;
 mod m20261127_000001_create_store;
 mod m20261130_000001_bound_indexed_text;
+mod m20261130_000002_dashboard_indexes;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -15,6 +16,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261127_000001_create_store::Migration),
             Box::new(m20261130_000001_bound_indexed_text::Migration),
+            Box::new(m20261130_000002_dashboard_indexes::Migration),
         ]
     }
 }
