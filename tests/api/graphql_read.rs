@@ -522,7 +522,10 @@ async fn the_dashboards_orders_and_filters_have_indexes(backend: Backend) {
         let explain = if backend == Backend::Postgres {
             // Small tables are scanned whatever the indexes; forbidding scans and sorts
             // shows whether an index can serve the query at all.
-            for setting in ["SET LOCAL enable_seqscan = off", "SET LOCAL enable_sort = off"] {
+            for setting in [
+                "SET LOCAL enable_seqscan = off",
+                "SET LOCAL enable_sort = off",
+            ] {
                 txn.execute_unprepared(setting).await.expect("set");
             }
             format!("EXPLAIN {sql}")

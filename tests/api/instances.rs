@@ -124,3 +124,42 @@ async fn database_unreachable_then_back_loses_no_event() {
         "caught up in commit order, nothing lost, nothing twice"
     );
 }
+
+/// The seam between a resume and the live feed, at its equality edge: a client that saw event
+/// `n` on one instance resumes with that cursor on another whose feed has not published `n`
+/// yet, and whose next live batch holds `n` and `n + 1` together. It gets `n + 1` only: `n`
+/// is at its resume position, so it was delivered already.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resuming_exactly_at_an_event_the_next_live_batch_holds_repeats_nothing() {
+    let Some(a) = TestApp::spawn(Backend::Postgres).await else {
+        return;
+    };
+    let (proxy, url) = crate::outage::Proxy::in_front_of(&a.database_url).await;
+    let b = TestApp::start_on(&url).await;
+    // `b`'s feed has published event 1 (a subscriber there saw it).
+    let on_b = live_subscriber(&b, &a, 1).await;
+    // `b` can no longer read: events 2 and 3 commit on `a` meanwhile.
+    proxy.cut();
+    let mut on_a = live_subscriber(&a, &a, 2).await;
+    a.post_webhook(assignment(3)).await;
+    let seen_on_a = on_a.next_n("s", 1).await;
+    assert_eq!(id_of(&seen_on_a[0]), "pub_00003");
+    // The client saw event 2 (its cursor) on `a`, and resumes from it on `b`.
+    let two = on_a_cursor_of(&a, "pub_00002").await;
+    let mut resumed = WsClient::ready(&b).await;
+    let resume =
+        "subscription($after: String) { voucherAssigned(after: $after) { cursor node { id } } }";
+    resumed.subscribe("r", resume, json!({"after": two})).await;
+    proxy.restore();
+    let first = resumed.next_n("r", 1).await;
+    assert_eq!(id_of(&first[0]), "pub_00003", "event 2 was sent again");
+    drop(on_b);
+}
+
+/// The `voucherAssigned` cursor of publication `id`, as a live subscriber received it.
+async fn on_a_cursor_of(app: &TestApp, id: &str) -> String {
+    let seq = app
+        .scalar(&format!("SELECT seq FROM publications WHERE id = '{id}'"))
+        .await;
+    pubgate::domain::cursor::position(seq)
+}
