@@ -49,6 +49,27 @@ pub enum OperationKind {
     Invalid,
 }
 
+/// A database pool (the `pool` label): requests read through `Read`; the writer and the feed's
+/// publisher have connections of their own.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pool {
+    Read,
+    Writer,
+    Feed,
+}
+
+impl Pool {
+    pub const ALL: [Pool; 3] = [Pool::Read, Pool::Writer, Pool::Feed];
+
+    fn label(self) -> &'static str {
+        match self {
+            Pool::Read => "read",
+            Pool::Writer => "writer",
+            Pool::Feed => "feed",
+        }
+    }
+}
+
 /// The transport a subscription or frame uses (the `transport` label).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Transport {
@@ -81,8 +102,9 @@ pub struct Metrics {
     pub sequence_head: Gauge,
     pub feed_delivered: Gauge,
     pub feed_lag: Gauge,
-    pub pool_size: Gauge,
-    pub pool_in_use: Gauge,
+    /// Connections open and checked out, by pool (`Pool` order).
+    pub pool_size: [Gauge; 3],
+    pub pool_in_use: [Gauge; 3],
 }
 
 impl Default for Metrics {
@@ -180,14 +202,16 @@ impl Metrics {
                 "pubgate_feed_lag_events",
                 "Newest committed sequence minus newest relayed to subscribers.",
             ),
-            pool_size: r.described_gauge(
-                "pubgate_db_pool_connections",
-                "Database connections open in the pool.",
-            ),
-            pool_in_use: r.described_gauge(
-                "pubgate_db_pool_in_use",
-                "Database connections checked out of the pool.",
-            ),
+            pool_size: {
+                let name = "pubgate_db_pool_connections";
+                r.describe_gauge(name, "Database connections open, by pool.");
+                Pool::ALL.map(|p| r.gauge(name, &[("pool", p.label())]))
+            },
+            pool_in_use: {
+                let name = "pubgate_db_pool_in_use";
+                r.describe_gauge(name, "Database connections checked out, by pool.");
+                Pool::ALL.map(|p| r.gauge(name, &[("pool", p.label())]))
+            },
             recorder,
         }
     }

@@ -1,5 +1,6 @@
 //! Operational routes: liveness, readiness and the Prometheus text of `metrics`.
 
+use crate::metrics::Pool;
 use crate::state::AppState;
 use axum::{Json, Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
 use migration::{Migrator, MigratorTrait};
@@ -14,19 +15,26 @@ pub fn router() -> Router<AppState> {
         .route("/metrics", get(metrics_text))
 }
 
+/// Ready when the database answers, is migrated, and the writer can commit within the time a
+/// webhook waits for its commit (a writer that cannot means every webhook would get a 503).
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let reachable = state.db.ping().await.is_ok();
     let migrated = reachable
         && Migrator::get_pending_migrations(&state.db)
             .await
             .is_ok_and(|pending| pending.is_empty());
-    let status = if migrated {
+    let writer = reachable
+        && tokio::time::timeout(state.config.ingest_timeout, state.ingest.probe())
+            .await
+            .is_ok_and(|committed| committed.is_ok());
+    let ready = migrated && writer;
+    let status = if ready {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
-    let body = json!({"status": if migrated { "ready" } else { "unavailable" },
-        "database": reachable, "migrations": migrated});
+    let body = json!({"status": if ready { "ready" } else { "unavailable" },
+        "database": reachable, "migrations": migrated, "writer": writer});
     (status, Json(body))
 }
 
@@ -38,10 +46,15 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     m.feed_delivered.set(delivered as f64);
     // Read before this scrape takes a connection of its own: a connection is given back to the
     // pool a moment after its statement, and would otherwise be counted as in use.
-    let (size, idle) = pool_usage(&state.db);
-    m.pool_size.set(size as f64);
-    m.pool_in_use
-        .set((size as usize).saturating_sub(idle) as f64);
+    for (pool, db) in
+        Pool::ALL
+            .into_iter()
+            .zip([&state.db, state.ingest.db(), state.feed.publisher()])
+    {
+        let (size, idle) = pool_usage(db);
+        m.pool_size[pool as usize].set(size as f64);
+        m.pool_in_use[pool as usize].set((size as usize).saturating_sub(idle) as f64);
+    }
     // The newest committed sequence is read from the database, so the lag also covers events
     // other instances committed that this one has not relayed yet.
     if let Ok(committed) = crate::store::queries::sequence_head(state.feed.db()).await {

@@ -19,6 +19,11 @@ use tokio::{
     sync::{Semaphore, watch},
 };
 
+/// Connections the writer keeps for itself: one transaction at a time, and one spare.
+const WRITER_CONNECTIONS: u32 = 2;
+/// Connections the feed's publisher keeps for itself (it reads one batch at a time).
+const PUBLISHER_CONNECTIONS: u32 = 2;
+
 /// A bound, migrated, ready-to-serve gateway.
 pub struct App {
     listener: TcpListener,
@@ -40,26 +45,36 @@ impl App {
             tracing::warn!("no API token: the GraphQL API is open to anyone who can reach it");
         }
         let metrics = Arc::new(Metrics::new());
-        let mut db = store::connect(&config.database_url, config.db_max_connections).await?;
-        // The feed shares the pool but counts its statements apart, so that "statements per
-        // event" and "statements per request" can each be read.
+        let url = &config.database_url;
+        // Reads share one pool; the writer and the feed's publisher have their own
+        // connections, so no amount of read traffic delays ingest or the live feed.
+        let mut db = store::connect(url, config.db_max_connections).await?;
+        let mut writer_db = store::connect_reserved(url, &db, WRITER_CONNECTIONS).await?;
+        let mut publisher_db = store::connect_reserved(url, &db, PUBLISHER_CONNECTIONS).await?;
+        // The feed counts its statements apart, so that "statements per event" and
+        // "statements per request" can each be read.
         let mut feed_db = db.clone();
-        let feed_counter = metrics.sql_feed.clone();
-        feed_db.set_metric_callback(move |_| feed_counter.increment(1));
+        for pool in [&mut feed_db, &mut publisher_db] {
+            let feed_counter = metrics.sql_feed.clone();
+            pool.set_metric_callback(move |_| feed_counter.increment(1));
+        }
         let sql_statements = Arc::new(AtomicU64::new(0));
-        let (counter, api_counter) = (sql_statements.clone(), metrics.sql_api.clone());
-        db.set_metric_callback(move |_| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            api_counter.increment(1);
-        });
+        for pool in [&mut db, &mut writer_db] {
+            let (counter, api_counter) = (sql_statements.clone(), metrics.sql_api.clone());
+            pool.set_metric_callback(move |_| {
+                counter.fetch_add(1, Ordering::Relaxed);
+                api_counter.increment(1);
+            });
+        }
         store::migrate(&db).await?;
         let newest = store::queries::sequence_head(&db).await?;
         let (head_tx, head) = watch::channel(newest);
-        let ingest = store::ingest::Ingest::start(db.clone(), head_tx, config.ingest_one_by_one);
+        let ingest = store::ingest::Ingest::start(writer_db, head_tx, config.ingest_one_by_one);
         let listen_url =
             (db.get_database_backend() == DbBackend::Postgres).then(|| config.database_url.clone());
         let feed = Feed::start(
             feed_db,
+            publisher_db,
             newest,
             head.clone(),
             listen_url,

@@ -42,16 +42,21 @@ struct Published {
 /// A handle on this instance's feed; cheap to clone.
 #[derive(Clone)]
 pub struct Feed {
+    /// Subscribers' replays read through the shared read pool.
     db: DatabaseConnection,
+    /// The publisher's own connections: no amount of read traffic delays a batch.
+    publisher: DatabaseConnection,
     published: Arc<Mutex<Published>>,
 }
 
 impl Feed {
-    /// Starts publishing from `head` (the newest id committed at start). `committed` hears this
-    /// instance's commits; on PostgreSQL, `listen_url` adds every other instance's.
-    /// `queue` is how many batches a subscriber may fall behind before its stream ends.
+    /// Starts publishing from `head` (the newest id committed at start), reading through
+    /// `publisher`; subscribers replay through `db`. `committed` hears this instance's commits;
+    /// on PostgreSQL, `listen_url` adds every other instance's. `queue` is how many batches a
+    /// subscriber may fall behind before its stream ends.
     pub fn start(
         db: DatabaseConnection,
+        publisher: DatabaseConnection,
         head: i64,
         committed: watch::Receiver<i64>,
         listen_url: Option<String>,
@@ -59,13 +64,14 @@ impl Feed {
     ) -> Feed {
         let (tx, _) = broadcast::channel(queue.max(1));
         let feed = Feed {
-            db: db.clone(),
+            db,
+            publisher: publisher.clone(),
             published: Arc::new(Mutex::new(Published { head, tx })),
         };
         let (signal_tx, signal) = watch::channel(head);
         tokio::spawn(forward(committed, signal_tx.clone()));
         if let Some(url) = listen_url {
-            tokio::spawn(listen::run(url, db.clone(), signal_tx));
+            tokio::spawn(listen::run(url, publisher, signal_tx));
         }
         tokio::spawn(publish(feed.clone(), signal));
         feed
@@ -81,6 +87,11 @@ impl Feed {
     /// The store, for replays.
     pub fn db(&self) -> &DatabaseConnection {
         &self.db
+    }
+
+    /// The publisher's own pool (for its gauges).
+    pub fn publisher(&self) -> &DatabaseConnection {
+        &self.publisher
     }
 
     /// The newest id broadcast to subscribers.
@@ -134,7 +145,7 @@ async fn publish(feed: Feed, mut signal: watch::Receiver<i64>) {
                 Ok(Ok(())) => continue,
                 Ok(Err(_)) => return,
                 // No signal for a while: ask the store, in case one was lost.
-                Err(_) => match crate::store::queries::sequence_head(&feed.db).await {
+                Err(_) => match crate::store::queries::sequence_head(&feed.publisher).await {
                     Ok(stored) if stored > head => stored,
                     _ => continue,
                 },
@@ -150,8 +161,14 @@ async fn publish(feed: Feed, mut signal: watch::Receiver<i64>) {
 /// Reads and broadcasts the events in `(head, target]`, a batch at a time.
 async fn publish_upto(feed: &Feed, mut head: i64, target: i64) -> Result<(), DbErr> {
     while head < target {
-        let events =
-            queries::events_after(&feed.db, &EventFilter::default(), head, target, BATCH).await?;
+        let events = queries::events_after(
+            &feed.publisher,
+            &EventFilter::default(),
+            head,
+            target,
+            BATCH,
+        )
+        .await?;
         let upto = if events.len() as u64 == BATCH {
             events.last().map_or(target, |e| e.id)
         } else {
@@ -159,8 +176,10 @@ async fn publish_upto(feed: &Feed, mut head: i64, target: i64) -> Result<(), DbE
         };
         // Sequence numbers are unique: at most one publication per number in the range.
         let (all, at_most) = (PublicationFilter::default(), (upto - head).unsigned_abs());
-        let publications = publications::after_seq(&feed.db, &all, head, upto, at_most).await?;
-        let related = related::for_publications(&feed.db, &publications, Wants::all()).await?;
+        let publications =
+            publications::after_seq(&feed.publisher, &all, head, upto, at_most).await?;
+        let related =
+            related::for_publications(&feed.publisher, &publications, Wants::all()).await?;
         let batch = Arc::new(Batch {
             upto,
             events,

@@ -93,6 +93,20 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
     }
 }
 
+/// A pool of `size` connections of its own beside `shared` (on the same database), so that
+/// what uses it never waits for one that `shared`'s users hold. An in-memory SQLite database
+/// exists only inside one pool, so there `shared` itself is returned.
+pub async fn connect_reserved(
+    url: &str,
+    shared: &DatabaseConnection,
+    size: u32,
+) -> Result<DatabaseConnection, ConnectError> {
+    if url.contains(":memory:") || url.contains("mode=memory") {
+        return Ok(shared.clone());
+    }
+    connect(url, size).await
+}
+
 /// What went wrong, as an operator would put it.
 fn reason(error: &sqlx::Error) -> String {
     use std::io::ErrorKind;

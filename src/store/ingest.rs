@@ -26,10 +26,19 @@ pub enum IngestError {
 
 type Reply = oneshot::Sender<Result<Outcome, IngestError>>;
 
+/// What the writer is asked to do.
+enum Job {
+    Store(Box<Delivery>, Reply),
+    /// Commit a transaction through the same path, storing nothing: can the writer commit?
+    Probe(oneshot::Sender<Result<(), IngestError>>),
+}
+
 /// A handle to the writer task; cheap to clone.
 #[derive(Clone)]
 pub struct Ingest {
-    jobs: mpsc::Sender<(Delivery, Reply)>,
+    jobs: mpsc::Sender<Job>,
+    /// The writer's own pool.
+    db: DatabaseConnection,
 }
 
 impl Ingest {
@@ -37,15 +46,31 @@ impl Ingest {
     /// each delivery in a transaction of its own (for benchmarks of what group commit gains).
     pub fn start(db: DatabaseConnection, head: watch::Sender<i64>, one_by_one: bool) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(writer(db, rx, head, one_by_one));
-        Ingest { jobs }
+        tokio::spawn(writer(db.clone(), rx, head, one_by_one));
+        Ingest { jobs, db }
+    }
+
+    /// The writer's own pool (for its gauges).
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
     }
 
     /// Stores `delivery`; returns only once it is durably committed (or known not to be).
     pub async fn submit(&self, delivery: Delivery) -> Result<Outcome, IngestError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
-            .send((delivery, reply))
+            .send(Job::Store(Box::new(delivery), reply))
+            .await
+            .map_err(|_| IngestError::Unavailable)?;
+        answer.await.unwrap_or(Err(IngestError::Unavailable))
+    }
+
+    /// Whether the writer can commit now: a transaction through the writer's own queue,
+    /// connection and sequence lock that stores nothing.
+    pub async fn probe(&self) -> Result<(), IngestError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs
+            .send(Job::Probe(reply))
             .await
             .map_err(|_| IngestError::Unavailable)?;
         answer.await.unwrap_or(Err(IngestError::Unavailable))
@@ -54,14 +79,40 @@ impl Ingest {
 
 async fn writer(
     db: DatabaseConnection,
-    mut rx: mpsc::Receiver<(Delivery, Reply)>,
+    mut rx: mpsc::Receiver<Job>,
     head: watch::Sender<i64>,
     one_by_one: bool,
 ) {
     let limit = if one_by_one { 1 } else { MAX_BATCH };
     let mut batch = Vec::with_capacity(limit);
     while rx.recv_many(&mut batch, limit).await > 0 {
-        let (deliveries, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
+        let (mut deliveries, mut replies, mut probes) = (vec![], vec![], vec![]);
+        for job in batch.drain(..) {
+            match job {
+                Job::Store(delivery, reply) => {
+                    deliveries.push(*delivery);
+                    replies.push(reply);
+                }
+                Job::Probe(reply) => probes.push(reply),
+            }
+        }
+        if !probes.is_empty() {
+            // Answered by a commit of its own, before the batch: what a delivery arriving now
+            // would wait for.
+            let committed = store_retrying(&db, &[], Refused::Fail).await;
+            if let Err(e) = &committed {
+                tracing::warn!(error = %e, "the writer cannot commit");
+            }
+            for reply in probes {
+                let _ = reply.send(match &committed {
+                    Ok(_) => Ok(()),
+                    Err(_) => Err(IngestError::Unavailable),
+                });
+            }
+        }
+        if deliveries.is_empty() {
+            continue;
+        }
         let results = store_with_fallback(&db, &deliveries).await;
         let newest = results
             .iter()
@@ -140,7 +191,10 @@ async fn store_batch(
 ) -> Result<Vec<Outcome>, DbErr> {
     let txn = db.begin().await?;
     let head = lock_sequence(&txn).await?;
-    let (outcomes, head) = write::store(&txn, head, deliveries, refused).await?;
+    let (outcomes, head) = match deliveries.is_empty() {
+        true => (vec![], head),
+        false => write::store(&txn, head, deliveries, refused).await?,
+    };
     finish(txn, head, &outcomes).await?;
     Ok(outcomes)
 }

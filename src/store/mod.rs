@@ -10,7 +10,7 @@ pub mod queries;
 pub mod related;
 mod write;
 
-pub use connect::{ConnectError, connect, migrate, pg_options};
+pub use connect::{ConnectError, connect, connect_reserved, migrate, pg_options};
 
 use sea_orm::{DbErr, sqlx};
 

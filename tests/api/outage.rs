@@ -161,3 +161,94 @@ async fn database_outage_is_503_then_recovers() {
     assert_eq!(app.count("webhook_events").await, 2);
     assert_eq!(app.count("customers").await, 2);
 }
+
+/// Dashboards flooding the read pool with slow queries do not delay ingest: the writer and
+/// the feed keep connections of their own. And a writer that cannot commit makes `/readyz`
+/// say so. (PostgreSQL: the slow reads are queries waiting on a table lock.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_never_starve_the_writer_and_readiness_sees_the_writer() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let Some(app) = TestApp::spawn_with(Backend::Postgres, |c| {
+        c.ingest_timeout = std::time::Duration::from_secs(2);
+    })
+    .await
+    else {
+        return;
+    };
+    let delivery = |n: u32| {
+        bytes(&wrap(
+            "customer.updated",
+            &format!("ev_{n}"),
+            json!({"customer": {"id": format!("cust_{n}")}}),
+        ))
+    };
+    // Twice the pool's size of reads, each held on a lock no delivery needs.
+    let lock = app.db.begin().await.expect("transaction");
+    lock.execute_unprepared("LOCK TABLE campaigns IN ACCESS EXCLUSIVE MODE")
+        .await
+        .expect("locked");
+    let flood = tokio::spawn({
+        let (client, url) = (app.client.clone(), app.url("/graphql"));
+        async move {
+            // Distinct documents, so the query cache runs each.
+            let ask = |i: usize| {
+                let query = format!("{{ c{i}: campaigns(first: 1) {{ totalCount }} }}");
+                client.post(&url).json(&json!({ "query": query })).send()
+            };
+            futures::future::join_all((0..10).map(ask)).await
+        }
+    });
+    let waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
+                   AND application_name = 'pubgate' AND wait_event_type = 'Lock'";
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while app.scalar(waiting).await < 5 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the reads never filled the pool"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for n in 10..15 {
+        let started = std::time::Instant::now();
+        let (status, answer) = app.post_webhook(delivery(n)).await;
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "delivery {n} under a read flood: {answer}"
+        );
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+    lock.rollback().await.expect("released");
+    for answer in tokio::time::timeout(WAIT, flood)
+        .await
+        .expect("in time")
+        .expect("joined")
+    {
+        assert_eq!(answer.expect("answers").status(), StatusCode::OK);
+    }
+    // Now the writer cannot commit: another transaction holds the sequence row.
+    let blocker = app.db.begin().await.expect("transaction");
+    blocker
+        .execute_unprepared("UPDATE pubgate_sequence SET value = value")
+        .await
+        .expect("row locked");
+    let ready = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let body: serde_json::Value = ready.json().await.expect("json");
+    assert_eq!(body["writer"], false, "{body}");
+    assert_eq!(body["database"], true, "{body}");
+    blocker.rollback().await.expect("released");
+    let ready = app
+        .client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(ready.status(), StatusCode::OK);
+    assert_eq!(app.count("webhook_events").await, 5);
+}

@@ -78,7 +78,7 @@ async fn metric_reaches(app: &TestApp, series: &str, want: f64) {
         reached.is_ok(),
         "{series} is {} after {WAIT:?}, not {want} (pool size {})",
         metric(app, series).await,
-        metric(app, "pubgate_db_pool_connections").await
+        metric(app, r#"pubgate_db_pool_connections{pool="read"}"#).await
     );
 }
 
@@ -581,10 +581,14 @@ async fn every_metric_moves_when_its_event_happens() {
     metric_reaches(&app, "pubgate_websocket_connections", 0.0).await;
     metric_reaches(&app, subscriptions, ended_before + 2.0).await;
     // The pool is reported (SQLite opens at least one connection).
-    assert!(metric(&app, "pubgate_db_pool_connections").await >= 1.0);
+    for pool in ["read", "writer", "feed"] {
+        let series = format!("pubgate_db_pool_connections{{pool=\"{pool}\"}}");
+        assert!(metric(&app, &series).await >= 1.0, "{series}");
+    }
 }
 
-/// A writer blocked on a row lock holds a pooled connection, and the gauge shows it.
+/// A writer blocked on a row lock holds a connection of the writer's pool, and the gauge shows
+/// it (the read pool is untouched).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_in_use_counts_a_blocked_writer() {
     use sea_orm::{ConnectionTrait, Database, TransactionTrait};
@@ -594,7 +598,8 @@ async fn pool_in_use_counts_a_blocked_writer() {
     // Idle, nothing is checked out (the feed's LISTEN connection is not from the pool); a
     // connection is given back a moment after its statement, so wait for that first.
     let idle_in_use = 0.0;
-    metric_reaches(&app, "pubgate_db_pool_in_use", idle_in_use).await;
+    let writer = r#"pubgate_db_pool_in_use{pool="writer"}"#;
+    metric_reaches(&app, writer, idle_in_use).await;
     let blocker = Database::connect(&app.database_url).await.expect("connect");
     let txn = blocker.begin().await.expect("begin");
     txn.execute_unprepared("SELECT value FROM pubgate_sequence FOR UPDATE")
@@ -615,7 +620,9 @@ async fn pool_in_use_counts_a_blocked_writer() {
                 .map(|r| r.status())
         })
     };
-    metric_reaches(&app, "pubgate_db_pool_in_use", idle_in_use + 1.0).await;
+    metric_reaches(&app, writer, idle_in_use + 1.0).await;
+    let read = r#"pubgate_db_pool_in_use{pool="read"}"#;
+    metric_reaches(&app, read, 0.0).await;
     txn.rollback().await.expect("release");
     let status = tokio::time::timeout(WAIT, posting)
         .await
@@ -623,7 +630,7 @@ async fn pool_in_use_counts_a_blocked_writer() {
         .expect("task")
         .expect("answers");
     assert_eq!(status, StatusCode::OK);
-    metric_reaches(&app, "pubgate_db_pool_in_use", idle_in_use).await;
+    metric_reaches(&app, writer, idle_in_use).await;
 }
 
 /// async-graphql's parser recurses per nesting level without a limit (a stack overflow aborts

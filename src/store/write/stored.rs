@@ -1,6 +1,6 @@
 //! What is stored now for every row a batch touches: the facts time of each customer, campaign
 //! and voucher, each campaign's voucher type, and which publications exist. One statement per
-//! kind, whatever the batch size.
+//! kind the batch mentions, whatever the batch size.
 
 use crate::domain::delivery::Delivery;
 use entity::{campaign, customer, publication, voucher};
@@ -53,18 +53,21 @@ pub(super) async fn read<C: ConnectionTrait>(
             customer_ids,
         )
         .await?,
-        campaigns: campaign::Entity::find()
-            .select_only()
-            .column(campaign::Column::Id)
-            .column(campaign::Column::FactsAt)
-            .column(campaign::Column::VoucherType)
-            .filter(campaign::Column::Id.is_in(campaign_ids))
-            .into_tuple::<(String, i64, Option<String>)>()
-            .all(txn)
-            .await?
-            .into_iter()
-            .map(|(id, facts_at, kind)| (id, (facts_at, kind)))
-            .collect(),
+        campaigns: match campaign_ids.is_empty() {
+            true => HashMap::new(),
+            false => campaign::Entity::find()
+                .select_only()
+                .column(campaign::Column::Id)
+                .column(campaign::Column::FactsAt)
+                .column(campaign::Column::VoucherType)
+                .filter(campaign::Column::Id.is_in(campaign_ids))
+                .into_tuple::<(String, i64, Option<String>)>()
+                .all(txn)
+                .await?
+                .into_iter()
+                .map(|(id, facts_at, kind)| (id, (facts_at, kind)))
+                .collect(),
+        },
         vouchers: facts_times::<voucher::Entity, _>(
             txn,
             voucher::Column::Id,
@@ -72,19 +75,22 @@ pub(super) async fn read<C: ConnectionTrait>(
             voucher_ids,
         )
         .await?,
-        publications: publication::Entity::find()
-            .select_only()
-            .column(publication::Column::Id)
-            .filter(publication::Column::Id.is_in(publication_ids))
-            .into_tuple::<String>()
-            .all(txn)
-            .await?
-            .into_iter()
-            .collect(),
+        publications: match publication_ids.is_empty() {
+            true => HashSet::new(),
+            false => publication::Entity::find()
+                .select_only()
+                .column(publication::Column::Id)
+                .filter(publication::Column::Id.is_in(publication_ids))
+                .into_tuple::<String>()
+                .all(txn)
+                .await?
+                .into_iter()
+                .collect(),
+        },
     })
 }
 
-/// The stored facts time of each of `ids` that exists.
+/// The stored facts time of each of `ids` that exists (no statement when there are none).
 async fn facts_times<E, C>(
     txn: &C,
     id: E::Column,
@@ -95,6 +101,9 @@ where
     E: EntityTrait,
     C: ConnectionTrait,
 {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
     let rows = E::find()
         .select_only()
         .column(id)
