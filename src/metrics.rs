@@ -202,16 +202,14 @@ impl Metrics {
                 "pubgate_feed_lag_events",
                 "Newest committed sequence minus newest relayed to subscribers.",
             ),
-            pool_size: {
-                let name = "pubgate_db_pool_connections";
-                r.describe_gauge(name, "Database connections open, by pool.");
-                Pool::ALL.map(|p| r.gauge(name, &[("pool", p.label())]))
-            },
-            pool_in_use: {
-                let name = "pubgate_db_pool_in_use";
-                r.describe_gauge(name, "Database connections checked out, by pool.");
-                Pool::ALL.map(|p| r.gauge(name, &[("pool", p.label())]))
-            },
+            pool_size: r.pool_gauges(
+                "pubgate_db_pool_connections",
+                "Database connections open, by pool.",
+            ),
+            pool_in_use: r.pool_gauges(
+                "pubgate_db_pool_in_use",
+                "Database connections checked out, by pool.",
+            ),
             recorder,
         }
     }
@@ -285,6 +283,11 @@ impl Reg<'_> {
     fn histogram(&self, name: &'static str, labels: &[(&'static str, &'static str)]) -> Histogram {
         self.0
             .register_histogram(&Self::key(name, labels), &METADATA)
+    }
+
+    fn pool_gauges(&self, name: &'static str, help: &'static str) -> [Gauge; 3] {
+        self.describe_gauge(name, help);
+        Pool::ALL.map(|p| self.gauge(name, &[("pool", p.label())]))
     }
 
     fn described_gauge(&self, name: &'static str, help: &'static str) -> Gauge {

@@ -11,6 +11,15 @@ use tokio::{
     task::JoinHandle,
 };
 
+/// Delivery `n`: one customer updated.
+fn delivery(n: u32) -> Vec<u8> {
+    bytes(&wrap(
+        "customer.updated",
+        &format!("ev_{n}"),
+        json!({"customer": {"id": format!("cust_{n}")}}),
+    ))
+}
+
 /// A TCP proxy to PostgreSQL that can cut every connection, like a network partition.
 pub struct Proxy {
     pub addr: std::net::SocketAddr,
@@ -93,13 +102,6 @@ async fn database_outage_is_503_then_recovers() {
         c.ingest_timeout = std::time::Duration::from_secs(8);
     })
     .await;
-    let delivery = |n: u32| {
-        bytes(&wrap(
-            "customer.updated",
-            &format!("ev_{n}"),
-            json!({"customer": {"id": format!("cust_{n}")}}),
-        ))
-    };
     assert_eq!(app.post_webhook(delivery(0)).await.0, StatusCode::OK);
 
     proxy.cut();
@@ -174,13 +176,6 @@ async fn reads_never_starve_the_writer_and_readiness_sees_the_writer() {
     .await
     else {
         return;
-    };
-    let delivery = |n: u32| {
-        bytes(&wrap(
-            "customer.updated",
-            &format!("ev_{n}"),
-            json!({"customer": {"id": format!("cust_{n}")}}),
-        ))
     };
     // Twice the pool's size of reads, each held on a lock no delivery needs.
     let lock = app.db.begin().await.expect("transaction");
