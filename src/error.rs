@@ -87,6 +87,8 @@ pub enum ApiError {
     SlowConsumer(String),
     /// A subscription limit refused the operation.
     TooManySubscriptions(String),
+    /// The database was replaced or restored under a live subscription.
+    DatabaseChanged,
     Internal,
 }
 
@@ -145,6 +147,14 @@ impl From<ApiError> for async_graphql::Error {
                 Some(cursor),
             ),
             ApiError::TooManySubscriptions(m) => ("TOO_MANY_SUBSCRIPTIONS", m, None),
+            ApiError::DatabaseChanged => (
+                "DATABASE_CHANGED",
+                "the database behind this gateway was replaced or restored to an earlier point, \
+                 so positions given out before mean nothing now; start again from a fresh page, \
+                 without `after`"
+                    .into(),
+                None,
+            ),
             ApiError::Internal => ("INTERNAL", "internal error".into(), None),
         };
         async_graphql::Error::new(message).extend_with(|_, ext| {

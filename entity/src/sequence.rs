@@ -9,6 +9,8 @@ pub struct Model {
     pub id: i32,
     /// The last sequence number handed out.
     pub value: i64,
+    /// This database's identity, made at its first migration.
+    pub database_id: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -44,26 +44,26 @@ fn decoders(text: &str) {
         Ok(key) => {
             kinds_matched += 1;
             assert!(!key.id.is_empty());
-            let again = cursor::publication(&key);
+            let again = cursor::publication(&key, "db");
             assert_eq!(
                 cursor::decode_publication(&again),
                 Ok(key.clone()),
                 "{text}"
             );
             // A publication cursor is also a resume position, at its `seq`.
-            assert_eq!(cursor::decode_resume(text), Ok(key.seq));
-            assert_eq!(cursor::decode_resume(&again), Ok(key.seq));
+            assert_eq!(cursor::decode_resume(text).map(|r| r.seq), Ok(key.seq));
+            assert_eq!(cursor::decode_resume(&again).map(|r| r.seq), Ok(key.seq));
         }
         Err(e) => short(&e),
     }
 
-    match cursor::decode_resume(text) {
+    match cursor::decode_resume(text).map(|r| r.seq) {
         Ok(seq) => {
             if cursor::decode_publication(text).is_err() {
                 // A bare position cursor: never negative, and `position` round-trips it.
                 assert!(seq >= 0);
                 assert_eq!(
-                    cursor::decode_resume(&cursor::position(seq)),
+                    cursor::decode_resume(&cursor::position(seq, "db")).map(|r| r.seq),
                     Ok(seq),
                     "{text}"
                 );
@@ -91,7 +91,7 @@ fn decoders(text: &str) {
         Ok(id) => {
             kinds_matched += 1;
             assert!(id >= 0);
-            assert_eq!(cursor::decode_event(&cursor::event(id)), Ok(id), "{text}");
+            assert_eq!(cursor::decode_event(&cursor::event(id, "db")), Ok(id), "{text}");
         }
         Err(e) => short(&e),
     }
@@ -135,23 +135,23 @@ fn encoders(bytes: &[u8]) {
             received_at,
             id: id.clone(),
         };
-        let text = cursor::publication(&key);
+        let text = cursor::publication(&key, "db");
         assert_eq!(
             cursor::decode_publication(&text),
             Ok(key),
             "publication round trip"
         );
-        assert_eq!(cursor::decode_resume(&text), Ok(seq));
+        assert_eq!(cursor::decode_resume(&text).map(|r| r.seq), Ok(seq));
         assert!(cursor::decode_event(&text).is_err());
     }
 
     if seq >= 0 {
-        assert_eq!(cursor::decode_resume(&cursor::position(seq)), Ok(seq));
-        assert_eq!(cursor::decode_event(&cursor::event(seq)), Ok(seq));
-        assert!(cursor::decode_publication(&cursor::position(seq)).is_err());
+        assert_eq!(cursor::decode_resume(&cursor::position(seq, "db")).map(|r| r.seq), Ok(seq));
+        assert_eq!(cursor::decode_event(&cursor::event(seq, "db")), Ok(seq));
+        assert!(cursor::decode_publication(&cursor::position(seq, "db")).is_err());
     } else {
-        assert!(cursor::decode_event(&cursor::event(seq)).is_err());
-        assert!(cursor::decode_resume(&cursor::position(seq)).is_err());
+        assert!(cursor::decode_event(&cursor::event(seq, "db")).is_err());
+        assert!(cursor::decode_resume(&cursor::position(seq, "db")).is_err());
     }
 
     if !id.is_empty() {

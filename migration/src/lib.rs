@@ -6,6 +6,7 @@ pub mod bounds;
 mod m20261127_000001_create_store;
 mod m20261130_000001_bound_indexed_text;
 mod m20261130_000002_dashboard_indexes;
+mod m20261130_000003_database_identity;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261127_000001_create_store::Migration),
             Box::new(m20261130_000001_bound_indexed_text::Migration),
             Box::new(m20261130_000002_dashboard_indexes::Migration),
+            Box::new(m20261130_000003_database_identity::Migration),
         ]
     }
 }

@@ -220,8 +220,10 @@ export class LiveSubscription {
       this.#stopForAuth();
       return;
     }
-    if (list.some((e) => e?.extensions?.code === 'BAD_USER_INPUT')) {
-      // A position this server does not know (its database was replaced): start over.
+    const unknown = ['BAD_USER_INPUT', 'DATABASE_CHANGED'];
+    if (list.some((e) => unknown.includes(e?.extensions?.code))) {
+      // A position this server does not know (its database was replaced or restored): start
+      // over from a fresh page.
       this.#restart('bad-cursor');
       return;
     }

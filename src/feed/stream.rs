@@ -21,6 +21,8 @@ pub enum FeedError {
     /// The subscriber fell more than the queue's worth of batches behind; everything up to
     /// this sequence number was delivered (or did not match), so it resumes from here.
     Lagged(i64),
+    /// The database was replaced or restored: the position means nothing any more.
+    Reset,
     Db(DbErr),
 }
 
@@ -110,6 +112,10 @@ async fn next<F: Follow>(state: &mut State<F>) -> Option<Result<(i64, F::Item), 
         }
         match state.rx.recv().await {
             Ok(batch) => {
+                if batch.reset {
+                    state.done = true;
+                    return Some(Err(FeedError::Reset));
+                }
                 if batch.upto <= state.position {
                     continue; // already replayed
                 }

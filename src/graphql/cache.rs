@@ -7,6 +7,10 @@
 //! first (one primary-key lookup) and is served from here only when it has not moved. A new
 //! commit on any instance is therefore visible to the very next request, as without the cache.
 //!
+//! The head is a `Version`: the sequence number, the database's identity and the feed's reset
+//! generation, so a replaced or restored database, whose numbers start again, never meets an
+//! answer computed before.
+//!
 //! All entries belong to one head: the first answer stored for a newer head drops the rest.
 //! Hand-written rather than an LRU crate because that one rule is the whole eviction policy.
 //!
@@ -19,6 +23,27 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use tokio::sync::watch;
 
+/// What an answer is valid for: the committed head read before computing it, in the database
+/// it was read from, in the feed's generation (bumped when the database is found restored).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Version {
+    pub database: String,
+    pub generation: u64,
+    pub seq: i64,
+}
+
+impl Version {
+    /// True when `self` was read before `other`: an older generation, or the same database
+    /// and generation with a lower head. A different database in the same generation is the
+    /// newer one (it was read just now, before the feed noticed).
+    fn before(&self, other: &Version) -> bool {
+        if self.generation != other.generation {
+            return self.generation < other.generation;
+        }
+        self.database == other.database && self.seq < other.seq
+    }
+}
+
 /// The answers for the newest head seen, keyed by the request's bytes.
 pub struct QueryCache {
     capacity: usize,
@@ -27,17 +52,17 @@ pub struct QueryCache {
 
 #[derive(Default)]
 struct Entries {
-    head: i64,
+    head: Version,
     bytes: usize,
     answers: HashMap<Vec<u8>, Bytes>,
     /// Executions in progress, by request, with the head each started from.
-    flights: HashMap<Vec<u8>, (i64, watch::Receiver<Option<Bytes>>)>,
+    flights: HashMap<Vec<u8>, (Version, watch::Receiver<Option<Bytes>>)>,
 }
 
 impl Entries {
     /// The answer stored for `key`, if it was computed at `head`.
-    fn answer(&self, head: i64, key: &[u8]) -> Option<Bytes> {
-        (self.head == head)
+    fn answer(&self, head: &Version, key: &[u8]) -> Option<Bytes> {
+        (self.head == *head)
             .then(|| self.answers.get(key).cloned())
             .flatten()
     }
@@ -59,7 +84,7 @@ pub enum Decision {
 /// An execution others may be waiting for.
 pub struct Flight {
     cache: Arc<QueryCache>,
-    head: i64,
+    head: Version,
     key: Vec<u8>,
     tx: watch::Sender<Option<Bytes>>,
 }
@@ -68,7 +93,7 @@ impl Flight {
     /// Stores `answer` (computed from a read that began at the flight's head) and hands it to
     /// the waiting requests.
     pub fn land(self, answer: Bytes) {
-        self.cache.put(self.head, self.key.clone(), answer.clone());
+        self.cache.put(&self.head, self.key.clone(), answer.clone());
         self.tx.send_replace(Some(answer));
     }
 
@@ -116,7 +141,7 @@ impl QueryCache {
 
     /// What a request for `key` that read `head` should do: take the stored answer, wait for an
     /// identical request executing from the same head, or execute and share its answer.
-    pub fn lookup(self: &Arc<Self>, head: i64, key: &[u8]) -> Decision {
+    pub fn lookup(self: &Arc<Self>, head: &Version, key: &[u8]) -> Decision {
         if !self.enabled() {
             return Decision::Bypass;
         }
@@ -125,18 +150,18 @@ impl QueryCache {
             return Decision::Hit(answer);
         }
         if let Some((flying, rx)) = entries.flights.get(key)
-            && *flying == head
+            && flying == head
         {
             return Decision::Follow(rx.clone());
         }
-        if head < entries.head {
+        if head.before(&entries.head) {
             return Decision::Bypass;
         }
         let (tx, rx) = watch::channel(None);
-        entries.flights.insert(key.to_vec(), (head, rx));
+        entries.flights.insert(key.to_vec(), (head.clone(), rx));
         Decision::Lead(Flight {
             cache: self.clone(),
-            head,
+            head: head.clone(),
             key: key.to_vec(),
             tx,
         })
@@ -144,26 +169,26 @@ impl QueryCache {
 
     /// The answer stored for `key` at `head`, if the head has not moved since.
     #[cfg(test)]
-    fn get(&self, head: i64, key: &[u8]) -> Option<Bytes> {
+    fn get(&self, head: &Version, key: &[u8]) -> Option<Bytes> {
         let entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         entries.answer(head, key)
     }
 
     /// Keeps `answer`, computed from a read that began at `head`. Answers for an older head
     /// are dropped; an answer for a head older than the newest seen is not kept.
-    pub fn put(&self, head: i64, key: Vec<u8>, answer: Bytes) {
+    pub fn put(&self, head: &Version, key: Vec<u8>, answer: Bytes) {
         let size = key.len() + answer.len();
         // One answer may take at most an eighth, so a few large ones cannot starve the rest.
         if size > self.capacity / 8 {
             return;
         }
         let mut entries = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        if head > entries.head {
-            entries.head = head;
+        if *head != entries.head && !head.before(&entries.head) {
+            entries.head = head.clone();
             entries.bytes = 0;
             entries.answers.clear();
         }
-        if head < entries.head
+        if *head != entries.head
             || entries.bytes + size > self.capacity
             || entries.answers.contains_key(&key)
         {
@@ -178,51 +203,87 @@ impl QueryCache {
 mod tests {
     use super::*;
 
+    fn v(seq: i64) -> Version {
+        Version {
+            database: "db".into(),
+            generation: 0,
+            seq,
+        }
+    }
+
+    #[test]
+    fn another_database_or_a_reset_feed_never_meets_older_answers() {
+        let cache = QueryCache::new(1024);
+        cache.put(&v(5), b"q".to_vec(), Bytes::from_static(b"old"));
+        let replaced = Version {
+            database: "other".into(),
+            ..v(5)
+        };
+        assert_eq!(
+            cache.get(&replaced, b"q"),
+            None,
+            "same head, another database"
+        );
+        let restored = Version {
+            generation: 1,
+            ..v(5)
+        };
+        assert_eq!(cache.get(&restored, b"q"), None, "same head after a reset");
+        cache.put(&restored, b"q".to_vec(), Bytes::from_static(b"new"));
+        assert_eq!(cache.get(&restored, b"q").as_deref(), Some(&b"new"[..]));
+        cache.put(&v(9), b"q".to_vec(), Bytes::from_static(b"stale"));
+        assert_eq!(
+            cache.get(&v(9), b"q"),
+            None,
+            "an older generation is not kept"
+        );
+    }
+
     #[test]
     fn an_answer_lives_until_the_head_moves() {
         let cache = QueryCache::new(1024);
-        cache.put(5, b"q".to_vec(), Bytes::from_static(b"a5"));
-        assert_eq!(cache.get(5, b"q").as_deref(), Some(&b"a5"[..]));
-        assert_eq!(cache.get(6, b"q"), None, "a newer head misses");
-        assert_eq!(cache.get(5, b"other"), None);
-        cache.put(6, b"q".to_vec(), Bytes::from_static(b"a6"));
-        assert_eq!(cache.get(5, b"q"), None, "older answers are gone");
-        cache.put(5, b"r".to_vec(), Bytes::from_static(b"late"));
+        cache.put(&v(5), b"q".to_vec(), Bytes::from_static(b"a5"));
+        assert_eq!(cache.get(&v(5), b"q").as_deref(), Some(&b"a5"[..]));
+        assert_eq!(cache.get(&v(6), b"q"), None, "a newer head misses");
+        assert_eq!(cache.get(&v(5), b"other"), None);
+        cache.put(&v(6), b"q".to_vec(), Bytes::from_static(b"a6"));
+        assert_eq!(cache.get(&v(5), b"q"), None, "older answers are gone");
+        cache.put(&v(5), b"r".to_vec(), Bytes::from_static(b"late"));
         assert_eq!(
-            cache.get(5, b"r"),
+            cache.get(&v(5), b"r"),
             None,
             "an answer for an older head is not kept"
         );
-        assert_eq!(cache.get(6, b"q").as_deref(), Some(&b"a6"[..]));
+        assert_eq!(cache.get(&v(6), b"q").as_deref(), Some(&b"a6"[..]));
     }
 
     #[tokio::test]
     async fn one_request_executes_and_the_identical_ones_wait_for_it() {
         let cache = Arc::new(QueryCache::new(1024));
-        let Decision::Lead(flight) = cache.lookup(1, b"q") else {
+        let Decision::Lead(flight) = cache.lookup(&v(1), b"q") else {
             panic!("the first leads")
         };
-        let Decision::Follow(waiting) = cache.lookup(1, b"q") else {
+        let Decision::Follow(waiting) = cache.lookup(&v(1), b"q") else {
             panic!("the second waits")
         };
         assert!(
-            matches!(cache.lookup(2, b"q"), Decision::Lead(_)),
+            matches!(cache.lookup(&v(2), b"q"), Decision::Lead(_)),
             "a request that read a newer head does not wait for an older execution"
         );
         drop(flight);
         assert_eq!(follow(waiting).await, None, "no answer: execute yourself");
 
-        let Decision::Lead(flight) = cache.lookup(2, b"q") else {
+        let Decision::Lead(flight) = cache.lookup(&v(2), b"q") else {
             panic!("leads again")
         };
-        let Decision::Follow(waiting) = cache.lookup(2, b"q") else {
+        let Decision::Follow(waiting) = cache.lookup(&v(2), b"q") else {
             panic!("waits")
         };
         flight.land(Bytes::from_static(b"a2"));
         assert_eq!(follow(waiting).await.as_deref(), Some(&b"a2"[..]));
-        assert!(matches!(cache.lookup(2, b"q"), Decision::Hit(_)));
+        assert!(matches!(cache.lookup(&v(2), b"q"), Decision::Hit(_)));
         assert!(matches!(
-            Arc::new(QueryCache::new(0)).lookup(2, b"q"),
+            Arc::new(QueryCache::new(0)).lookup(&v(2), b"q"),
             Decision::Bypass
         ));
     }
@@ -230,12 +291,18 @@ mod tests {
     #[test]
     fn capacity_is_respected() {
         let cache = QueryCache::new(80);
-        cache.put(1, b"big".to_vec(), Bytes::from(vec![0u8; 20]));
-        assert_eq!(cache.get(1, b"big"), None, "over an eighth of the capacity");
+        cache.put(&v(1), b"big".to_vec(), Bytes::from(vec![0u8; 20]));
+        assert_eq!(
+            cache.get(&v(1), b"big"),
+            None,
+            "over an eighth of the capacity"
+        );
         for n in 0..20u8 {
-            cache.put(1, vec![n], Bytes::from(vec![n; 7]));
+            cache.put(&v(1), vec![n], Bytes::from(vec![n; 7]));
         }
-        let kept = (0..20u8).filter(|n| cache.get(1, &[*n]).is_some()).count();
+        let kept = (0..20u8)
+            .filter(|n| cache.get(&v(1), &[*n]).is_some())
+            .count();
         assert_eq!(kept, 10, "80 bytes hold ten 8-byte entries");
         assert!(!QueryCache::new(0).enabled());
     }

@@ -70,10 +70,21 @@ async fn answer(state: &GraphqlState, request: async_graphql::Request, key: Vec<
     let metrics = &state.metrics;
     // Read before executing: the answer is then at least as new as this head.
     let head = match state.query_cache.enabled() {
-        true => crate::store::queries::sequence_head(&state.db).await.ok(),
+        true => crate::store::queries::head(&state.db)
+            .await
+            .ok()
+            .map(|stored| cache::Version {
+                database: stored.database,
+                generation: state.feed.version().1,
+                seq: stored.seq,
+            }),
         false => None,
     };
-    let mut decision = head.map_or(Decision::Bypass, |h| state.query_cache.lookup(h, &key));
+    let lookup = |head: &Option<cache::Version>| match head {
+        Some(h) => state.query_cache.lookup(h, &key),
+        None => Decision::Bypass,
+    };
+    let mut decision = lookup(&head);
     let flight = loop {
         match decision {
             Decision::Hit(body) => return cached(state, body),
@@ -81,9 +92,7 @@ async fn answer(state: &GraphqlState, request: async_graphql::Request, key: Vec<
                 Some(body) => return cached(state, body),
                 // The request executing for us went away without an answer (its client
                 // disconnected): look again, so that one of the waiting takes over.
-                None => {
-                    decision = head.map_or(Decision::Bypass, |h| state.query_cache.lookup(h, &key))
-                }
+                None => decision = lookup(&head),
             },
             Decision::Lead(flight) => break Some(flight),
             Decision::Bypass => break None,

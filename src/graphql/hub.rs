@@ -152,12 +152,13 @@ impl Hub {
             }
             let (tx, frames) = broadcast::channel(queue.max(1));
             let (_, head) = state.feed.subscribe();
+            let (database, _) = state.feed.version();
             // Before anything is sent, the shared stream starts at the feed head (or slightly
             // after it): resuming from here repeats nothing the subscriber saw and skips nothing.
             let start = if key.field == "webhookEventReceived" {
-                cursor::event(head)
+                cursor::event(head, &database)
             } else {
-                cursor::position(head)
+                cursor::position(head, &database)
             };
             let last_cursor = Arc::new(Mutex::new(start.clone()));
             let id = self.next_id.fetch_add(1, Ordering::Relaxed);

@@ -37,8 +37,12 @@ fn resume_cursor(ctx: &Context<'_>, after: Option<String>) -> Option<String> {
 }
 
 /// Ends the stream after its first error; a lag becomes a resumable error whose cursor
-/// (`resume_at`) marks everything delivered so far.
-fn ending<T, S>(stream: S, resume_at: fn(i64) -> String) -> impl Stream<Item = ApiResult<T>>
+/// (`resume_at`, given out by `database`) marks everything delivered so far.
+fn ending<T, S>(
+    stream: S,
+    resume_at: fn(i64, &str) -> String,
+    database: String,
+) -> impl Stream<Item = ApiResult<T>>
 where
     S: Stream<Item = Result<T, FeedError>> + Send,
     T: Send,
@@ -47,7 +51,10 @@ where
     stream
         .map(move |item| match item {
             Ok(value) => Ok(value),
-            Err(FeedError::Lagged(position)) => Err(ApiError::SlowConsumer(resume_at(position))),
+            Err(FeedError::Lagged(position)) => {
+                Err(ApiError::SlowConsumer(resume_at(position, &database)))
+            }
+            Err(FeedError::Reset) => Err(ApiError::DatabaseChanged),
             Err(FeedError::Db(e)) => Err(ApiError::from(e)),
         })
         .take_while(move |item| {
@@ -55,6 +62,46 @@ where
             ended = ended || item.is_err();
             futures::future::ready(go)
         })
+}
+
+/// The sequence number to resume after, once the cursor is known to belong to this database
+/// and to point at something it committed (a cursor from a replaced database, or one ahead of
+/// a database restored to an earlier point, would otherwise wait or skip in silence).
+async fn resumable(feed: &Feed, resume: Option<cursor::Resume>) -> ApiResult<Option<i64>> {
+    let Some(resume) = resume else {
+        return Ok(None);
+    };
+    // While the database cannot be reached, the cursor is checked against what the feed
+    // knows, and the stream waits for the database like any other.
+    let stored = match queries::head(feed.db()).await {
+        Ok(stored) => Some(stored),
+        Err(e) if crate::store::is_unavailable(&e) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let database = stored
+        .as_ref()
+        .map_or_else(|| feed.version().0, |s| s.database.clone());
+    if resume
+        .database
+        .as_ref()
+        .is_some_and(|tag| *tag != cursor::tag(&database))
+    {
+        return Err(ApiError::bad_input(
+            "this cursor was given out by another database than the one this gateway now \
+             serves (it was replaced); start again from a fresh page, without `after`",
+        ));
+    }
+    if let Some(stored) = stored
+        && resume.seq > stored.seq
+    {
+        return Err(ApiError::bad_input(format!(
+            "this cursor is ahead of everything this database has committed (its newest event \
+             is {}): the database was restored to an earlier point; start again from a fresh \
+             page, without `after`",
+            stored.seq
+        )));
+    }
+    Ok(Some(resume.seq))
 }
 
 #[Subscription]
@@ -77,11 +124,14 @@ impl Subscription {
         let after = resume_cursor(ctx, after)
             .map(|c| cursor::decode_resume(&c).map_err(|e| ApiError::bad_input(e.to_string())))
             .transpose()?;
+        let after = resumable(&feed, after).await?;
         let filter: publications::PublicationFilter = filter.unwrap_or_default().into();
         let slot = ctx.data_opt::<CursorSlot>().cloned();
+        let (database, _) = feed.version();
+        let tag = database.clone();
         let edges = crate::feed::stream::assignments(feed, filter, after).map(move |item| {
             item.map(|(_, (row, related))| {
-                let cursor = cursor::publication(&publications::key_of(&row));
+                let cursor = cursor::publication(&publications::key_of(&row), &tag);
                 if let Some(slot) = &slot {
                     slot.set(&cursor);
                 }
@@ -91,7 +141,7 @@ impl Subscription {
                 }
             })
         });
-        Ok(ending(edges, cursor::position))
+        Ok(ending(edges, cursor::position, database))
     }
 
     /// Each stored webhook delivery, same resume rule (`after` is a webhook event cursor).
@@ -103,8 +153,13 @@ impl Subscription {
     ) -> Result<impl Stream<Item = ApiResult<WebhookEventEdge>>, ApiError> {
         let feed = ctx.data_unchecked::<Feed>().clone();
         let after = resume_cursor(ctx, after)
-            .map(|c| cursor::decode_event(&c).map_err(|e| ApiError::bad_input(e.to_string())))
+            .map(|c| {
+                cursor::decode_event_resume(&c).map_err(|e| ApiError::bad_input(e.to_string()))
+            })
             .transpose()?;
+        let after = resumable(&feed, after).await?;
+        let (database, _) = feed.version();
+        let tag = database.clone();
         let filter = queries::EventFilter {
             types,
             ..Default::default()
@@ -112,7 +167,7 @@ impl Subscription {
         let slot = ctx.data_opt::<CursorSlot>().cloned();
         let edges = crate::feed::stream::deliveries(feed, filter, after).map(move |item| {
             item.map(|(_, row)| {
-                let cursor = cursor::event(row.id);
+                let cursor = cursor::event(row.id, &tag);
                 if let Some(slot) = &slot {
                     slot.set(&cursor);
                 }
@@ -122,6 +177,6 @@ impl Subscription {
                 }
             })
         });
-        Ok(ending(edges, cursor::event))
+        Ok(ending(edges, cursor::event, database))
     }
 }

@@ -122,11 +122,9 @@ async fn writer(
             })
             .max();
         if let Some(newest) = newest {
-            head.send_if_modified(|h| {
-                let moved = newest > *h;
-                *h = Ord::max(*h, newest);
-                moved
-            });
+            // Lower than before only when the database was restored to an earlier point: the
+            // feed watches for that.
+            head.send_replace(newest);
         }
         for (reply, result) in replies.into_iter().zip(results) {
             // The sender may have given up waiting; the commit stands either way.

@@ -156,6 +156,25 @@ pub async fn webhook_event(
     webhook_event::Entity::find_by_id(id).one(db).await
 }
 
+/// Where the store is: the newest committed sequence number, and the database's identity.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Head {
+    pub seq: i64,
+    pub database: String,
+}
+
+/// The head of the store (one primary-key lookup).
+pub async fn head(db: &DatabaseConnection) -> Result<Head, DbErr> {
+    Ok(entity::sequence::Entity::find_by_id(1)
+        .one(db)
+        .await?
+        .map(|row| Head {
+            seq: row.value,
+            database: row.database_id,
+        })
+        .unwrap_or_default())
+}
+
 /// The newest committed webhook event id (0 when none).
 pub async fn sequence_head(db: &DatabaseConnection) -> Result<i64, DbErr> {
     Ok(entity::sequence::Entity::find_by_id(1)

@@ -311,6 +311,15 @@ impl TestApp {
             .collect()
     }
 
+    /// Runs `sql` on the test's own connection (behind the gateway's back).
+    pub async fn execute(&self, sql: &str) {
+        let backend = self.db.get_database_backend();
+        self.db
+            .execute_raw(Statement::from_string(backend, sql.to_owned()))
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// The first column of the first row of `sql`, as text.
     pub async fn text(&self, sql: &str) -> Option<String> {
         self.texts(sql).await.into_iter().next().flatten()

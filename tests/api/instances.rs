@@ -161,5 +161,9 @@ async fn on_a_cursor_of(app: &TestApp, id: &str) -> String {
     let seq = app
         .scalar(&format!("SELECT seq FROM publications WHERE id = '{id}'"))
         .await;
-    pubgate::domain::cursor::position(seq)
+    let database = app
+        .text("SELECT database_id FROM pubgate_sequence")
+        .await
+        .expect("an identity");
+    pubgate::domain::cursor::position(seq, &database)
 }

@@ -15,6 +15,7 @@ mod normalise;
 pub mod outage;
 mod properties;
 mod query_cache;
+mod restore;
 mod security;
 mod startup;
 mod subscriptions;

@@ -669,13 +669,15 @@ fn decoders_agree(text: &str) -> Result<(), TestCaseError> {
     if let Ok(key) = cursor::decode_publication(text) {
         kinds += 1;
         prop_assert_eq!(
-            cursor::decode_publication(&cursor::publication(&key)),
+            cursor::decode_publication(&cursor::publication(&key, "db")),
             Ok(key.clone())
         );
-        prop_assert_eq!(cursor::decode_resume(text), Ok(key.seq));
-    } else if let Ok(seq) = cursor::decode_resume(text) {
+        prop_assert_eq!(cursor::decode_resume(text).map(|r| r.seq), Ok(key.seq));
+    } else if let Ok(resume) = cursor::decode_resume(text) {
+        let seq = resume.seq;
         prop_assert!(seq >= 0);
-        prop_assert_eq!(cursor::decode_resume(&cursor::position(seq)), Ok(seq));
+        let again = cursor::decode_resume(&cursor::position(seq, "db"));
+        prop_assert_eq!(again.map(|r| r.seq), Ok(seq));
     }
     for kind in ['c', 'v', 'k'] {
         if let Ok(id) = cursor::decode_entity(kind, text) {
@@ -689,7 +691,7 @@ fn decoders_agree(text: &str) -> Result<(), TestCaseError> {
     if let Ok(id) = cursor::decode_event(text) {
         kinds += 1;
         prop_assert!(id >= 0);
-        prop_assert_eq!(cursor::decode_event(&cursor::event(id)), Ok(id));
+        prop_assert_eq!(cursor::decode_event(&cursor::event(id, "db")), Ok(id));
     }
     prop_assert!(kinds <= 1, "{:?} decodes as {} kinds", text, kinds);
     Ok(())
@@ -706,9 +708,9 @@ proptest! {
         id in id(),
     ) {
         let key = PublicationKey { seq, created_at, received_at, id };
-        let text = cursor::publication(&key);
+        let text = cursor::publication(&key, "db");
         prop_assert_eq!(cursor::decode_publication(&text), Ok(key));
-        prop_assert_eq!(cursor::decode_resume(&text), Ok(seq));
+        prop_assert_eq!(cursor::decode_resume(&text).map(|r| r.seq), Ok(seq));
         prop_assert!(cursor::decode_event(&text).is_err());
         prop_assert!(cursor::decode_entity('c', &text).is_err());
     }
@@ -724,11 +726,11 @@ proptest! {
             prop_assert!(cursor::decode_entity(other, &cursor::entity(kind, &id)).is_err());
         }
         prop_assert!(cursor::decode_publication(&cursor::entity(kind, &id)).is_err());
-        prop_assert_eq!(cursor::decode_event(&cursor::event(n)), Ok(n));
-        prop_assert_eq!(cursor::decode_resume(&cursor::position(n)), Ok(n));
-        prop_assert!(cursor::decode_event(&cursor::position(n)).is_err());
-        prop_assert!(cursor::decode_event(&cursor::event(-1 - n)).is_err());
-        prop_assert!(cursor::decode_resume(&cursor::position(-1 - n)).is_err());
+        prop_assert_eq!(cursor::decode_event(&cursor::event(n, "db")), Ok(n));
+        prop_assert_eq!(cursor::decode_resume(&cursor::position(n, "db")).map(|r| r.seq), Ok(n));
+        prop_assert!(cursor::decode_event(&cursor::position(n, "db")).is_err());
+        prop_assert!(cursor::decode_event(&cursor::event(-1 - n, "db")).is_err());
+        prop_assert!(cursor::decode_resume(&cursor::position(-1 - n, "db")).is_err());
     }
 
     #[test]

@@ -573,11 +573,14 @@ async fn departed_subscribers_leave_nothing_running(backend: Backend) {
     come_and_go(&app, 0, 100, 2).await;
     let before = tasks();
     come_and_go(&app, 100, 1000, 10).await;
+    // A leak would be one task per departed subscriber (1,200 here); a couple of the runtime's
+    // own (a keep-alive connection, a pooled connection being returned) may come and go.
+    let slack = 2;
     let deadline = tokio::time::Instant::now() + WAIT;
-    while tasks() > before {
+    while tasks() > before + slack {
         assert!(
             tokio::time::Instant::now() < deadline,
-            "{} tasks alive after 1,000 departed subscribers, {before} before",
+            "{} tasks alive after 1,200 departed subscribers, {before} before",
             tasks()
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -640,19 +643,28 @@ async fn shutdown_closes_subscribers_with_1001(backend: Backend) {
         .expect("stops");
 }
 
-/// A resume position the feed has not reached yet (as when this instance relays more slowly
-/// than another commits) is honoured: nothing at or before it is sent.
+/// A resume position this instance's feed has not reached yet (another instance committed it
+/// a moment ago, and this one relays more slowly) is honoured: nothing at or before it is sent.
+/// (A position beyond everything committed is refused: tests/api/restore.rs.)
 async fn resume_position_ahead_of_the_feed_is_kept(backend: Backend) {
-    let Some(app) = TestApp::spawn(backend).await else {
+    let Some(a) = TestApp::spawn(backend).await else {
         return;
     };
-    let ahead = pubgate::domain::cursor::position(3);
-    let mut client = WsClient::ready(&app).await;
+    let b = a.sibling().await;
+    for n in 0..3 {
+        a.post_webhook(assignment(n)).await;
+    }
+    let database = a
+        .text("SELECT database_id FROM pubgate_sequence")
+        .await
+        .expect("an identity");
+    let ahead = pubgate::domain::cursor::position(3, &database);
+    let mut client = WsClient::ready(&b).await;
     client
         .subscribe("r", ASSIGNED, json!({"after": ahead}))
         .await;
-    for n in 0..5 {
-        app.post_webhook(assignment(n)).await;
+    for n in 3..5 {
+        a.post_webhook(assignment(n)).await;
     }
     // Sequence numbers 1..=5: only 4 and 5 are after the position.
     assert_eq!(ids(&client.next_n("r", 2).await), expected(3..5));

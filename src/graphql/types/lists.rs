@@ -47,7 +47,10 @@ pub async fn publications(
     let window = paging.window(cursor::decode_publication)?;
     let page = publications::page(db(ctx), &filter, sort, &window).await?;
     let related = Arc::new(related::for_publications(db(ctx), &page.rows, wanted(ctx)).await?);
-    let cursor = |row: &entity::publication::Model| cursor::publication(&publications::key_of(row));
+    let (database, _) = ctx.data_unchecked::<crate::feed::Feed>().version();
+    let cursor = |row: &entity::publication::Model| {
+        cursor::publication(&publications::key_of(row), &database)
+    };
     let node = |row| Publication::new(row, Some(related.clone()));
     Ok(PublicationConnection::from_page(
         page,
@@ -108,7 +111,8 @@ pub async fn events(
 ) -> ApiResult<WebhookEventConnection> {
     let window = paging.window(cursor::decode_event)?;
     let page = queries::webhook_events(db(ctx), &filter, &window).await?;
-    let cursor = |row: &entity::webhook_event::Model| cursor::event(row.id);
+    let (database, _) = ctx.data_unchecked::<crate::feed::Feed>().version();
+    let cursor = |row: &entity::webhook_event::Model| cursor::event(row.id, &database);
     Ok(WebhookEventConnection::from_page(
         page,
         cursor,
