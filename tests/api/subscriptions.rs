@@ -21,6 +21,7 @@ on_both!(
     resume_position_ahead_of_the_feed_is_kept,
     null_after_is_shared_too,
     departed_subscribers_leave_nothing_running,
+    a_replay_longer_than_a_page_is_whole,
 );
 
 const ASSIGNED: &str = "subscription($after: String, $filter: PublicationFilter) {
@@ -674,4 +675,35 @@ async fn resume_position_ahead_of_the_feed_is_kept(backend: Backend) {
             .await
             .is_none()
     );
+}
+
+/// A resume that replays more than one replay page (200 rows) gets every stored assignment
+/// after its position, in order, then the live ones.
+async fn a_replay_longer_than_a_page_is_whole(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    for chunk in (0..450).collect::<Vec<_>>().chunks(50) {
+        app.post_all(chunk.iter().map(|n| assignment(*n)).collect())
+            .await;
+    }
+    let database = app
+        .text("SELECT database_id FROM pubgate_sequence")
+        .await
+        .expect("an identity");
+    let mut client = WsClient::ready(&app).await;
+    let from = pubgate::domain::cursor::position(20, &database);
+    client
+        .subscribe("r", ASSIGNED, json!({"after": from}))
+        .await;
+    app.post_webhook(assignment(450)).await;
+    let got = ids(&client.next_n("r", 431).await);
+    let want: Vec<String> = app
+        .texts("SELECT id FROM publications WHERE seq > 20 ORDER BY seq")
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    assert_eq!(got.len(), 431);
+    assert_eq!(got, want);
 }
