@@ -125,6 +125,14 @@ impl Feed {
         &self.db
     }
 
+    /// How many times the feed was reset (what cached answers are valid for, with the head).
+    pub fn generation(&self) -> u64 {
+        self.published
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .generation
+    }
+
     /// The publisher's own pool (for its gauges).
     pub fn publisher(&self) -> &DatabaseConnection {
         &self.publisher

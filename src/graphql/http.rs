@@ -75,7 +75,7 @@ async fn answer(state: &GraphqlState, request: async_graphql::Request, key: Vec<
             .ok()
             .map(|stored| cache::Version {
                 database: stored.database,
-                generation: state.feed.version().1,
+                generation: state.feed.generation(),
                 seq: stored.seq,
             }),
         false => None,

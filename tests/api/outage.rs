@@ -20,6 +20,15 @@ fn delivery(n: u32) -> Vec<u8> {
     ))
 }
 
+/// The answer of `/readyz`.
+async fn readyz(app: &TestApp) -> reqwest::Response {
+    app.client
+        .get(app.url("/readyz"))
+        .send()
+        .await
+        .expect("answers")
+}
+
 /// A TCP proxy to PostgreSQL that can cut every connection, like a network partition.
 pub struct Proxy {
     pub addr: std::net::SocketAddr,
@@ -123,12 +132,7 @@ async fn database_outage_is_503_then_recovers() {
     );
     let answer: serde_json::Value = response.json().await.expect("JSON error body");
     assert_eq!(answer["error"], "unavailable");
-    let ready = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("answer");
+    let ready = readyz(&app).await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
 
     proxy.restore();
@@ -151,15 +155,7 @@ async fn database_outage_is_503_then_recovers() {
         recovered,
         "the gateway recovered once the database was back"
     );
-    assert_eq!(
-        app.client
-            .get(app.url("/readyz"))
-            .send()
-            .await
-            .expect("answer")
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(readyz(&app).await.status(), StatusCode::OK);
     assert_eq!(app.count("webhook_events").await, 2);
     assert_eq!(app.count("customers").await, 2);
 }
@@ -227,23 +223,13 @@ async fn reads_never_starve_the_writer_and_readiness_sees_the_writer() {
         .execute_unprepared("UPDATE pubgate_sequence SET value = value")
         .await
         .expect("row locked");
-    let ready = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("answers");
+    let ready = readyz(&app).await;
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: serde_json::Value = ready.json().await.expect("json");
     assert_eq!(body["writer"], false, "{body}");
     assert_eq!(body["database"], true, "{body}");
     blocker.rollback().await.expect("released");
-    let ready = app
-        .client
-        .get(app.url("/readyz"))
-        .send()
-        .await
-        .expect("answers");
+    let ready = readyz(&app).await;
     assert_eq!(ready.status(), StatusCode::OK);
     assert_eq!(app.count("webhook_events").await, 5);
 }
