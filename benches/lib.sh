@@ -7,17 +7,22 @@ wait_ready() {
   return 1
 }
 
-# Writes the two dashboard queries every script measures into directory $1: latest.json (the
-# newest 50 assignments with customer, voucher, categories and campaign) and customer.json (the
-# customer $2 with a page of 20 vouchers and their 10 latest assignments). PostGraphile's
-# idiomatic equivalents are in benches/postgraphile/.
-write_queries() {
-  cat >"$1/latest.json" <<'JSON'
-{"query":"{ publications(first: 50) { edges { cursor node { id createdAt channel customer { id name email } voucher { code type discount { type amountOff percentOff } gift { amount balance } loyaltyCard { points } categories { name } } campaign { id name } } } pageInfo { hasNextPage endCursor } } }"}
-JSON
-  cat >"$1/customer.json" <<JSON
-{"query":"query(\$id: ID) { customer(id: \$id) { id name email vouchers(first: 20) { totalCount nodes { code type active campaign { name } categories { name } } } publications(first: 10) { nodes { id createdAt voucher { code } } } } }","variables":{"id":"$2"}}
-JSON
+# Writes the request bodies of the dashboard's own documents into directory $2, picking $3
+# (default 500) distinct customers and feed positions from the pubgate at URL $1:
+# customer.bodies, latest.bodies, older.bodies (see benches/documents.mjs).
+write_bodies() {
+  node benches/documents.mjs "$1" "$2" "${3:-500}" >/dev/null
+}
+
+# Runs wrk (2 threads, 32 connections, $3 seconds) on $2.bodies in $work against the GraphQL
+# endpoint of the pubgate on port $1; prints "p50-ms … p99-ms … rps …" and fails on any error.
+run_bodies() {
+  local out errors
+  out=$(BODIES_FILE="$work/$2.bodies" wrk -t2 -c32 -d"$3s" --latency -s benches/wrk/bodies.lua \
+    "http://127.0.0.1:$1/graphql")
+  errors=$(awk '/^graphql-errors/ {print $2}' <<<"$out")
+  [ "$errors" = 0 ] || { echo "$2: $errors failed requests" >&2; return 1; }
+  grep '^p50-ms' <<<"$out"
 }
 
 # Builds the release gateway and the bound program; sets `bound` to the latter's path.

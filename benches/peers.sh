@@ -1,79 +1,142 @@
 #!/usr/bin/env bash
-# Side by side: pubgate and PostGraphile serving the same PostgreSQL data (the database
-# `pubgate_bench` that `benches/queries.sh postgres` loads), the same two dashboard queries,
-# 32 connections each, one after the other on this machine.
-# Usage: benches/peers.sh [seconds]
+# Side by side, executing: pubgate with its query cache off, PostGraphile 4.14 and PostGraphile 5,
+# serving the same PostgreSQL data (the database `pubgate_bench` that `benches/queries.sh postgres`
+# loads) the dashboard's own documents (src/dashboard/documents.js) and their idiomatic
+# equivalents, every request a different question:
+#   customer  the customer panel over distinct customers (profile, 20 vouchers with campaign and
+#             categories, the 10 latest assignments)
+#   latest    the feed's first page (the newest 50 with customer, voucher and campaign)
+#   older     the feed's page after a reload (the anchor row and 49 older ones) at distinct cursors
+#   mix       customer and older, alternating, while `pubgate simulate` commits 100 signed
+#             deliveries a second through pubgate's webhook (the same for every server)
+# 32 connections (wrk -t2 -c32), each server with 2 worker processes or threads and 16 database
+# connections in all; `rounds` interleaved rounds (pubgate, v4, v5, pubgate, ...); medians.
+# Usage: benches/peers.sh [seconds] [rounds]     env SERVERS="pubgate v4 v5", WORKLOADS=...
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/lib.sh
-duration=${1:-20}
-port=18499
+duration=${1:-15}
+rounds=${2:-3}
+servers=${SERVERS:-pubgate v4 v5}
+workloads=${WORKLOADS:-customer latest older mix}
+port=18499       # the server measured
+ingest_port=18498 # pubgate receiving the deliveries of `mix` when a peer is measured
 work=$(mktemp -d)
 cargo build --release -q
 psql -q -h 127.0.0.1 -U postgres -d pubgate_bench -c "ANALYZE"
-# The customer of the newest publication loaded by queries.sh (sequence ≤ 105,000), so that the
-# deliveries step 3 adds do not change which customer later runs ask for.
-customer=$(psql -h 127.0.0.1 -U postgres -d pubgate_bench -qAt -c "select customer_id from publications where seq <= 105000 order by created_at desc, id desc limit 1")
 
-# Both servers talk to PostgreSQL without TLS, as PostGraphile's driver does by default (sqlx
-# would otherwise negotiate TLS with this server, at a measurable CPU cost on loopback).
+# Neither server uses TLS to PostgreSQL (PostGraphile's driver does not by default).
 db_url="postgres://postgres@127.0.0.1:5432/pubgate_bench?sslmode=disable"
-server=
-trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
-start_pubgate() { # extra flags...
-  target/release/pubgate serve --listen 127.0.0.1:$port --database-url "$db_url" \
-    --db-max-connections 16 --webhook-secret bench-secret "$@" >"$work/serve.log" 2>&1 &
-  server=$!
-  wait_ready "$port"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+
+start_pubgate() { # port extra-flags...
+  local p=$1; shift
+  target/release/pubgate serve --listen 127.0.0.1:$p --database-url "$db_url" \
+    --db-max-connections 16 --webhook-secret bench-secret "$@" >>"$work/pubgate-$p.log" 2>&1 &
+  pids+=($!)
+  wait_ready "$p"
 }
-stop_pubgate() { kill $server; wait $server 2>/dev/null || true; server=; }
-run_wrk() { # label query
-  echo "== pubgate ($1): $2 (32 connections, ${duration}s)"
-  BODY_FILE="$work/$2.json" wrk -t2 -c32 -d"${duration}s" --latency -s benches/wrk/graphql.lua \
-    "http://127.0.0.1:$port/graphql" | grep -E "Requests/sec|graphql-errors|p50-ms|Non-2xx"
+start_peer() { # v4|v5
+  bash benches/postgraphile/serve.sh "$1" "$port" >>"$work/$1.log" 2>&1 &
+  pids+=($!)
+  for _ in $(seq 1 300); do
+    curl -sf "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' \
+      -d '{"query":"{ __typename }"}' >/dev/null 2>&1 && return 0
+    sleep 0.2
+  done
+  echo "PostGraphile $1 did not start:" >&2; tail -20 "$work/$1.log" >&2; return 1
 }
+stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
 
-write_queries "$work" "$customer"
-
-steps=${STEPS:-cached uncached postgraphile ingest} # any subset, in this order
-want() { [[ " $steps " == *" $1 "* ]]; }
-
-# 1. pubgate as shipped (the query cache on: repeated queries are answered without executing
-#    them again while nothing new is committed; every request still reads the committed head).
-if want cached; then
-  start_pubgate
-  for q in latest customer; do run_wrk "cache on" $q; done
-  stop_pubgate
-fi
-# 2. pubgate with the query cache off: every request executes.
-if want uncached; then
-  start_pubgate --query-cache-bytes 0
-  for q in latest customer; do run_wrk "cache off" $q; done
-  stop_pubgate
-fi
-
-if want postgraphile; then
-  echo "== PostGraphile"
-  bash benches/postgraphile/run.sh "$duration"
-fi
-
-# 3. Last, as it adds rows: pubgate (cache on) while 100 signed deliveries a second are
-#    committed, so the head moves every 10 ms and cached answers keep being invalidated.
-want ingest || exit 0
-start_pubgate
-# New deliveries every time (a seed already used would only send duplicates, which commit
-# nothing and leave the head where it is).
-seed=$(psql -h 127.0.0.1 -U postgres -d pubgate_bench -qAt -c "select value from pubgate_sequence")
-for q in latest customer; do
-  seed=$((seed + 1))
-  target/release/pubgate simulate --target "http://127.0.0.1:$port" --secret bench-secret \
-    --events $((duration * 100 + 200)) --rate 100 --customers 10000 --campaigns 50 \
-    --duplicate-ratio 0 --concurrency 4 --seed $seed --quiet >"$work/ingest.log" &
-  sender=$!
-  run_wrk "cache on, 100 deliveries/s" $q
-  wait $sender
-  stored=$(awk '/^stored/ {print $2}' "$work/ingest.log")
-  echo "deliveries committed meanwhile: $stored"
-  [ "${stored:-0}" -gt 0 ] || { echo "no new deliveries were committed" >&2; exit 1; }
+# The questions: pubgate picks the customers and positions; each peer asks the same ones.
+start_pubgate "$port" --query-cache-bytes 0
+mkdir -p "$work/pubgate"
+node benches/documents.mjs "http://127.0.0.1:$port" "$work/pubgate" 500
+stop_all
+for v in v4 v5; do
+  [[ " $servers " == *" $v "* ]] || continue
+  start_peer "$v"
+  mkdir -p "$work/$v"
+  node benches/postgraphile/bodies.mjs "$v" "http://127.0.0.1:$port/graphql" "$work/pubgate/positions.tsv" "$work/$v"
+  stop_all
 done
-stop_pubgate
+for s in $servers; do # mix: customer and older, alternating
+  paste -d '\n' "$work/$s/customer.bodies" "$work/$s/older.bodies" >"$work/$s/mix.bodies"
+done
+
+seed=$(psql -h 127.0.0.1 -U postgres -d pubgate_bench -qAt -c "select value from pubgate_sequence")
+results="$work/results"
+measure() { # server workload round
+  local server=$1 workload=$2 round=$3 sender= stored=
+  if [ "$workload" = mix ]; then
+    local target=$port
+    if [ "$server" != pubgate ]; then start_pubgate "$ingest_port"; target=$ingest_port; fi
+    # New deliveries every time: a seed already used would only send duplicates.
+    seed=$((seed + 1))
+    target/release/pubgate simulate --target "http://127.0.0.1:$target" --secret bench-secret \
+      --events $((duration * 100 + 200)) --rate 100 --customers 10000 --campaigns 50 \
+      --duplicate-ratio 0 --concurrency 4 --seed $seed --quiet >"$work/ingest.log" &
+    sender=$!
+  fi
+  local out
+  out=$(BODIES_FILE="$work/$server/$workload.bodies" wrk -t2 -c32 -d"${duration}s" --latency \
+    -s benches/wrk/bodies.lua "http://127.0.0.1:$port/graphql")
+  if [ -n "$sender" ]; then
+    wait $sender
+
+    stored=$(awk '/^stored/ {print $2}' "$work/ingest.log")
+    [ "${stored:-0}" -gt 0 ] || { echo "no deliveries were committed during $server mix" >&2; exit 1; }
+  fi
+  local errors line
+  errors=$(awk '/^graphql-errors/ {print $2}' <<<"$out")
+  line=$(grep '^p50-ms' <<<"$out")
+  [ "$errors" = 0 ] || { echo "$server $workload: $errors failed requests" >&2; exit 1; }
+  echo "$server $workload $round $line ${stored:+committed $stored}" | tee -a "$results"
+}
+
+for round in $(seq 1 "$rounds"); do
+  for s in $servers; do
+    case "$s" in
+      pubgate) start_pubgate "$port" --query-cache-bytes 0 ;;
+      *) start_peer "$s" ;;
+    esac
+    for w in $workloads; do measure "$s" "$w" "$round"; done
+    stop_all
+  done
+done
+
+python3 - "$results" <<'PY'
+import statistics, sys
+from collections import defaultdict
+runs = defaultdict(list)
+for line in open(sys.argv[1]):
+    f = line.split()
+    server, workload = f[0], f[1]
+    v = dict(zip(f[3::2], f[4::2]))
+    runs[(server, workload)].append((float(v['rps']), float(v['p50-ms']), float(v['p99-ms'])))
+def med(server, workload):
+    r = runs.get((server, workload))
+    return r and tuple(statistics.median(x[i] for x in r) for i in range(3))
+names = {'pubgate': 'pubgate', 'v4': 'PostGraphile 4', 'v5': 'PostGraphile 5'}
+print("\n| workload | " + " | ".join(f"{names[s]} rps / p99 ms" for s in names if any(k[0] == s for k in runs)) + " | pubgate vs the stronger: rps, p99 |")
+print("|---" * (2 + sum(1 for s in names if any(k[0] == s for k in runs))) + "|")
+for w in ['customer', 'latest', 'older', 'mix']:
+    cells, peers = [], []
+    for s in names:
+        m = med(s, w)
+        if m is None: continue
+        cells.append(f"{m[0]:,.0f} / {m[2]:.1f}")
+        if s != 'pubgate': peers.append(m)
+    if not cells: continue
+    p = med('pubgate', w)
+    ratio = ''
+    if p and peers:
+        best = max(peers)
+        ratio = f"**{p[0] / best[0]:.2f}×**, {p[2] / best[2]:.2f}×"
+    print(f"| {w} | " + " | ".join(cells) + f" | {ratio} |")
+print("\nEach run (server workload round p50 p99 rps):")
+for (s, w), r in sorted(runs.items()):
+    print(s, w, " ".join(f"{x[0]:.0f}" for x in r), "rps;", " ".join(f"{x[2]:.1f}" for x in r), "ms p99")
+PY

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Query benchmark: loads ~100k publications (10k customers, 50 campaigns) through the real
-# webhook path with `pubgate simulate`, then runs two dashboard queries with wrk at 32
-# connections. Usage: benches/queries.sh sqlite|postgres [duration-seconds]
+# webhook path with `pubgate simulate`, then runs the dashboard's own documents with wrk at 32
+# connections, every request a different customer or feed position. Usage: benches/queries.sh sqlite|postgres [duration-seconds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/lib.sh
@@ -39,14 +39,10 @@ esac
 gql() { curl -sf "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' -d "$1"; }
 gql '{"query":"{ publications(first: 0) { totalCount } customers(first: 0) { totalCount } campaigns(first: 0) { totalCount } }"}'
 echo
-customer=$(gql '{"query":"{ publications(first: 1) { nodes { customer { id } } } }"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["publications"]["nodes"][0]["customer"]["id"])')
+# The dashboard's own documents, over distinct customers and feed positions (benches/lib.sh).
+write_bodies "http://127.0.0.1:$port" "$work"
 
-# The two dashboard queries (benches/lib.sh).
-write_queries "$work" "$customer"
-
-for q in latest customer; do
-  curl -sf "http://127.0.0.1:$port/graphql" -H "content-type: application/json" --data-binary "@$work/$q.json" >/dev/null
+for q in customer latest older; do
   echo "== $backend: $q (32 connections, ${duration}s)"
-  BODY_FILE="$work/$q.json" wrk -t2 -c32 -d"${duration}s" --latency -s benches/wrk/graphql.lua \
-    "http://127.0.0.1:$port/graphql" | grep -E "Requests/sec|graphql-errors|p50-ms|Non-2xx"
+  run_bodies "$port" "$q" "$duration"
 done

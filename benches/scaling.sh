@@ -3,7 +3,7 @@
 # a fresh database is filled by the bound program (benches/bound.rs: the simulator's deliveries
 # written directly, one customer per ten deliveries, 50 campaigns), then a release gateway on it
 # takes 5,000 more signed deliveries from `pubgate simulate` (32 senders, 500 customers of its
-# own) and serves the two dashboard queries of benches/queries.sh to wrk (32 connections), with
+# own) and serves the dashboard's documents (benches/documents.mjs) to wrk (32 connections), with
 # the query cache off: every request executes (with it on, repeated queries cost the same at
 # any size).
 # Usage: benches/scaling.sh sqlite|postgres [sizes...] (default 10000 100000 1000000)
@@ -29,9 +29,8 @@ analyze() {
     sqlite) sqlite3 "$work/pubgate_scale.db" "ANALYZE" ;;
   esac
 }
-gql() { curl -sf "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' -d "$1"; }
 
-echo "size | load (bound) | ingest 5k (p99) | latest rps (p99) | customer rps (p99)"
+echo "size | load (bound) | ingest 5k (p99) | latest rps (p99) | customer rps (p99) | older rps (p99)"
 for size in "${sizes[@]}"; do
   url=$(fresh)
   load=$("$bound" --database-url "$url" --events "$size" --batch 256 --seed 1 \
@@ -46,16 +45,10 @@ for size in "${sizes[@]}"; do
   ingest=$(echo "$summary" | awk '/^throughput/ {print $2}')
   ingest_p99=$(echo "$summary" | sed -nE 's/.*p99 ([0-9.]+) ms/\1/p')
   analyze
-  customer=$(gql '{"query":"{ publications(first: 1) { nodes { customer { id } } } }"}' |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["publications"]["nodes"][0]["customer"]["id"])')
-  write_queries "$work" "$customer"
+  write_bodies "http://127.0.0.1:$port" "$work" 100
   row="$size | $load/s | $ingest/s ($ingest_p99 ms)"
-  for q in latest customer; do
-    out=$(BODY_FILE="$work/$q.json" wrk -t2 -c32 -d"${duration}s" --latency -s benches/wrk/graphql.lua \
-      "http://127.0.0.1:$port/graphql")
-    errors=$(echo "$out" | awk '/^graphql-errors/ {print $2}')
-    [ "$errors" = 0 ] || { echo "$q: $errors errors" >&2; exit 1; }
-    row="$row | $(echo "$out" | awk '/^p50-ms/ {printf "%.0f (%.1f ms)", $6, $4}')"
+  for q in latest customer older; do
+    row="$row | $(run_bodies "$port" "$q" "$duration" | awk '{printf "%.0f (%.1f ms)", $6, $4}')"
   done
   echo "$row"
   kill $server; wait $server 2>/dev/null || true; server=

@@ -1,63 +1,64 @@
 #!/usr/bin/env bash
-# PostGraphile v4 on the same pubgate_bench database as benches/queries.sh (postgres), running
-# the idiomatic equivalents of pubgate's two dashboard queries with the same wrk settings.
+# PostGraphile (4 or 5) on the same pubgate_bench database as benches/queries.sh (postgres),
+# running the idiomatic equivalents of pubgate's dashboard workloads with the same wrk settings:
+#   customer  the customer panel, a different customer each request
+#   latest    the newest 50 publications
+#   older     the anchor row and the 49 before it, at a different position each request
 # Prerequisite: pubgate_bench loaded by `benches/queries.sh postgres`.
 # Usage: benches/postgraphile/run.sh [duration-seconds]
-# Env: PG_URL (default postgres://postgres@127.0.0.1:5432/pubgate_bench),
-#      WORKERS (default 1; >1 uses --cluster-workers with the 16 connections split across them).
+# Env: PG_VERSION 4|5 (default 4); PG_URL (default postgres://postgres@127.0.0.1:5432/pubgate_bench);
+#      WORKERS (default 2; the 16 connections are split across them);
+#      POSITIONS, a positions.tsv as benches/documents.mjs writes (customer ids and publication
+#      ids to ask about); unset, one is derived from the database: every 7th customer by id and
+#      every 5th of the newest publications by reception, 500 of each.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
-cd "$here"
 duration=${1:-20}
-port=18500
-db_url=${PG_URL:-postgres://postgres@127.0.0.1:5432/pubgate_bench}
-workers=${WORKERS:-1}
-pool=$((16 / workers))
+version=v${PG_VERSION:-4}
+port=${PORT:-18500}
+export PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/pubgate_bench}
+export WORKERS=${WORKERS:-2}
 work=$(mktemp -d)
+server=
+cleanup() {
+  if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
 
-npm ci --silent --no-audit --no-fund
+psql -q "$PG_URL" -c "ANALYZE"
 
-psql -q -h 127.0.0.1 -U postgres -d pubgate_bench -c "ANALYZE"
+positions=${POSITIONS:-}
+if [ -z "$positions" ]; then
+  positions="$work/positions.tsv"
+  psql -qAt -F $'\t' "$PG_URL" >"$positions" <<'SQL'
+select 'customer', id from (
+  select id, row_number() over (order by id) as n from customers
+) c where (n - 1) % 7 = 0 order by id limit 500;
+select 'position', id, '' from (
+  select id, received_at, row_number() over (order by received_at desc, id desc) as n
+  from (select id, received_at from publications order by received_at desc, id desc limit 2500) p
+) p where (n - 1) % 5 = 0 order by received_at desc, id desc limit 500;
+SQL
+fi
 
-cluster=()
-if [ "$workers" -gt 1 ]; then cluster=(--cluster-workers "$workers"); fi
-# Production-style: no watch, no GraphiQL, no query log, no CORS, no init retry, JSON as JSON.
-# postgraphile.tags.json5 (read from this directory) declares the missing foreign keys.
-NODE_ENV=production ./node_modules/.bin/postgraphile \
-  --connection "$db_url" --schema public \
-  --host 127.0.0.1 --port "$port" --max-pool-size "$pool" "${cluster[@]}" \
-  --append-plugins @graphile-contrib/pg-simplify-inflector \
-  --dynamic-json --no-setof-functions-contain-nulls --no-ignore-rbac --no-ignore-indexes \
-  --legacy-relations omit --disable-default-mutations \
-  --disable-graphiql --disable-query-log >"$work/server.log" 2>&1 &
+"$here/serve.sh" "$version" "$port" >"$work/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
-
 gql() { curl -sf "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' --data-binary "$1"; }
-for _ in $(seq 1 150); do
+# npm ci and the schema build come first: allow a few minutes.
+for _ in $(seq 1 1800); do
   gql '{"query":"{ __typename }"}' >/dev/null 2>&1 && break
-  kill -0 $server 2>/dev/null || { cat "$work/server.log"; exit 1; }
-  sleep 0.2
+  kill -0 "$server" 2>/dev/null || { echo "PostGraphile $version exited"; cat "$work/server.log"; exit 1; }
+  sleep 0.1
 done
-gql '{"query":"{ __typename }"}' >/dev/null || { echo "PostGraphile did not start"; cat "$work/server.log"; exit 1; }
-echo "== postgraphile $(./node_modules/.bin/postgraphile --version 2>/dev/null | tail -1) up on :$port (workers $workers, pool $pool each)"
+gql '{"query":"{ __typename }"}' >/dev/null || { echo "PostGraphile $version did not start"; cat "$work/server.log"; exit 1; }
+echo "== postgraphile $version up on :$port (workers $WORKERS, $((16 / WORKERS)) connections each)"
 
-customer=$(psql -h 127.0.0.1 -U postgres -d pubgate_bench -qAt \
-  -c "select customer_id from publications where seq <= 105000 order by created_at desc, id desc limit 1")
-cp latest.json "$work/latest.json"
-sed "s/__CUSTOMER_ID__/$customer/" customer.json >"$work/customer.json"
+node "$here/bodies.mjs" "$version" "http://127.0.0.1:$port/graphql" "$positions" "$work"
 
-for q in latest customer; do
-  resp=$(gql "@$work/$q.json")
-  if ! printf '%s' "$resp" | python3 -c 'import json,sys; r=json.load(sys.stdin); sys.exit(1 if r.get("errors") or not r.get("data") or None in r["data"].values() else 0)'; then
-    echo "query $q failed: $resp"; exit 1
-  fi
-  echo "== sample $q response (trimmed): ${resp:0:600}…"
-done
-
-for q in latest customer; do
-  echo "== postgraphile: $q (32 connections, ${duration}s)"
-  BODY_FILE="$work/$q.json" wrk -t2 -c32 -d"${duration}s" --latency -s "$root/benches/wrk/graphql.lua" \
+for q in customer latest older; do
+  echo "== postgraphile $version: $q (32 connections, ${duration}s)"
+  BODIES_FILE="$work/$q.bodies" wrk -t2 -c32 -d"${duration}s" --latency -s "$root/benches/wrk/bodies.lua" \
     "http://127.0.0.1:$port/graphql" | grep -E "Requests/sec|graphql-errors|p50-ms|Non-2xx"
 done

@@ -2,7 +2,8 @@
 // token prompt together. Everything it shows comes from the public GraphQL API.
 
 import { AuthError, LiveSubscription, token } from './api.js';
-import { Feed, SUBSCRIPTION } from './feed.js';
+import { SUBSCRIPTION } from './documents.js';
+import { Feed } from './feed.js';
 import { Search } from './search.js';
 import { Stats } from './stats.js';
 
@@ -57,6 +58,7 @@ const search = new Search({
   prev: $('prev'),
   next: $('next'),
   label: $('page-label'),
+  latest: $('customer-latest'),
   onError: failed,
 });
 search.bind();

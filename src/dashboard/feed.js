@@ -3,42 +3,13 @@
 // reconnect or a reload resumes with `after`.
 
 import { query } from './api.js';
-import { VOUCHER_FIELDS, cell, customerLabel, timeElement, typeLabel, valueOf, formatCount } from './format.js';
+import { FIRST_PAGE, KNOWN, LATEST, RESUME } from './documents.js';
+import { cell, customerLabel, timeElement, typeLabel, valueOf, formatCount } from './format.js';
 
 const MAX_ROWS = 200;
-const FIRST_PAGE = 50;
 /** Ids remembered to tell a repeat from a new row (far more than are shown). */
 const REMEMBERED = 20_000;
 const SAVED_KEY = 'pubgate.feed';
-
-const ROW = `fragment Row on Publication {
-  id createdAt receivedAt
-  customer { id name email sourceId }
-  voucher { ${VOUCHER_FIELDS} }
-  campaign { id name }
-}`;
-
-export const SUBSCRIPTION = `subscription Feed($after: String) {
-  voucherAssigned(after: $after) { cursor node { ...Row } }
-}
-${ROW}`;
-
-const LATEST = `query Latest($first: Int!) {
-  publications(first: $first, orderBy: { field: RECEIVED_AT, direction: DESC }) {
-    edges { cursor node { ...Row } }
-  }
-}
-${ROW}`;
-
-const RESUME = `query Resume($id: ID!, $after: String!, $first: Int!) {
-  anchor: publication(id: $id) { ...Row }
-  older: publications(first: $first, after: $after, orderBy: { field: RECEIVED_AT, direction: DESC }) {
-    nodes { ...Row }
-  }
-}
-${ROW}`;
-
-const KNOWN = `query Known($id: ID!) { publication(id: $id) { id } }`;
 
 /** A Set that forgets its oldest entries past `limit`. */
 class RecentSet {

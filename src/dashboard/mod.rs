@@ -32,7 +32,7 @@ pub const PAGE: Asset = Asset {
 };
 
 /// The files the page loads.
-pub const ASSETS: [Asset; 7] = [
+pub const ASSETS: [Asset; 8] = [
     Asset {
         path: "/dashboard/app.css",
         content_type: CSS,
@@ -62,6 +62,11 @@ pub const ASSETS: [Asset; 7] = [
         path: "/dashboard/format.js",
         content_type: JS,
         body: include_str!("format.js"),
+    },
+    Asset {
+        path: "/dashboard/documents.js",
+        content_type: JS,
+        body: include_str!("documents.js"),
     },
     Asset {
         path: "/dashboard/search.js",

@@ -1,26 +1,8 @@
 // Customer search (by id, source id or e-mail) and the customer's vouchers, a page at a time.
 
 import { query } from './api.js';
-import { VOUCHER_FIELDS, cell, customerLabel, formatCount, typeLabel, valueOf } from './format.js';
-
-const PAGE = 10;
-
-const FIND = `query Find($q: String!, $id: ID!) {
-  byId: customer(id: $id) { ...Who }
-  bySource: customer(sourceId: $q) { ...Who }
-  byEmail: customers(first: 20, filter: { email: $q }) { nodes { ...Who } }
-}
-fragment Who on Customer { id sourceId name email }`;
-
-const VOUCHERS = `query Vouchers($id: ID!, $first: Int!, $after: String) {
-  customer(id: $id) {
-    vouchers(first: $first, after: $after) {
-      totalCount
-      pageInfo { hasNextPage endCursor }
-      nodes { id ${VOUCHER_FIELDS} campaign { id name } }
-    }
-  }
-}`;
+import { CUSTOMER, FIND, VOUCHER_PAGE as PAGE } from './documents.js';
+import { cell, customerLabel, formatCount, timeElement, typeLabel, valueOf } from './format.js';
 
 export class Search {
   #customer = null;
@@ -109,7 +91,8 @@ export class Search {
     if (after === undefined || !this.#customer) return;
     const request = ++this.#request;
     this.body.setAttribute('aria-busy', 'true');
-    const data = await query(VOUCHERS, { id: this.#customer.id, first: PAGE, after });
+    const withLatest = page === 0;
+    const data = await query(CUSTOMER, { id: this.#customer.id, first: PAGE, after, withLatest });
     if (request !== this.#request) return; // a newer request won
     this.body.removeAttribute('aria-busy');
     const connection = data.customer?.vouchers;
@@ -119,6 +102,7 @@ export class Search {
       return;
     }
     this.#page = page;
+    if (withLatest) this.#renderLatest(data.customer.publications.nodes);
     if (connection.pageInfo.hasNextPage) this.#starts[page + 1] = connection.pageInfo.endCursor;
     this.#render(connection);
   }
@@ -128,7 +112,7 @@ export class Search {
       const tr = document.createElement('tr');
       tr.dataset.code = voucher.code;
       tr.append(
-        cell(voucher.code, { className: 'code', title: voucher.code }),
+        cell(voucher.code, { className: 'code', title: codeTitle(voucher) }),
         cell(typeLabel(voucher.type)),
         cell(valueOf(voucher)),
         cell(voucher.campaign?.name ?? '—', { title: voucher.campaign?.id }),
@@ -153,11 +137,36 @@ export class Search {
     this.next.setAttribute('aria-disabled', String(!pageInfo.hasNextPage));
   }
 
+  /** The customer's latest assignments, newest first (read with the first voucher page). */
+  #renderLatest(nodes) {
+    const items = nodes.map((publication) => {
+      const item = document.createElement('li');
+      const code = document.createElement('span');
+      code.className = 'code';
+      code.textContent = publication.voucher.code;
+      item.append(timeElement(publication.createdAt), ' ', code);
+      return item;
+    });
+    if (items.length === 0) {
+      const item = document.createElement('li');
+      item.className = 'empty';
+      item.textContent = 'No assignments yet.';
+      items.push(item);
+    }
+    this.latest.replaceChildren(...items);
+  }
+
   #failed(error) {
     this.body.removeAttribute('aria-busy');
     this.onError(error);
     this.results.textContent = `The search failed: ${error.message}`;
   }
+}
+
+/** The code, and the voucher's categories when it has any, for the code cell's tooltip. */
+function codeTitle(voucher) {
+  const categories = voucher.categories.map((c) => c.name).join(', ');
+  return categories ? `${voucher.code} · ${categories}` : voucher.code;
 }
 
 function blankMessage(text) {

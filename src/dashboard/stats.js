@@ -3,32 +3,13 @@
 // and re-counted a few seconds after live rows so the numbers settle on the server's.
 
 import { query } from './api.js';
+import { TOTALS, campaignCounts } from './documents.js';
 import { TYPES, clockTime, formatCount, typeLabel } from './format.js';
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
 const REFRESH_MS = 60_000;
 const SETTLE_MS = 5_000;
-const MAX_CAMPAIGNS = 100;
-
-const count = (alias, filter) => `${alias}: publications(first: 1, filter: { ${filter} }) { totalCount }`;
-
-const TOTALS = `query Totals($hour: DateTime!, $day: DateTime!) {
-  ${count('allH', 'createdAfter: $hour')}
-  ${count('allD', 'createdAfter: $day')}
-  ${TYPES.map(([type], i) => `${count(`t${i}H`, `voucherType: ${type}, createdAfter: $hour`)}
-  ${count(`t${i}D`, `voucherType: ${type}, createdAfter: $day`)}`).join('\n  ')}
-  campaigns(first: ${MAX_CAMPAIGNS}) { nodes { id name } }
-}`;
-
-/** One query counting every campaign's hour and day, by alias. */
-function campaignCounts(n) {
-  const ids = Array.from({ length: n }, (_, i) => `$c${i}: ID!`).join(', ');
-  const fields = Array.from({ length: n }, (_, i) =>
-    `${count(`c${i}H`, `campaignId: $c${i}, createdAfter: $hour`)} ${count(`c${i}D`, `campaignId: $c${i}, createdAfter: $day`)}`,
-  );
-  return `query CampaignCounts($hour: DateTime!, $day: DateTime!, ${ids}) {\n  ${fields.join('\n  ')}\n}`;
-}
 
 export class Stats {
   /** key → { label, hour, day }; key is `all` or a voucher type. */

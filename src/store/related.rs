@@ -155,14 +155,10 @@ pub async fn for_publications(
         by_key::<customer::Entity>(db, &customer_ids),
         by_key::<campaign::Entity>(db, &campaign_ids),
         async {
-            if !wants.voucher_categories || voucher_ids.is_empty() {
-                return Ok(HashMap::new());
+            match wants.voucher_categories {
+                true => known_categories(db, &voucher_ids).await,
+                false => Ok(HashMap::new()),
             }
-            let mut found = categories_of_vouchers(db, &voucher_ids).await?;
-            for id in &voucher_ids {
-                found.entry(id.clone()).or_default();
-            }
-            Ok(found)
         },
         by_key::<webhook_event::Entity>(db, &event_ids),
     )?;
@@ -171,6 +167,51 @@ pub async fn for_publications(
     related.categories = categories;
     related.events = events;
     Ok(related)
+}
+
+/// Reads what a page of vouchers refers to, as far as `wants` asks (its `voucher_*` fields):
+/// at most three statements, run together, whatever the number of rows.
+pub async fn for_vouchers(
+    db: &DatabaseConnection,
+    rows: &[voucher::Model],
+    wants: Wants,
+) -> Result<Related, DbErr> {
+    let collect = |wanted: bool, id: fn(&voucher::Model) -> Option<&String>| -> Vec<String> {
+        if !wanted {
+            return vec![];
+        }
+        ids(rows.iter().filter_map(id).cloned().collect())
+    };
+    let customer_ids = collect(wants.voucher_holder, |v| v.holder_id.as_ref());
+    let campaign_ids = collect(wants.voucher_campaign, |v| v.campaign_id.as_ref());
+    let voucher_ids = collect(wants.voucher_categories, |v| Some(&v.id));
+    let (customers, campaigns, categories) = futures::try_join!(
+        by_key::<customer::Entity>(db, &customer_ids),
+        by_key::<campaign::Entity>(db, &campaign_ids),
+        known_categories(db, &voucher_ids),
+    )?;
+    Ok(Related {
+        customers,
+        campaigns,
+        categories,
+        ..Related::default()
+    })
+}
+
+/// The categories of each voucher, with an empty list for those in none (so that "none" is
+/// known and not asked again).
+async fn known_categories(
+    db: &DatabaseConnection,
+    voucher_ids: &[String],
+) -> Result<HashMap<String, Vec<category::Model>>, DbErr> {
+    if voucher_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let mut found = categories_of_vouchers(db, voucher_ids).await?;
+    for id in voucher_ids {
+        found.entry(id.clone()).or_default();
+    }
+    Ok(found)
 }
 
 /// Each voucher's categories, by name.

@@ -13,6 +13,7 @@ on_both!(
     lookups_and_nested_connections,
     page_statements_do_not_grow_with_page_size,
     abusive_queries_are_graphql_errors,
+    dashboard_documents_run_in_fixed_statements,
 );
 
 const TYPES: [&str; 3] = ["DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD"];
@@ -551,3 +552,91 @@ async fn the_dashboards_orders_and_filters_have_indexes(backend: Backend) {
 }
 
 crate::on_both!(the_dashboards_orders_and_filters_have_indexes);
+
+/// The dashboard's own documents (src/dashboard/documents.js, snapshot in tests/fixtures).
+fn dashboard_document(name: &str) -> String {
+    let all = fixture_json("dashboard-documents.json");
+    all[name]
+        .as_str()
+        .unwrap_or_else(|| panic!("no dashboard document {name}"))
+        .to_owned()
+}
+
+/// Runs `document` with each set of variables; returns the statements each run took.
+async fn statements_of(app: &TestApp, document: &str, runs: &[Value]) -> Vec<u64> {
+    let mut counts = vec![];
+    for variables in runs {
+        let before = app.statements.load(Ordering::SeqCst);
+        let answer = app.graphql(document, variables.clone()).await;
+        assert!(answer["errors"].is_null(), "{variables}: {answer}");
+        // Something found: every root field but FIND's lookups by id and source id.
+        let data = answer["data"].as_object().expect("data");
+        assert!(
+            data.iter()
+                .all(|(k, v)| !v.is_null() || ["byId", "bySource"].contains(&k.as_str())),
+            "{variables}: {answer}"
+        );
+        counts.push(app.statements.load(Ordering::SeqCst) - before);
+    }
+    counts
+}
+
+/// Each document the dashboard sends runs a fixed number of SQL statements, whatever the size
+/// of its pages: a regression to N+1, or to more statements per level, fails here.
+async fn dashboard_documents_run_in_fixed_statements(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.query_cache_bytes = 0).await else {
+        return;
+    };
+    seed(&app, 60).await;
+    let latest = dashboard_document("LATEST");
+    let first = app.graphql(&latest, json!({"first": 1})).await;
+    let edge = &first["data"]["publications"]["edges"][0];
+    let (id, after) = (edge["node"]["id"].clone(), edge["cursor"].clone());
+    let (hour, day) = ("2024-05-01T09:00:00Z", "2024-04-30T10:00:00Z");
+    // (document, budget, runs that differ only in page size)
+    let cases = [
+        ("LATEST", 4, vec![json!({"first": 5}), json!({"first": 50})]),
+        (
+            "RESUME",
+            8,
+            vec![
+                json!({"id": id, "after": after, "first": 4}),
+                json!({"id": id, "after": after, "first": 49}),
+            ],
+        ),
+        ("KNOWN", 1, vec![json!({"id": id})]),
+        (
+            "FIND",
+            3,
+            vec![json!({"q": "c1@example.com", "id": "c1@example.com"})],
+        ),
+        (
+            "CUSTOMER",
+            7,
+            vec![
+                json!({"id": "cust_1", "first": 2, "after": null, "withLatest": true}),
+                json!({"id": "cust_1", "first": 12, "after": null, "withLatest": true}),
+            ],
+        ),
+        ("TOTALS", 17, vec![json!({"hour": hour, "day": day})]),
+        (
+            "CAMPAIGN_COUNTS_3",
+            12,
+            vec![json!({"hour": hour, "day": day, "c0": "camp_0", "c1": "camp_1", "c2": "camp_2"})],
+        ),
+    ];
+    let mut seen = vec![];
+    for (name, budget, runs) in cases {
+        let counts = statements_of(&app, &dashboard_document(name), &runs).await;
+        seen.push(format!("{name}: {counts:?}"));
+        assert!(
+            counts.iter().all(|&n| n == counts[0]),
+            "{name}: statements grow with the page: {counts:?}"
+        );
+        assert!(
+            counts[0] <= budget,
+            "{name}: {counts:?} statements, budget {budget}"
+        );
+    }
+    eprintln!("statements per dashboard document: {}", seen.join(", "));
+}

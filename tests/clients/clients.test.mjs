@@ -10,7 +10,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,6 +20,9 @@ import WebSocket from 'ws';
 import { createClient as createWsClient } from 'graphql-ws';
 import { SubscriptionClient } from 'subscriptions-transport-ws';
 import { createClient as createSseClient } from 'graphql-sse';
+import { buildSchema, parse, validate } from 'graphql';
+
+import { documents as dashboardDocuments } from '../fixtures/dashboard-documents.mjs';
 
 const BIN =
   process.env.PUBGATE_BIN || fileURLToPath(new URL('../../target/debug/pubgate', import.meta.url));
@@ -331,6 +334,23 @@ async function liveThenResume(label, open) {
 
 // ---------------------------------------------------------------------------------------------
 // graphql-ws (graphql-transport-ws)
+
+test("the dashboard's documents are valid against schema.graphql", () => {
+  const schema = buildSchema(readFileSync(new URL('../../schema.graphql', import.meta.url), 'utf8'));
+  const documents = dashboardDocuments();
+  assert.ok(Object.keys(documents).length >= 8, `found ${Object.keys(documents).length} documents`);
+  for (const [name, text] of Object.entries(documents)) {
+    const errors = validate(schema, parse(text));
+    assert.deepEqual(errors.map((e) => e.message), [], `${name} is valid`);
+  }
+  // The Rust tests execute the same texts, from this snapshot.
+  const snapshot = JSON.parse(readFileSync(new URL('../fixtures/dashboard-documents.json', import.meta.url), 'utf8'));
+  assert.deepEqual(
+    snapshot,
+    documents,
+    'tests/fixtures/dashboard-documents.json is out of date: node tests/fixtures/dashboard-documents.mjs > tests/fixtures/dashboard-documents.json',
+  );
+});
 
 test('graphql-ws: live, resume, query over the socket, validation error', async () => {
   const closes = [];

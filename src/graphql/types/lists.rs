@@ -5,6 +5,7 @@ use crate::domain::cursor;
 use crate::error::ApiResult;
 use crate::graphql::connection::{Count, Paging};
 use crate::graphql::db;
+use crate::graphql::loaders::Lookup;
 use crate::store::related::{self, Wants};
 use crate::store::{directory, publications, queries};
 use async_graphql::{Context, Lookahead};
@@ -60,6 +61,21 @@ pub async fn publications(
     ))
 }
 
+/// What the nodes of a voucher connection being resolved will ask for (its `voucher_*` fields).
+fn voucher_wants(ctx: &Context<'_>) -> Wants {
+    let look = ctx.look_ahead();
+    let wants = |field: &str| {
+        look.field("edges").field("node").field(field).exists()
+            || look.field("nodes").field(field).exists()
+    };
+    Wants {
+        voucher_holder: wants("holder"),
+        voucher_campaign: wants("campaign"),
+        voucher_categories: wants("categories"),
+        ..Wants::default()
+    }
+}
+
 pub async fn customers(
     ctx: &Context<'_>,
     filter: directory::CustomerFilter,
@@ -83,11 +99,13 @@ pub async fn vouchers(
 ) -> ApiResult<VoucherConnection> {
     let window = paging.window(|c| cursor::decode_entity('v', c))?;
     let page = directory::vouchers(db(ctx), &filter, &window).await?;
+    let related = Arc::new(related::for_vouchers(db(ctx), &page.rows, voucher_wants(ctx)).await?);
     let cursor = |row: &entity::voucher::Model| cursor::entity('v', &row.id);
+    let node = |row| Voucher::new(row, Lookup(Some(related.clone())));
     Ok(VoucherConnection::from_page(
         page,
         cursor,
-        Voucher::from,
+        node,
         Count::Vouchers(filter),
     ))
 }
