@@ -27,3 +27,32 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+// Joins only: the tables carry no foreign keys (a delivery may refer to a row that a later one
+// completes), but a page of publications reads what it refers to in the same statement.
+impl Related<super::customer::Entity> for Entity {
+    fn to() -> RelationDef {
+        Entity::belongs_to(super::customer::Entity)
+            .from(Column::CustomerId)
+            .to(super::customer::Column::Id)
+            .into()
+    }
+}
+
+impl Related<super::voucher::Entity> for Entity {
+    fn to() -> RelationDef {
+        Entity::belongs_to(super::voucher::Entity)
+            .from(Column::VoucherId)
+            .to(super::voucher::Column::Id)
+            .into()
+    }
+}
+
+impl Related<super::campaign::Entity> for Entity {
+    fn to() -> RelationDef {
+        Entity::belongs_to(super::campaign::Entity)
+            .from(Column::CampaignId)
+            .to(super::campaign::Column::Id)
+            .into()
+    }
+}

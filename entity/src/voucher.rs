@@ -31,3 +31,13 @@ pub struct Model {
 pub enum Relation {}
 
 impl ActiveModelBehavior for ActiveModel {}
+
+// A join only (no foreign key): a page of vouchers reads their campaigns in the same statement.
+impl Related<super::campaign::Entity> for Entity {
+    fn to() -> RelationDef {
+        Entity::belongs_to(super::campaign::Entity)
+            .from(Column::CampaignId)
+            .to(super::campaign::Column::Id)
+            .into()
+    }
+}

@@ -104,6 +104,11 @@ macro_rules! connection {
                 node: impl Fn($row) -> $node,
                 count: $crate::graphql::connection::Count,
             ) -> Self {
+                // A page that holds the whole list is its own count: no statement.
+                let count = match page.whole {
+                    true => $crate::graphql::connection::Count::Known(page.rows.len()),
+                    false => count,
+                };
                 let edges: Vec<$edge> = page
                     .rows
                     .into_iter()
@@ -164,6 +169,8 @@ pub enum Count {
     Customers(directory::CustomerFilter),
     Vouchers(directory::VoucherFilter),
     Campaigns,
+    /// Already known: the page held the whole list.
+    Known(usize),
 }
 
 impl Count {
@@ -176,6 +183,7 @@ impl Count {
             Count::Customers(f) => directory::count_customers(db, f).await?,
             Count::Vouchers(f) => directory::count_vouchers(db, f).await?,
             Count::Campaigns => directory::count_campaigns(db).await?,
+            Count::Known(n) => *n as u64,
         };
         Ok(i64::try_from(n).unwrap_or(i64::MAX))
     }

@@ -57,9 +57,7 @@ impl Query {
         ctx: &Context<'_>,
         #[graphql(desc = "Voucherify's publication id.")] id: ID,
     ) -> ApiResult<Option<Publication>> {
-        Ok(publications::by_id(db(ctx), id.0)
-            .await?
-            .map(|row| Publication::new(row, None)))
+        lists::publication(ctx, id.0).await
     }
 
     /// One customer by Voucherify id or by your source id; null when unknown.

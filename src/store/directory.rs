@@ -111,6 +111,16 @@ async fn page_by_id<E: EntityTrait>(
     id: E::Column,
     window: &Window<String>,
 ) -> Result<Page<E::Model>, DbErr> {
+    let rows = by_id_window(select, id, window).all(db).await?;
+    Ok(Page::from_probe(rows, window))
+}
+
+/// `select` narrowed to `window`, ascending by the string primary key `id`.
+fn by_id_window<E: EntityTrait>(
+    select: Select<E>,
+    id: E::Column,
+    window: &Window<String>,
+) -> Select<E> {
     let mut select = select;
     if let Some(after) = &window.after {
         select = select.filter(id.gt(after.clone()));
@@ -123,12 +133,7 @@ async fn page_by_id<E: EntityTrait>(
     } else {
         Order::Asc
     };
-    let rows = select
-        .order_by(id, order)
-        .limit(window.size + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_probe(rows, window))
+    select.order_by(id, order).limit(window.size + 1)
 }
 
 pub async fn customers(
@@ -157,6 +162,20 @@ pub async fn vouchers(
 ) -> Result<Page<voucher::Model>, DbErr> {
     let select = voucher::Entity::find().filter(filter.condition());
     page_by_id(db, select, voucher::Column::Id, window).await
+}
+
+/// The same page with each voucher's campaign, read in the same statement.
+pub async fn vouchers_with_campaigns(
+    db: &DatabaseConnection,
+    filter: &VoucherFilter,
+    window: &Window<String>,
+) -> Result<Page<(voucher::Model, Option<campaign::Model>)>, DbErr> {
+    let select = voucher::Entity::find().filter(filter.condition());
+    let rows = by_id_window(select, voucher::Column::Id, window)
+        .find_also_related(campaign::Entity)
+        .all(db)
+        .await?;
+    Ok(Page::from_probe(rows, window))
 }
 
 pub async fn count_vouchers(db: &DatabaseConnection, filter: &VoucherFilter) -> Result<u64, DbErr> {

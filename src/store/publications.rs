@@ -9,7 +9,7 @@ use entity::{campaign, customer, publication, voucher};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, Condition, DatabaseConnection, DbErr, EntityTrait, Order, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Value,
+    QueryFilter, QueryOrder, QuerySelect, Select, Value,
 };
 
 /// Which timestamp orders a list of publications.
@@ -107,6 +107,14 @@ impl PublicationFilter {
     }
 }
 
+/// A publication with the customer, first voucher and campaign it refers to.
+pub type Joined = (
+    publication::Model,
+    Option<customer::Model>,
+    Option<voucher::Model>,
+    Option<campaign::Model>,
+);
+
 /// One page of publications under `sort`, by keyset on (timestamp, id).
 pub async fn page(
     db: &DatabaseConnection,
@@ -114,6 +122,31 @@ pub async fn page(
     sort: Sort,
     window: &Window<PublicationKey>,
 ) -> Result<Page<publication::Model>, DbErr> {
+    let rows = page_select(filter, sort, window).all(db).await?;
+    Ok(Page::from_probe(rows, window))
+}
+
+/// The same page with what each row refers to directly, read in the same statement.
+pub async fn page_joined(
+    db: &DatabaseConnection,
+    filter: &PublicationFilter,
+    sort: Sort,
+    window: &Window<PublicationKey>,
+) -> Result<Page<Joined>, DbErr> {
+    let rows = page_select(filter, sort, window)
+        .find_also_related(customer::Entity)
+        .find_also_related(voucher::Entity)
+        .find_also(publication::Entity, campaign::Entity)
+        .all(db)
+        .await?;
+    Ok(Page::from_probe(rows, window))
+}
+
+fn page_select(
+    filter: &PublicationFilter,
+    sort: Sort,
+    window: &Window<PublicationKey>,
+) -> Select<publication::Entity> {
     let column = match sort.field {
         SortField::CreatedAt => publication::Column::CreatedAt,
         SortField::ReceivedAt => publication::Column::ReceivedAt,
@@ -153,14 +186,11 @@ pub async fn page(
     } else {
         Order::Asc
     };
-    let rows = publication::Entity::find()
+    publication::Entity::find()
         .filter(cond)
         .order_by(column, order.clone())
         .order_by(publication::Column::Id, order)
         .limit(window.size + 1)
-        .all(db)
-        .await?;
-    Ok(Page::from_probe(rows, window))
 }
 
 /// One publication by id.
@@ -169,6 +199,17 @@ pub async fn by_id(
     id: String,
 ) -> Result<Option<publication::Model>, DbErr> {
     publication::Entity::find_by_id(id).one(db).await
+}
+
+/// One publication by id, with the customer, first voucher and campaign it refers to.
+pub async fn by_id_joined(db: &DatabaseConnection, id: String) -> Result<Option<Joined>, DbErr> {
+    let found = publication::Entity::find_by_id(id)
+        .find_also_related(customer::Entity)
+        .find_also_related(voucher::Entity)
+        .find_also(publication::Entity, campaign::Entity)
+        .one(db)
+        .await?;
+    Ok(found)
 }
 
 /// How many publications match `filter`.

@@ -25,12 +25,26 @@ pub struct Page<T> {
     pub rows: Vec<T>,
     pub has_next: bool,
     pub has_previous: bool,
+    /// The page holds the whole list (no cursor bounded it and nothing was left over), so its
+    /// length is the list's count.
+    pub whole: bool,
 }
 
 impl<T> Page<T> {
+    /// The same page with each row changed by `f`.
+    pub fn map<U>(self, f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            rows: self.rows.into_iter().map(f).collect(),
+            has_next: self.has_next,
+            has_previous: self.has_previous,
+            whole: self.whole,
+        }
+    }
+
     /// Trims the probe row and works out `pageInfo` for a window.
     pub fn from_probe<K>(mut rows: Vec<T>, window: &Window<K>) -> Self {
         let more = rows.len() as u64 > window.size;
+        let whole = !more && window.after.is_none() && window.before.is_none();
         rows.truncate(usize::try_from(window.size).unwrap_or(usize::MAX));
         if window.backward {
             rows.reverse();
@@ -38,12 +52,14 @@ impl<T> Page<T> {
                 rows,
                 has_next: window.before.is_some(),
                 has_previous: more,
+                whole,
             }
         } else {
             Page {
                 rows,
                 has_next: more,
                 has_previous: window.after.is_some(),
+                whole,
             }
         }
     }

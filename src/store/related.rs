@@ -106,7 +106,18 @@ pub async fn for_publications(
     rows: &[publication::Model],
     wants: Wants,
 ) -> Result<Related, DbErr> {
-    let mut related = Related::default();
+    complete(db, rows, wants, Related::default()).await
+}
+
+/// Adds to `known` what `rows` refer to and `wants` asks for, reading only what it lacks:
+/// nothing when a joined page already brought every row.
+pub async fn complete(
+    db: &DatabaseConnection,
+    rows: &[publication::Model],
+    wants: Wants,
+    known: Related,
+) -> Result<Related, DbErr> {
+    let mut related = known;
     if rows.is_empty() {
         return Ok(related);
     }
@@ -120,7 +131,10 @@ pub async fn for_publications(
         voucher_ids.extend(related.publication_vouchers.values().flatten().cloned());
     }
     let voucher_ids = ids(voucher_ids);
-    related.vouchers = by_key::<voucher::Entity>(db, &voucher_ids).await?;
+    let unknown = missing(&voucher_ids, &related.vouchers);
+    related
+        .vouchers
+        .extend(by_key::<voucher::Entity>(db, &unknown).await?);
     let mut customer_ids: BTreeSet<String> = BTreeSet::new();
     if wants.customer {
         customer_ids.extend(rows.iter().map(|r| r.customer_id.clone()));
@@ -145,7 +159,8 @@ pub async fn for_publications(
                 .filter_map(|v| v.campaign_id.clone()),
         );
     }
-    let (customer_ids, campaign_ids) = (ids(customer_ids), ids(campaign_ids));
+    let customer_ids = missing(&ids(customer_ids), &related.customers);
+    let campaign_ids = missing(&ids(campaign_ids), &related.campaigns);
     let event_ids: Vec<i64> = if wants.event {
         rows.iter().map(|r| r.seq).collect()
     } else {
@@ -162,19 +177,30 @@ pub async fn for_publications(
         },
         by_key::<webhook_event::Entity>(db, &event_ids),
     )?;
-    related.customers = customers;
-    related.campaigns = campaigns;
+    related.customers.extend(customers);
+    related.campaigns.extend(campaigns);
     related.categories = categories;
     related.events = events;
     Ok(related)
 }
 
-/// Reads what a page of vouchers refers to, as far as `wants` asks (its `voucher_*` fields):
-/// at most three statements, run together, whatever the number of rows.
+/// The keys in `wanted` that `known` does not hold.
+fn missing<K: Clone + Eq + Hash, V>(wanted: &[K], known: &HashMap<K, V>) -> Vec<K> {
+    wanted
+        .iter()
+        .filter(|k| !known.contains_key(*k))
+        .cloned()
+        .collect()
+}
+
+/// Adds to `known` what a page of vouchers refers to, as far as `wants` asks (its `voucher_*`
+/// fields), reading only what it lacks: at most three statements, run together, whatever the
+/// number of rows.
 pub async fn for_vouchers(
     db: &DatabaseConnection,
     rows: &[voucher::Model],
     wants: Wants,
+    known: Related,
 ) -> Result<Related, DbErr> {
     let collect = |wanted: bool, id: fn(&voucher::Model) -> Option<&String>| -> Vec<String> {
         if !wanted {
@@ -185,17 +211,20 @@ pub async fn for_vouchers(
     let customer_ids = collect(wants.voucher_holder, |v| v.holder_id.as_ref());
     let campaign_ids = collect(wants.voucher_campaign, |v| v.campaign_id.as_ref());
     let voucher_ids = collect(wants.voucher_categories, |v| Some(&v.id));
+    let (customer_ids, campaign_ids) = (
+        missing(&customer_ids, &known.customers),
+        missing(&campaign_ids, &known.campaigns),
+    );
     let (customers, campaigns, categories) = futures::try_join!(
         by_key::<customer::Entity>(db, &customer_ids),
         by_key::<campaign::Entity>(db, &campaign_ids),
         known_categories(db, &voucher_ids),
     )?;
-    Ok(Related {
-        customers,
-        campaigns,
-        categories,
-        ..Related::default()
-    })
+    let mut related = known;
+    related.customers.extend(customers);
+    related.campaigns.extend(campaigns);
+    related.categories = categories;
+    Ok(related)
 }
 
 /// The categories of each voucher, with an empty list for those in none (so that "none" is

@@ -595,10 +595,10 @@ async fn dashboard_documents_run_in_fixed_statements(backend: Backend) {
     let (hour, day) = ("2024-05-01T09:00:00Z", "2024-04-30T10:00:00Z");
     // (document, budget, runs that differ only in page size)
     let cases = [
-        ("LATEST", 4, vec![json!({"first": 5}), json!({"first": 50})]),
+        ("LATEST", 1, vec![json!({"first": 5}), json!({"first": 50})]),
         (
             "RESUME",
-            8,
+            2,
             vec![
                 json!({"id": id, "after": after, "first": 4}),
                 json!({"id": id, "after": after, "first": 49}),
@@ -612,7 +612,7 @@ async fn dashboard_documents_run_in_fixed_statements(backend: Backend) {
         ),
         (
             "CUSTOMER",
-            7,
+            5,
             vec![
                 json!({"id": "cust_1", "first": 2, "after": null, "withLatest": true}),
                 json!({"id": "cust_1", "first": 12, "after": null, "withLatest": true}),
@@ -629,8 +629,9 @@ async fn dashboard_documents_run_in_fixed_statements(backend: Backend) {
     for (name, budget, runs) in cases {
         let counts = statements_of(&app, &dashboard_document(name), &runs).await;
         seen.push(format!("{name}: {counts:?}"));
+        // A page that holds the whole list needs no count, so a larger page may cost less.
         assert!(
-            counts.iter().all(|&n| n == counts[0]),
+            counts.windows(2).all(|w| w[1] <= w[0]),
             "{name}: statements grow with the page: {counts:?}"
         );
         assert!(
@@ -639,4 +640,20 @@ async fn dashboard_documents_run_in_fixed_statements(backend: Backend) {
         );
     }
     eprintln!("statements per dashboard document: {}", seen.join(", "));
+
+    // The count a whole page stands for is the count the database gives for a part of it.
+    let customer = dashboard_document("CUSTOMER");
+    let mut totals = vec![];
+    for first in [2, 12, 13] {
+        let vars = json!({"id": "cust_1", "first": first, "after": null, "withLatest": false});
+        let answer = app.graphql(&customer, vars).await;
+        let vouchers = &answer["data"]["customer"]["vouchers"];
+        assert_eq!(
+            vouchers["nodes"].as_array().expect("nodes").len(),
+            first.min(12),
+            "{answer}"
+        );
+        totals.push(vouchers["totalCount"].as_i64().expect("totalCount"));
+    }
+    assert_eq!(totals, [12, 12, 12], "totalCount with first 2, 12 and 13");
 }

@@ -8,8 +8,9 @@ use crate::subscriptions::assignment;
 use sea_orm::{ConnectionTrait, TransactionTrait};
 use serde_json::{Value, json};
 
-const LATEST: &str =
-    "{ publications(first: 50) { totalCount nodes { id customer { id } voucher { code } } } }";
+// Two statements when it executes: the page with what it refers to, and the categories.
+const LATEST: &str = "{ publications(first: 50) { totalCount nodes { id customer { id } \
+                      voucher { code categories { name } } } } }";
 
 const HITS: &str = r#"pubgate_query_cache_total{result="hit"}"#;
 const MISSES: &str = r#"pubgate_query_cache_total{result="miss"}"#;
@@ -245,10 +246,11 @@ async fn a_cancelled_leader_is_replaced_by_one_waiting_request() {
     tokio::io::AsyncWriteExt::write_all(&mut leader, &[head.as_bytes(), &body].concat())
         .await
         .expect("sent");
-    // Page reads (not the feed's, which reads by `seq`) waiting for the lock.
+    // Page reads waiting for the lock: the page joined with what it refers to (the feed reads
+    // publications alone). pg_stat_activity cuts long texts, so match their start.
     let blocked = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
                    AND application_name = 'pubgate' AND wait_event_type = 'Lock' \
-                   AND query LIKE '%ORDER BY \"publications\".\"created_at\" DESC%'";
+                   AND query LIKE 'SELECT \"publications\".\"id\" AS \"A_id\"%'";
     wait_until(|| async { app.scalar(blocked).await == 1 }).await;
     // Fifteen identical requests at the same head: each reads the head, then waits.
     let waiting = tokio::spawn({

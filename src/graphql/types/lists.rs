@@ -6,7 +6,8 @@ use crate::error::ApiResult;
 use crate::graphql::connection::{Count, Paging};
 use crate::graphql::db;
 use crate::graphql::loaders::Lookup;
-use crate::store::related::{self, Wants};
+use crate::store::queries::Page;
+use crate::store::related::{self, Related, Wants};
 use crate::store::{directory, publications, queries};
 use async_graphql::{Context, Lookahead};
 use std::sync::Arc;
@@ -46,8 +47,16 @@ pub async fn publications(
     paging: Paging,
 ) -> ApiResult<PublicationConnection> {
     let window = paging.window(cursor::decode_publication)?;
-    let page = publications::page(db(ctx), &filter, sort, &window).await?;
-    let related = Arc::new(related::for_publications(db(ctx), &page.rows, wanted(ctx)).await?);
+    let wants = wanted(ctx);
+    // What the rows refer to directly comes with the page, in the same statement.
+    let (page, known) = if wants.customer || wants.voucher || wants.campaign {
+        let page = publications::page_joined(db(ctx), &filter, sort, &window).await?;
+        split(page)
+    } else {
+        let page = publications::page(db(ctx), &filter, sort, &window).await?;
+        (page, Related::default())
+    };
+    let related = Arc::new(related::complete(db(ctx), &page.rows, wants, known).await?);
     let (database, _) = ctx.data_unchecked::<crate::feed::Feed>().version();
     let cursor = |row: &entity::publication::Model| {
         cursor::publication(&publications::key_of(row), &database)
@@ -76,6 +85,48 @@ fn voucher_wants(ctx: &Context<'_>) -> Wants {
     }
 }
 
+/// One publication by id; what it refers to comes in the same statement when the selection
+/// asks for it.
+pub async fn publication(ctx: &Context<'_>, id: String) -> ApiResult<Option<Publication>> {
+    let look = ctx.look_ahead();
+    let joins = ["customer", "voucher", "campaign"]
+        .iter()
+        .any(|f| look.field(f).exists());
+    if !joins {
+        let row = publications::by_id(db(ctx), id).await?;
+        return Ok(row.map(|row| Publication::new(row, None)));
+    }
+    let Some(joined) = publications::by_id_joined(db(ctx), id).await? else {
+        return Ok(None);
+    };
+    let (mut page, known) = split(Page {
+        rows: vec![joined],
+        has_next: false,
+        has_previous: false,
+        whole: true,
+    });
+    let row = page.rows.pop().expect("one row");
+    Ok(Some(Publication::new(row, Some(Arc::new(known)))))
+}
+
+/// The rows of a joined page, and what they refer to, by id.
+fn split(page: Page<publications::Joined>) -> (Page<entity::publication::Model>, Related) {
+    let mut known = Related::default();
+    let page = page.map(|(row, customer, voucher, campaign)| {
+        if let Some(c) = customer {
+            known.customers.insert(c.id.clone(), c);
+        }
+        if let Some(v) = voucher {
+            known.vouchers.insert(v.id.clone(), v);
+        }
+        if let Some(c) = campaign {
+            known.campaigns.insert(c.id.clone(), c);
+        }
+        row
+    });
+    (page, known)
+}
+
 pub async fn customers(
     ctx: &Context<'_>,
     filter: directory::CustomerFilter,
@@ -98,8 +149,21 @@ pub async fn vouchers(
     paging: Paging,
 ) -> ApiResult<VoucherConnection> {
     let window = paging.window(|c| cursor::decode_entity('v', c))?;
-    let page = directory::vouchers(db(ctx), &filter, &window).await?;
-    let related = Arc::new(related::for_vouchers(db(ctx), &page.rows, voucher_wants(ctx)).await?);
+    let wants = voucher_wants(ctx);
+    let mut known = Related::default();
+    // The campaigns come with the page, in the same statement.
+    let page = if wants.voucher_campaign {
+        let page = directory::vouchers_with_campaigns(db(ctx), &filter, &window).await?;
+        page.map(|(row, campaign)| {
+            if let Some(c) = campaign {
+                known.campaigns.insert(c.id.clone(), c);
+            }
+            row
+        })
+    } else {
+        directory::vouchers(db(ctx), &filter, &window).await?
+    };
+    let related = Arc::new(related::for_vouchers(db(ctx), &page.rows, wants, known).await?);
     let cursor = |row: &entity::voucher::Model| cursor::entity('v', &row.id);
     let node = |row| Voucher::new(row, Lookup(Some(related.clone())));
     Ok(VoucherConnection::from_page(
