@@ -32,25 +32,25 @@ macro_rules! loader {
 loader!(
     CustomerLoader,
     String,
-    customer::Model,
+    Arc<customer::Model>,
     related::by_key::<customer::Entity>
 );
 loader!(
     VoucherLoader,
     String,
-    voucher::Model,
+    Arc<voucher::Model>,
     related::by_key::<voucher::Entity>
 );
 loader!(
     CampaignLoader,
     String,
-    campaign::Model,
+    Arc<campaign::Model>,
     related::by_key::<campaign::Entity>
 );
 loader!(
     EventLoader,
     i64,
-    webhook_event::Model,
+    Arc<webhook_event::Model>,
     related::by_key::<webhook_event::Entity>
 );
 loader!(
@@ -176,14 +176,18 @@ impl Lookup {
         &self,
         ctx: &Context<'_>,
         id: &str,
-    ) -> ApiResult<Option<customer::Model>> {
+    ) -> ApiResult<Option<Arc<customer::Model>>> {
         if let Some(found) = self.related().and_then(|r| r.customers.get(id)) {
             return Ok(Some(found.clone()));
         }
         load_one(ctx.data_unchecked::<Loaders>().customers(), id.to_owned()).await
     }
 
-    pub async fn voucher(&self, ctx: &Context<'_>, id: &str) -> ApiResult<Option<voucher::Model>> {
+    pub async fn voucher(
+        &self,
+        ctx: &Context<'_>,
+        id: &str,
+    ) -> ApiResult<Option<Arc<voucher::Model>>> {
         if let Some(found) = self.related().and_then(|r| r.vouchers.get(id)) {
             return Ok(Some(found.clone()));
         }
@@ -194,7 +198,7 @@ impl Lookup {
         &self,
         ctx: &Context<'_>,
         ids: Vec<String>,
-    ) -> ApiResult<Vec<voucher::Model>> {
+    ) -> ApiResult<Vec<Arc<voucher::Model>>> {
         if let Some(related) = self.related()
             && ids.iter().all(|id| related.vouchers.contains_key(id))
         {
@@ -210,7 +214,7 @@ impl Lookup {
         &self,
         ctx: &Context<'_>,
         id: &str,
-    ) -> ApiResult<Option<campaign::Model>> {
+    ) -> ApiResult<Option<Arc<campaign::Model>>> {
         if let Some(found) = self.related().and_then(|r| r.campaigns.get(id)) {
             return Ok(Some(found.clone()));
         }
@@ -221,7 +225,7 @@ impl Lookup {
         &self,
         ctx: &Context<'_>,
         id: i64,
-    ) -> ApiResult<Option<webhook_event::Model>> {
+    ) -> ApiResult<Option<Arc<webhook_event::Model>>> {
         if let Some(found) = self.related().and_then(|r| r.events.get(&id)) {
             return Ok(Some(found.clone()));
         }

@@ -69,7 +69,7 @@ impl Query {
     ) -> ApiResult<Option<Customer>> {
         Ok(directory::customer(db(ctx), id.map(|i| i.0), source_id)
             .await?
-            .map(Customer))
+            .map(Customer::from))
     }
 
     /// Customers, by customer id.
@@ -149,7 +149,7 @@ impl Query {
     ) -> ApiResult<Option<Campaign>> {
         Ok(directory::campaign(db(ctx), id.map(|i| i.0), name)
             .await?
-            .map(Campaign))
+            .map(Campaign::from))
     }
 
     /// Campaigns, by campaign id.

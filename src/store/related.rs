@@ -11,6 +11,7 @@ use sea_orm::{
 };
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
+use std::sync::Arc;
 
 /// A table whose rows are read in batches by their key.
 pub trait Keyed: EntityTrait {
@@ -40,11 +41,12 @@ keyed! {
     webhook_event: i64, Id, id;
 }
 
-/// The rows of `E` with these keys (none asked, no statement).
+/// The rows of `E` with these keys (none asked, no statement). Shared, so that the nodes that
+/// render one row do not each copy it.
 pub async fn by_key<E: Keyed>(
     db: &DatabaseConnection,
     keys: &[E::Key],
-) -> Result<HashMap<E::Key, E::Model>, DbErr> {
+) -> Result<HashMap<E::Key, Arc<E::Model>>, DbErr> {
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
@@ -52,7 +54,10 @@ pub async fn by_key<E: Keyed>(
         .filter(E::KEY.is_in(keys.iter().cloned()))
         .all(db)
         .await?;
-    Ok(rows.into_iter().map(|row| (E::key(&row), row)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| (E::key(&row), Arc::new(row)))
+        .collect())
 }
 
 /// Which related rows to read.
@@ -87,10 +92,10 @@ impl Wants {
 /// Rows keyed by id. A key that is present with an empty list means "known: none".
 #[derive(Debug, Default, Clone)]
 pub struct Related {
-    pub customers: HashMap<String, customer::Model>,
-    pub vouchers: HashMap<String, voucher::Model>,
-    pub campaigns: HashMap<String, campaign::Model>,
-    pub events: HashMap<i64, webhook_event::Model>,
+    pub customers: HashMap<String, Arc<customer::Model>>,
+    pub vouchers: HashMap<String, Arc<voucher::Model>>,
+    pub campaigns: HashMap<String, Arc<campaign::Model>>,
+    pub events: HashMap<i64, Arc<webhook_event::Model>>,
     pub categories: HashMap<String, Vec<category::Model>>,
     pub publication_vouchers: HashMap<String, Vec<String>>,
 }

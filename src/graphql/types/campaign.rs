@@ -8,13 +8,20 @@ use crate::graphql::scalars::DateTime;
 use crate::store::{directory, publications};
 use async_graphql::{Context, ID, Json, Object};
 use entity::campaign;
+use std::sync::Arc;
 
 /// A Voucherify campaign, as the newest delivery described it.
 #[derive(Clone)]
-pub struct Campaign(pub campaign::Model);
+pub struct Campaign(pub Arc<campaign::Model>);
 
 impl From<campaign::Model> for Campaign {
     fn from(row: campaign::Model) -> Self {
+        Campaign(Arc::new(row))
+    }
+}
+
+impl From<Arc<campaign::Model>> for Campaign {
+    fn from(row: Arc<campaign::Model>) -> Self {
         Campaign(row)
     }
 }

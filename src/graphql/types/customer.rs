@@ -7,13 +7,20 @@ use crate::graphql::connection::{Paging, connection, page_cost};
 use crate::store::{directory, publications};
 use async_graphql::{Context, ID, InputObject, Json, Object};
 use entity::customer;
+use std::sync::Arc;
 
 /// A Voucherify customer, as the newest delivery described them.
 #[derive(Clone)]
-pub struct Customer(pub customer::Model);
+pub struct Customer(pub Arc<customer::Model>);
 
 impl From<customer::Model> for Customer {
     fn from(row: customer::Model) -> Self {
+        Customer(Arc::new(row))
+    }
+}
+
+impl From<Arc<customer::Model>> for Customer {
+    fn from(row: Arc<customer::Model>) -> Self {
         Customer(row)
     }
 }

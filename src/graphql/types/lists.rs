@@ -114,13 +114,13 @@ fn split(page: Page<publications::Joined>) -> (Page<entity::publication::Model>,
     let mut known = Related::default();
     let page = page.map(|(row, customer, voucher, campaign)| {
         if let Some(c) = customer {
-            known.customers.insert(c.id.clone(), c);
+            known.customers.insert(c.id.clone(), Arc::new(c));
         }
         if let Some(v) = voucher {
-            known.vouchers.insert(v.id.clone(), v);
+            known.vouchers.insert(v.id.clone(), Arc::new(v));
         }
         if let Some(c) = campaign {
-            known.campaigns.insert(c.id.clone(), c);
+            known.campaigns.insert(c.id.clone(), Arc::new(c));
         }
         row
     });
@@ -138,7 +138,7 @@ pub async fn customers(
     Ok(CustomerConnection::from_page(
         page,
         cursor,
-        Customer,
+        Customer::from,
         Count::Customers(filter),
     ))
 }
@@ -156,7 +156,7 @@ pub async fn vouchers(
         let page = directory::vouchers_with_campaigns(db(ctx), &filter, &window).await?;
         page.map(|(row, campaign)| {
             if let Some(c) = campaign {
-                known.campaigns.insert(c.id.clone(), c);
+                known.campaigns.insert(c.id.clone(), Arc::new(c));
             }
             row
         })
@@ -165,7 +165,7 @@ pub async fn vouchers(
     };
     let related = Arc::new(related::for_vouchers(db(ctx), &page.rows, wants, known).await?);
     let cursor = |row: &entity::voucher::Model| cursor::entity('v', &row.id);
-    let node = |row| Voucher::new(row, Lookup(Some(related.clone())));
+    let node = |row| Voucher::new(Arc::new(row), Lookup(Some(related.clone())));
     Ok(VoucherConnection::from_page(
         page,
         cursor,
@@ -181,7 +181,7 @@ pub async fn campaigns(ctx: &Context<'_>, paging: Paging) -> ApiResult<CampaignC
     Ok(CampaignConnection::from_page(
         page,
         cursor,
-        Campaign,
+        Campaign::from,
         Count::Campaigns,
     ))
 }

@@ -91,14 +91,14 @@ impl Publication {
         let Some(id) = &self.0.campaign_id else {
             return Ok(None);
         };
-        Ok(self.1.campaign(ctx, id).await?.map(Campaign))
+        Ok(self.1.campaign(ctx, id).await?.map(Campaign::from))
     }
     /// The webhook delivery that first carried this publication.
     async fn event(&self, ctx: &Context<'_>) -> ApiResult<WebhookEvent> {
         self.1
             .event(ctx, self.0.seq)
             .await?
-            .map(WebhookEvent::from)
+            .map(|row| WebhookEvent::from(Arc::unwrap_or_clone(row)))
             .ok_or_else(|| missing("webhook event", &self.0.seq.to_string()))
     }
 }

@@ -12,21 +12,22 @@ use crate::store::{directory, publications};
 use async_graphql::{Context, ID, InputObject, Json, Object};
 use entity::voucher;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// A Voucherify voucher, as the newest delivery described it.
 #[derive(Clone)]
-pub struct Voucher(pub voucher::Model, Lookup);
+pub struct Voucher(pub Arc<voucher::Model>, Lookup);
 
 impl Voucher {
     /// A node that finds what it refers to through `lookup`.
-    pub fn new(row: voucher::Model, lookup: Lookup) -> Self {
+    pub fn new(row: Arc<voucher::Model>, lookup: Lookup) -> Self {
         Voucher(row, lookup)
     }
 }
 
 impl From<voucher::Model> for Voucher {
     fn from(row: voucher::Model) -> Self {
-        Voucher(row, Lookup::default())
+        Voucher(Arc::new(row), Lookup::default())
     }
 }
 
@@ -55,14 +56,14 @@ impl Voucher {
         let Some(id) = &self.0.campaign_id else {
             return Ok(None);
         };
-        Ok(self.1.campaign(ctx, id).await?.map(Campaign))
+        Ok(self.1.campaign(ctx, id).await?.map(Campaign::from))
     }
     /// The customer holding it.
     async fn holder(&self, ctx: &Context<'_>) -> ApiResult<Option<Customer>> {
         let Some(id) = &self.0.holder_id else {
             return Ok(None);
         };
-        Ok(self.1.customer(ctx, id).await?.map(Customer))
+        Ok(self.1.customer(ctx, id).await?.map(Customer::from))
     }
     /// The discount, for discount vouchers.
     async fn discount(&self) -> Option<Discount> {
