@@ -99,32 +99,31 @@ pub async fn publication(ctx: &Context<'_>, id: String) -> ApiResult<Option<Publ
     let Some(joined) = publications::by_id_joined(db(ctx), id).await? else {
         return Ok(None);
     };
-    let (mut page, known) = split(Page {
-        rows: vec![joined],
-        has_next: false,
-        has_previous: false,
-        whole: true,
-    });
-    let row = page.rows.pop().expect("one row");
+    let mut known = Related::default();
+    let row = absorb(&mut known, joined);
     Ok(Some(Publication::new(row, Some(Arc::new(known)))))
 }
 
 /// The rows of a joined page, and what they refer to, by id.
 fn split(page: Page<publications::Joined>) -> (Page<entity::publication::Model>, Related) {
     let mut known = Related::default();
-    let page = page.map(|(row, customer, voucher, campaign)| {
-        if let Some(c) = customer {
-            known.customers.insert(c.id.clone(), Arc::new(c));
-        }
-        if let Some(v) = voucher {
-            known.vouchers.insert(v.id.clone(), Arc::new(v));
-        }
-        if let Some(c) = campaign {
-            known.campaigns.insert(c.id.clone(), Arc::new(c));
-        }
-        row
-    });
+    let page = page.map(|joined| absorb(&mut known, joined));
     (page, known)
+}
+
+/// Files what a joined row refers to in `known`; returns the row.
+fn absorb(known: &mut Related, joined: publications::Joined) -> entity::publication::Model {
+    let (row, customer, voucher, campaign) = joined;
+    if let Some(c) = customer {
+        known.customers.insert(c.id.clone(), Arc::new(c));
+    }
+    if let Some(v) = voucher {
+        known.vouchers.insert(v.id.clone(), Arc::new(v));
+    }
+    if let Some(c) = campaign {
+        known.campaigns.insert(c.id.clone(), Arc::new(c));
+    }
+    row
 }
 
 pub async fn customers(
