@@ -132,6 +132,9 @@ pub struct ServeArgs {
     /// Commit each delivery in a transaction of its own, without group commit (for benchmarks).
     #[arg(long, hide = true)]
     pub ingest_one_by_one: bool,
+    /// Resolve references one field at a time, without look-ahead (for tests and benchmarks).
+    #[arg(long, hide = true)]
+    pub plain_execution: bool,
 }
 
 /// Where the store lives.
@@ -183,6 +186,7 @@ impl ServeArgs {
             allowed_hosts: self.allowed_hosts.clone(),
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             ingest_one_by_one: self.ingest_one_by_one,
+            plain_execution: self.plain_execution,
             query_cache_bytes: self.query_cache_bytes,
             ..Config::new(self.listen, self.database.database_url.clone())
         }

@@ -54,6 +54,10 @@ pub struct Config {
     pub ingest_one_by_one: bool,
     /// Bytes of answers to repeated queries kept while nothing new is committed (0: off).
     pub query_cache_bytes: usize,
+    /// Resolve every reference on its own through the batch loaders, without look-ahead (the
+    /// hidden `--plain-execution`: the differential test compares both paths' answers, and
+    /// benchmarks measure what look-ahead gains).
+    pub plain_execution: bool,
 }
 
 impl Config {
@@ -82,6 +86,7 @@ impl Config {
             allowed_hosts: vec![],
             shutdown_timeout: Duration::from_secs(30),
             ingest_one_by_one: false,
+            plain_execution: false,
             query_cache_bytes: 32 * 1024 * 1024,
         }
     }
@@ -218,6 +223,7 @@ impl fmt::Debug for Config {
             .field("allowed_hosts", &self.allowed_hosts)
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("ingest_one_by_one", &self.ingest_one_by_one)
+            .field("plain_execution", &self.plain_execution)
             .field("query_cache_bytes", &self.query_cache_bytes)
             .finish()
     }

@@ -33,12 +33,27 @@ pub fn schema(db: DatabaseConnection, feed: crate::feed::Feed, config: &Config) 
     let mut builder = Schema::build(query::Query, EmptyMutation, subscription::Subscription)
         .data(db)
         .data(feed)
+        .data(Execution {
+            plain: config.plain_execution,
+        })
         .limit_depth(config.query_depth)
         .limit_complexity(config.query_complexity);
     if config.disable_introspection {
         builder = builder.disable_introspection();
     }
     builder.finish()
+}
+
+/// How lists resolve what their rows refer to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Execution {
+    /// No look-ahead: every reference through the batch loaders, every count by a statement.
+    pub plain: bool,
+}
+
+/// Whether this schema resolves without look-ahead (`Config::plain_execution`).
+pub(crate) fn plain(ctx: &async_graphql::Context<'_>) -> bool {
+    ctx.data_opt::<Execution>().is_some_and(|e| e.plain)
 }
 
 /// The database the schema was given (every resolver reads through it).

@@ -20,7 +20,7 @@ const TYPES: [&str; 3] = ["DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD"];
 
 /// A publication delivery; `n` picks customer (of 5), campaign (of 3) and type; created_at
 /// repeats every 4 deliveries so ties must be broken by id.
-fn delivery(n: usize) -> Vec<u8> {
+pub(crate) fn delivery(n: usize) -> Vec<u8> {
     let (customer, campaign, kind) = (n % 5, n % 3, TYPES[n % 3]);
     let (category, channel) = (["Gold", "Silver"][n % 2], ["API", "Automation"][n % 2]);
     let created = format!(

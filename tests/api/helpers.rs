@@ -177,6 +177,11 @@ impl TestApp {
         Self::start(&self.database_url, &self.database_url, |_| {}).await
     }
 
+    /// Like `sibling`, with the configuration adjusted first.
+    pub async fn sibling_with(&self, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        Self::start(&self.database_url, &self.database_url, adjust).await
+    }
+
     async fn start(url: &str, direct_url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
         let mut config = Config::new("127.0.0.1:0".parse().expect("addr"), url);
         config.webhook_secrets = vec![SECRET.into()];

@@ -3,6 +3,7 @@
 mod batching;
 mod crash;
 mod dashboard;
+mod differential;
 mod filters;
 mod graphql_events;
 mod graphql_read;

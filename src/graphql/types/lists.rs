@@ -4,8 +4,8 @@ use super::*;
 use crate::domain::cursor;
 use crate::error::ApiResult;
 use crate::graphql::connection::{Count, Paging};
-use crate::graphql::db;
 use crate::graphql::loaders::Lookup;
+use crate::graphql::{db, plain};
 use crate::store::queries::Page;
 use crate::store::related::{self, Related, Wants};
 use crate::store::{directory, publications, queries};
@@ -23,6 +23,9 @@ fn selects(node: Lookahead<'_>, path: &[&str]) -> bool {
 /// whole page at once makes a page cost the same statements whatever its size (DataLoader
 /// alone batches by a timer, so a slow poll can split its batches).
 fn wanted(ctx: &Context<'_>) -> Wants {
+    if plain(ctx) {
+        return Wants::default();
+    }
     let look = ctx.look_ahead();
     let wants = |path: &[&str]| {
         selects(look.field("edges").field("node"), path) || selects(look.field("nodes"), path)
@@ -56,14 +59,19 @@ pub async fn publications(
         let page = publications::page(db(ctx), &filter, sort, &window).await?;
         (page, Related::default())
     };
-    let related = Arc::new(related::complete(db(ctx), &page.rows, wants, known).await?);
+    let related = match plain(ctx) {
+        true => None,
+        false => Some(Arc::new(
+            related::complete(db(ctx), &page.rows, wants, known).await?,
+        )),
+    };
     let (database, _) = ctx.data_unchecked::<crate::feed::Feed>().version();
     let cursor = |row: &entity::publication::Model| {
         cursor::publication(&publications::key_of(row), &database)
     };
-    let node = |row| Publication::new(row, Some(related.clone()));
+    let node = |row| Publication::new(row, related.clone());
     Ok(PublicationConnection::from_page(
-        page,
+        counted(ctx, page),
         cursor,
         node,
         Count::Publications(filter),
@@ -72,6 +80,9 @@ pub async fn publications(
 
 /// What the nodes of a voucher connection being resolved will ask for (its `voucher_*` fields).
 fn voucher_wants(ctx: &Context<'_>) -> Wants {
+    if plain(ctx) {
+        return Wants::default();
+    }
     let look = ctx.look_ahead();
     let wants = |field: &str| {
         look.field("edges").field("node").field(field).exists()
@@ -89,9 +100,10 @@ fn voucher_wants(ctx: &Context<'_>) -> Wants {
 /// asks for it.
 pub async fn publication(ctx: &Context<'_>, id: String) -> ApiResult<Option<Publication>> {
     let look = ctx.look_ahead();
-    let joins = ["customer", "voucher", "campaign"]
-        .iter()
-        .any(|f| look.field(f).exists());
+    let joins = !plain(ctx)
+        && ["customer", "voucher", "campaign"]
+            .iter()
+            .any(|f| look.field(f).exists());
     if !joins {
         let row = publications::by_id(db(ctx), id).await?;
         return Ok(row.map(|row| Publication::new(row, None)));
@@ -102,6 +114,13 @@ pub async fn publication(ctx: &Context<'_>, id: String) -> ApiResult<Option<Publ
     let mut known = Related::default();
     let row = absorb(&mut known, joined);
     Ok(Some(Publication::new(row, Some(Arc::new(known)))))
+}
+
+/// The page, told to count itself by a statement when executing plainly (a page that holds the
+/// whole list otherwise counts itself).
+fn counted<T>(ctx: &Context<'_>, mut page: Page<T>) -> Page<T> {
+    page.whole &= !plain(ctx);
+    page
 }
 
 /// The rows of a joined page, and what they refer to, by id.
@@ -135,7 +154,7 @@ pub async fn customers(
     let page = directory::customers(db(ctx), &filter, &window).await?;
     let cursor = |row: &entity::customer::Model| cursor::entity('c', &row.id);
     Ok(CustomerConnection::from_page(
-        page,
+        counted(ctx, page),
         cursor,
         Customer::from,
         Count::Customers(filter),
@@ -162,11 +181,16 @@ pub async fn vouchers(
     } else {
         directory::vouchers(db(ctx), &filter, &window).await?
     };
-    let related = Arc::new(related::for_vouchers(db(ctx), &page.rows, wants, known).await?);
+    let related = match plain(ctx) {
+        true => None,
+        false => Some(Arc::new(
+            related::for_vouchers(db(ctx), &page.rows, wants, known).await?,
+        )),
+    };
     let cursor = |row: &entity::voucher::Model| cursor::entity('v', &row.id);
-    let node = |row| Voucher::new(Arc::new(row), Lookup(Some(related.clone())));
+    let node = |row| Voucher::new(Arc::new(row), Lookup(related.clone()));
     Ok(VoucherConnection::from_page(
-        page,
+        counted(ctx, page),
         cursor,
         node,
         Count::Vouchers(filter),
@@ -178,7 +202,7 @@ pub async fn campaigns(ctx: &Context<'_>, paging: Paging) -> ApiResult<CampaignC
     let page = directory::campaigns(db(ctx), &window).await?;
     let cursor = |row: &entity::campaign::Model| cursor::entity('k', &row.id);
     Ok(CampaignConnection::from_page(
-        page,
+        counted(ctx, page),
         cursor,
         Campaign::from,
         Count::Campaigns,
@@ -195,7 +219,7 @@ pub async fn events(
     let (database, _) = ctx.data_unchecked::<crate::feed::Feed>().version();
     let cursor = |row: &entity::webhook_event::Model| cursor::event(row.id, &database);
     Ok(WebhookEventConnection::from_page(
-        page,
+        counted(ctx, page),
         cursor,
         WebhookEvent::from,
         Count::Events(filter),
