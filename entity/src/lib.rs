@@ -1,5 +1,6 @@
 //! SeaORM entities of pubgate's store: one module per table, data only.
 
+pub mod assignment_count;
 pub mod campaign;
 pub mod category;
 pub mod customer;

@@ -7,6 +7,9 @@ mod m20261127_000001_create_store;
 mod m20261130_000001_bound_indexed_text;
 mod m20261130_000002_dashboard_indexes;
 mod m20261130_000003_database_identity;
+mod m20261202_000001_assignment_counts;
+
+pub use m20261202_000001_assignment_counts::fill as fill_assignment_counts;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -19,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000001_bound_indexed_text::Migration),
             Box::new(m20261130_000002_dashboard_indexes::Migration),
             Box::new(m20261130_000003_database_identity::Migration),
+            Box::new(m20261202_000001_assignment_counts::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 
 use super::connection::{Paging, page_cost};
 use super::db;
+use super::scalars::DateTime;
 use super::types::lists;
 use super::types::*;
 use crate::error::ApiResult;
@@ -49,6 +50,25 @@ impl Query {
             },
         )
         .await
+    }
+
+    /// Exact assignment counts (publications by `createdAt`) in [from, to), per UTC-aligned
+    /// bucket, optionally per group.
+    async fn assignment_stats(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Start of the range (included; 1970 or later).")] from: DateTime,
+        #[graphql(desc = "End of the range (excluded).")] to: DateTime,
+        #[graphql(desc = "The width of each bucket.", default_with = "StatsBucket::Hour")]
+        bucket: StatsBucket,
+        #[graphql(desc = "Count per combination of these too.", default)] group_by: Vec<
+            StatsDimension,
+        >,
+        #[graphql(desc = "Narrows the counts; every field given must match.")] filter: Option<
+            StatsFilter,
+        >,
+    ) -> ApiResult<AssignmentStats> {
+        super::types::assignment_stats(ctx, from, to, bucket, group_by, filter).await
     }
 
     /// One publication by Voucherify id (`pub_…`); null when unknown.

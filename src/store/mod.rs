@@ -8,6 +8,7 @@ pub mod ingest;
 pub mod publications;
 pub mod queries;
 pub mod related;
+pub mod stats;
 mod write;
 
 pub use connect::{ConnectError, connect, connect_reserved, migrate, pg_options};

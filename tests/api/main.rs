@@ -1,5 +1,6 @@
 //! pubgate's integration tests: the real server on 127.0.0.1:0, spoken to over its sockets.
 
+mod analytics;
 mod batching;
 mod crash;
 mod dashboard;

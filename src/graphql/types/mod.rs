@@ -5,6 +5,7 @@ mod customer;
 mod event;
 pub mod lists;
 mod publication;
+mod stats;
 mod voucher;
 mod voucher_values;
 
@@ -12,6 +13,7 @@ pub use campaign::*;
 pub use customer::*;
 pub use event::*;
 pub use publication::*;
+pub use stats::*;
 pub use voucher::*;
 pub use voucher_values::*;
 

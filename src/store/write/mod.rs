@@ -6,8 +6,9 @@
 //! The facts already stored for what the batch touches are read first (`stored`), under the
 //! sequence lock that every writer on every instance holds while writing, so they cannot change
 //! underneath; the rules are then replayed in memory, event by event (`replay`); and only the
-//! final rows are written (`rows`).
+//! final rows are written (`rows`), with the assignment counts they change (`counts`).
 
+pub mod counts;
 mod replay;
 mod rows;
 mod stored;
@@ -97,8 +98,15 @@ async fn stored_keys(
 /// Writes the normalised rows of `batch` (event id, delivery), in commit order.
 async fn apply<C: ConnectionTrait>(txn: &C, batch: &[(i64, &Delivery)]) -> Result<(), DbErr> {
     let before = stored::read(txn, batch).await?;
+    let stored_types: HashMap<String, String> = before
+        .vouchers
+        .iter()
+        .map(|(id, (_, kind))| (id.clone(), kind.clone()))
+        .collect();
     let after = replay::replay(before, batch);
-    rows::write(txn, after).await
+    let change = counts::before_write(txn, &stored_types, &after).await?;
+    rows::write(txn, after).await?;
+    counts::after_write(txn, change).await
 }
 
 /// `apply` under a savepoint: if the database refuses the normalised rows, the raw events still

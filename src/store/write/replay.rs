@@ -85,7 +85,12 @@ pub(super) fn replay(before: Before, batch: &[(i64, &Delivery)]) -> After {
         campaign_types.insert(id.clone(), kind);
         (id, at)
     }));
-    let mut vouchers = Slots::stored(before.vouchers);
+    let mut vouchers = Slots::stored(
+        before
+            .vouchers
+            .into_iter()
+            .map(|(id, (facts_at, _))| (id, facts_at)),
+    );
     let mut publications_seen = before.publications;
     let mut categories: HashMap<String, category::Model> = HashMap::new();
     let mut after = After::default();

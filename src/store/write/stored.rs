@@ -1,5 +1,5 @@
 //! What is stored now for every row a batch touches: the facts time of each customer, campaign
-//! and voucher, each campaign's voucher type, and which publications exist. One statement per
+//! and voucher, each campaign's and voucher's type, and which publications exist. One statement per
 //! kind the batch mentions, whatever the batch size.
 
 use crate::domain::delivery::Delivery;
@@ -14,8 +14,9 @@ pub(super) struct Before {
     pub customers: HashMap<String, i64>,
     /// Facts time and voucher type by campaign id.
     pub campaigns: HashMap<String, (i64, Option<String>)>,
-    /// Facts time by voucher id.
-    pub vouchers: HashMap<String, i64>,
+    /// Facts time and type by voucher id: the vouchers the batch describes or its
+    /// publications assign.
+    pub vouchers: HashMap<String, (i64, String)>,
     pub publications: HashSet<String>,
 }
 
@@ -40,7 +41,13 @@ pub(super) async fn read<C: ConnectionTrait>(
         })
         .collect();
     let voucher_ids: HashSet<&str> = facts()
-        .flat_map(|n| n.vouchers.iter().map(|v| v.row.id.as_str()))
+        .flat_map(|n| {
+            n.vouchers.iter().map(|v| v.row.id.as_str()).chain(
+                n.publication
+                    .iter()
+                    .flat_map(|p| p.voucher_ids.iter().map(String::as_str)),
+            )
+        })
         .collect();
     let publication_ids: HashSet<&str> = facts()
         .filter_map(|n| n.publication.as_ref().map(|p| p.row.id.as_str()))
@@ -68,13 +75,21 @@ pub(super) async fn read<C: ConnectionTrait>(
                 .map(|(id, facts_at, kind)| (id, (facts_at, kind)))
                 .collect(),
         },
-        vouchers: facts_times::<voucher::Entity, _>(
-            txn,
-            voucher::Column::Id,
-            voucher::Column::FactsAt,
-            voucher_ids,
-        )
-        .await?,
+        vouchers: match voucher_ids.is_empty() {
+            true => HashMap::new(),
+            false => voucher::Entity::find()
+                .select_only()
+                .column(voucher::Column::Id)
+                .column(voucher::Column::FactsAt)
+                .column(voucher::Column::VoucherType)
+                .filter(voucher::Column::Id.is_in(voucher_ids))
+                .into_tuple::<(String, i64, String)>()
+                .all(txn)
+                .await?
+                .into_iter()
+                .map(|(id, facts_at, kind)| (id, (facts_at, kind)))
+                .collect(),
+        },
         publications: match publication_ids.is_empty() {
             true => HashSet::new(),
             false => publication::Entity::find()

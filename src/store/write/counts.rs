@@ -1,0 +1,255 @@
+//! Keeps `assignment_counts` exact in the batch's own transaction (the entity says what each
+//! row counts). A new publication adds one to its minute's "every type" row and to the row of
+//! each distinct type among its vouchers. A stored publication moves between type rows when one
+//! of its vouchers changes type, or is first described after the publication was stored: its
+//! contribution is read before the batch's rows are written and again after, and the difference
+//! applied. Minutes are UTC minutes since the epoch, rounded down.
+
+use super::replay::After;
+use chrono::{DateTime, Utc};
+use entity::{assignment_count, publication, publication_voucher, voucher};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::{ConnectionTrait, DbErr, EntityTrait, IntoActiveModel};
+use std::collections::{BTreeSet, HashMap};
+
+/// The UTC minute (since the epoch) an instant falls in.
+pub fn minute_of(at: DateTime<Utc>) -> i64 {
+    at.timestamp().div_euclid(60)
+}
+
+/// A row of `assignment_counts`: minute, voucher type (`""`: every type), campaign, channel.
+type Key = (i64, String, String, String);
+
+/// What a batch changes in the counts: known before its rows are written, completed after.
+#[derive(Debug, Default)]
+pub(super) struct Change {
+    deltas: HashMap<Key, i64>,
+    /// Stored publications whose contribution is read again once the rows are written.
+    restated: Vec<String>,
+}
+
+impl Change {
+    fn add(
+        &mut self,
+        sign: i64,
+        created_at: DateTime<Utc>,
+        campaign_id: Option<&str>,
+        channel: Option<&str>,
+        types: &BTreeSet<String>,
+    ) {
+        let minute = minute_of(created_at);
+        let (campaign, channel) = (
+            campaign_id.unwrap_or_default().to_owned(),
+            channel.unwrap_or_default().to_owned(),
+        );
+        for kind in std::iter::once("").chain(types.iter().map(String::as_str)) {
+            let key = (minute, kind.to_owned(), campaign.clone(), channel.clone());
+            *self.deltas.entry(key).or_default() += sign;
+        }
+    }
+}
+
+/// Plans the change `after` makes, given each stored voucher's type before the batch; reads the
+/// current contribution of stored publications whose vouchers change type (one statement to
+/// find them, one to read them, only when some voucher's type changes or is first known).
+pub(super) async fn before_write<C: ConnectionTrait>(
+    txn: &C,
+    stored_types: &HashMap<String, String>,
+    after: &After,
+) -> Result<Change, DbErr> {
+    let written: HashMap<&str, &str> = after
+        .vouchers
+        .iter()
+        .map(|v| (v.id.as_str(), v.voucher_type.as_str()))
+        .collect();
+    let type_now = |id: &str| {
+        written
+            .get(id)
+            .copied()
+            .or_else(|| stored_types.get(id).map(String::as_str))
+    };
+    let mut vouchers_of: HashMap<&str, Vec<&str>> = HashMap::new();
+    for link in &after.publication_vouchers {
+        vouchers_of
+            .entry(link.publication_id.as_str())
+            .or_default()
+            .push(link.voucher_id.as_str());
+    }
+    let mut change = Change::default();
+    for p in &after.publications {
+        let types = vouchers_of
+            .get(p.id.as_str())
+            .into_iter()
+            .flatten()
+            .filter_map(|v| type_now(v))
+            .map(str::to_owned)
+            .collect();
+        change.add(
+            1,
+            p.created_at,
+            p.campaign_id.as_deref(),
+            p.channel.as_deref(),
+            &types,
+        );
+    }
+    let changed: Vec<String> = written
+        .iter()
+        .filter(|(id, kind)| stored_types.get(**id).map(String::as_str) != Some(**kind))
+        .map(|(id, _)| (*id).to_owned())
+        .collect();
+    if changed.is_empty() {
+        return Ok(change);
+    }
+    // The batch's own publications are not stored yet, so these are all earlier ones.
+    let find = Query::select()
+        .distinct()
+        .column(publication_voucher::Column::PublicationId)
+        .from(publication_voucher::Entity)
+        .and_where(Expr::col(publication_voucher::Column::VoucherId).is_in(changed))
+        .to_owned();
+    let mut restated = Vec::new();
+    for row in txn.query_all(&find).await? {
+        restated.push(row.try_get_by_index::<String>(0)?);
+    }
+    for (created_at, campaign_id, channel, types) in contributions(txn, &restated).await? {
+        change.add(
+            -1,
+            created_at,
+            campaign_id.as_deref(),
+            channel.as_deref(),
+            &types,
+        );
+    }
+    change.restated = restated;
+    Ok(change)
+}
+
+/// Completes `change` once the batch's rows are written, and applies it.
+pub(super) async fn after_write<C: ConnectionTrait>(
+    txn: &C,
+    mut change: Change,
+) -> Result<(), DbErr> {
+    for (created_at, campaign_id, channel, types) in contributions(txn, &change.restated).await? {
+        change.add(
+            1,
+            created_at,
+            campaign_id.as_deref(),
+            channel.as_deref(),
+            &types,
+        );
+    }
+    let rows: Vec<assignment_count::ActiveModel> = change
+        .deltas
+        .into_iter()
+        .filter(|(_, delta)| *delta != 0)
+        .map(|((minute, voucher_type, campaign_id, channel), count)| {
+            assignment_count::Model {
+                minute,
+                voucher_type,
+                campaign_id,
+                channel,
+                count,
+            }
+            .into_active_model()
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(());
+    }
+    use assignment_count::Column as A;
+    let mut on_conflict =
+        OnConflict::columns([A::Minute, A::VoucherType, A::CampaignId, A::Channel]);
+    on_conflict.value(
+        A::Count,
+        Expr::col((assignment_count::Entity, A::Count))
+            .add(Expr::col((Alias::new("excluded"), A::Count))),
+    );
+    assignment_count::Entity::insert_many(rows)
+        .on_conflict(on_conflict)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
+}
+
+/// Each of the stored publications `ids` as counted: created_at, campaign, channel and the
+/// distinct types of its vouchers that have rows.
+async fn contributions<C: ConnectionTrait>(
+    txn: &C,
+    ids: &[String],
+) -> Result<
+    Vec<(
+        DateTime<Utc>,
+        Option<String>,
+        Option<String>,
+        BTreeSet<String>,
+    )>,
+    DbErr,
+> {
+    if ids.is_empty() {
+        return Ok(vec![]);
+    }
+    use publication::Column as P;
+    let read = Query::select()
+        .column((publication::Entity, P::Id))
+        .column((publication::Entity, P::CreatedAt))
+        .column((publication::Entity, P::CampaignId))
+        .column((publication::Entity, P::Channel))
+        .column((voucher::Entity, voucher::Column::VoucherType))
+        .from(publication::Entity)
+        .left_join(
+            publication_voucher::Entity,
+            Expr::col((
+                publication_voucher::Entity,
+                publication_voucher::Column::PublicationId,
+            ))
+            .equals((publication::Entity, P::Id)),
+        )
+        .left_join(
+            voucher::Entity,
+            Expr::col((voucher::Entity, voucher::Column::Id)).equals((
+                publication_voucher::Entity,
+                publication_voucher::Column::VoucherId,
+            )),
+        )
+        .and_where(Expr::col((publication::Entity, P::Id)).is_in(ids.to_vec()))
+        .to_owned();
+    type Counted = (
+        DateTime<Utc>,
+        Option<String>,
+        Option<String>,
+        BTreeSet<String>,
+    );
+    let mut by_id: HashMap<String, Counted> = HashMap::new();
+    for row in txn.query_all(&read).await? {
+        let id: String = row.try_get_by_index(0)?;
+        let kind: Option<String> = row.try_get_by_index(4)?;
+        let entry = match by_id.entry(id) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => e.insert((
+                row.try_get_by_index(1)?,
+                row.try_get_by_index(2)?,
+                row.try_get_by_index(3)?,
+                BTreeSet::new(),
+            )),
+        };
+        entry.3.extend(kind);
+    }
+    Ok(by_id.into_values().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::minute_of;
+    use chrono::{TimeZone, Utc};
+
+    #[test]
+    fn minutes_round_down_on_both_sides_of_the_epoch() {
+        let at = |s| Utc.timestamp_opt(s, 0).single().expect("an instant");
+        assert_eq!(minute_of(at(0)), 0);
+        assert_eq!(minute_of(at(59)), 0);
+        assert_eq!(minute_of(at(60)), 1);
+        assert_eq!(minute_of(at(-1)), -1);
+        assert_eq!(minute_of(at(-60)), -1);
+        assert_eq!(minute_of(at(-61)), -2);
+    }
+}
