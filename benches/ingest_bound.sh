@@ -20,26 +20,40 @@ fresh() { fresh_db "$backend" "$1"; }
 [ "$backend" = postgres ] && psql -qAt -h 127.0.0.1 -U postgres -c "SHOW synchronous_commit" | sed 's/^/synchronous_commit=/'
 
 # GATEWAY_FLAGS=--ingest-one-by-one measures the gateway without group commit (batches of one);
-# BOUND_BATCH=32 runs the bound at the batch size 32 senders can fill (default 256).
-bounds=(); gateways=(); p99s=()
+# BOUND_BATCH=32 runs the bound at the batch size 32 senders can fill (default 256);
+# BASELINE_BIN=path/to/another/pubgate also runs that build in every run, interleaved, and prints
+# this build's throughput as a share of it (what a change to the write path costs).
+bounds=(); gateways=(); p99s=(); baselines=()
+gateway() { # binary → "rate p99"
+  local url summary
+  url=$(fresh pubgate_gateway)
+  RUST_LOG=warn "$1" serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret ${GATEWAY_FLAGS:-} >"$work/serve.log" 2>&1 &
+  server=$!
+  wait_ready "$port"
+  summary=$($bin simulate --target "http://127.0.0.1:$port" --secret bench-secret --events "$events" \
+    --customers 2000 --campaigns 12 --concurrency 32 --seed 2 --quiet)
+  kill $server; wait $server 2>/dev/null || true; server=
+  echo "$(echo "$summary" | awk '/^throughput/ {print $2}') $(echo "$summary" | sed -nE 's/.*p99 ([0-9.]+) ms/\1/p')"
+}
 for run in $(seq 1 "$runs"); do
   url=$(fresh pubgate_bound)
   line=$("$bound" --database-url "$url" --events "$events" --batch ${BOUND_BATCH:-256} --seed 2)
   echo "run $run $line"
   bounds+=("$(echo "$line" | sed -E 's/.* = ([0-9]+) events\/s.*/\1/')")
 
-  url=$(fresh pubgate_gateway)
-  RUST_LOG=warn $bin serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret ${GATEWAY_FLAGS:-} >"$work/serve.log" 2>&1 &
-  server=$!
-  wait_ready "$port"
-  summary=$($bin simulate --target "http://127.0.0.1:$port" --secret bench-secret --events "$events" \
-    --customers 2000 --campaigns 12 --concurrency 32 --seed 2 --quiet)
-  kill $server; wait $server 2>/dev/null || true; server=
-  rate=$(echo "$summary" | awk '/^throughput/ {print $2}')
-  p99=$(echo "$summary" | sed -nE 's/.*p99 ([0-9.]+) ms/\1/p')
+  read -r rate p99 <<<"$(gateway "$bin")"
   echo "run $run gateway: $rate deliveries/s, p99 $p99 ms"
   gateways+=("$rate"); p99s+=("$p99")
+  if [ -n "${BASELINE_BIN:-}" ]; then
+    read -r rate p99 <<<"$(gateway "$BASELINE_BIN")"
+    echo "run $run baseline ($BASELINE_BIN): $rate deliveries/s, p99 $p99 ms"
+    baselines+=("$rate")
+  fi
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 b=$(median "${bounds[@]}"); g=$(median "${gateways[@]}"); p=$(median "${p99s[@]}")
 echo "== $backend, $events events, median of $runs: bound $b/s, gateway $g/s (p99 $p ms), ratio $(awk -v g="$g" -v b="$b" 'BEGIN {printf "%.2f", g/b}')"
+if [ -n "${BASELINE_BIN:-}" ]; then
+  base=$(median "${baselines[@]}")
+  echo "== baseline $base/s; this build $(awk -v g="$g" -v b="$base" 'BEGIN {printf "%.2f", g/b}') of it"
+fi

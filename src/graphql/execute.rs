@@ -11,7 +11,11 @@ pub(crate) async fn execute(
     mut request: async_graphql::Request,
 ) -> (async_graphql::Response, OperationKind) {
     let mut timing = instrument::Timing::start(state.metrics.clone());
-    match guard::prepare(&mut request, state.config.disable_introspection) {
+    match guard::prepare(
+        &mut request,
+        state.config.disable_introspection,
+        &state.documents,
+    ) {
         Ok(kind) => {
             timing.kind = kind;
             (state.schema.execute(request).await, kind)
@@ -31,7 +35,11 @@ pub(crate) fn execute_stream(
 ) -> futures::stream::BoxStream<'static, async_graphql::Response> {
     use futures::StreamExt;
     let mut timing = instrument::Timing::start(state.metrics.clone());
-    let responses = match guard::prepare(&mut request, state.config.disable_introspection) {
+    let responses = match guard::prepare(
+        &mut request,
+        state.config.disable_introspection,
+        &state.documents,
+    ) {
         Ok(kind) => {
             timing.kind = kind;
             state.schema.execute_stream(request)

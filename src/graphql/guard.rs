@@ -5,6 +5,7 @@
 //! with no limit of its own, so a few kilobytes of brackets overflow a worker's stack and abort
 //! the whole process. The nesting is therefore measured on the text first, in one pass.
 
+use super::documents::Documents;
 use crate::metrics::OperationKind;
 use async_graphql::parser::types::{
     DocumentOperations, ExecutableDocument, OperationDefinition, Selection, SelectionSet,
@@ -31,16 +32,33 @@ pub const MAX_EXPANDED: u64 = 10_000;
 pub fn prepare(
     request: &mut Request,
     refuse_introspection: bool,
+    documents: &Documents,
 ) -> Result<OperationKind, ServerError> {
+    if let Some(document) = documents.get(&request.query) {
+        request.set_parsed_query(document);
+        return checked(request, refuse_introspection);
+    }
     if too_deep(&request.query) {
         return Err(ServerError::new(
             format!("the document nests brackets deeper than {MAX_NESTING} levels"),
             None,
         ));
     }
+    let document = async_graphql::parser::parse_query(&request.query).map_err(ServerError::from)?;
+    check_fragments(&document).map_err(|message| ServerError::new(message, None))?;
+    documents.put(&request.query, &document);
+    request.set_parsed_query(document);
+    checked(request, refuse_introspection)
+}
+
+/// The checks that depend on the server's settings, and the operation's kind, of a parsed
+/// request that passed the others.
+fn checked(
+    request: &mut Request,
+    refuse_introspection: bool,
+) -> Result<OperationKind, ServerError> {
     let name = request.operation_name.clone();
     let document = request.parsed_query()?;
-    check_fragments(document).map_err(|message| ServerError::new(message, None))?;
     if refuse_introspection && asks_introspection(document) {
         return Err(ServerError::new(
             "introspection is disabled on this server",

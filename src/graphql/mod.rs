@@ -4,6 +4,7 @@
 mod auth;
 pub mod cache;
 pub mod connection;
+pub mod documents;
 mod execute;
 pub mod guard;
 mod http;
@@ -77,6 +78,8 @@ pub struct GraphqlState {
     pub hub: hub::Hub,
     /// Answers to repeated queries, valid while the committed head stays where it was.
     pub query_cache: Arc<cache::QueryCache>,
+    /// Parsed documents by their text.
+    pub documents: Arc<documents::Documents>,
 }
 
 /// The edge reads the shared handles as its own (`state.config`, `state.db`, …).
@@ -95,6 +98,7 @@ impl GraphqlState {
             schema: schema(app.db.clone(), app.feed.clone(), &app.config),
             hub: hub::Hub::new(app.metrics.shared_subscriptions.clone()),
             query_cache: Arc::new(cache::QueryCache::new(app.config.query_cache_bytes)),
+            documents: Arc::default(),
             app,
         }
     }
