@@ -1,19 +1,20 @@
 //! The ingest bound: what the database itself can durably take. The same deliveries that
 //! `pubgate simulate --seed S` posts are normalised up front (not timed), then written straight
 //! into a fresh store: one transaction per batch, one multi-row INSERT per table, plain upserts
-//! (no HTTP, no signature check, no idempotency lookup, no newer-facts condition, no savepoints).
+//! (no HTTP, no signature check, no idempotency lookup, no newer-facts condition, no savepoints),
+//! with the assignment counts those publications add.
 //! Each commit is durable (SQLite `synchronous=FULL`, PostgreSQL `synchronous_commit=on`).
 //!
 //! `cargo bench --bench bound -- --database-url URL --events 20000 --batch 256`
 //! (benches/ingest_bound.sh runs it beside the gateway and prints the ratio).
 
 use entity::{
-    campaign, category, customer, publication, publication_voucher, voucher, voucher_category,
-    webhook_event,
+    assignment_count, campaign, category, customer, publication, publication_voucher, voucher,
+    voucher_category, webhook_event,
 };
 use pubgate::domain::{envelope::Envelope, normalise};
 use pubgate::simulate::Generator;
-use sea_orm::sea_query::OnConflict;
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
 use sea_orm::{
     ConnectionTrait, DbErr, EntityTrait, IdenStatic, IntoActiveModel, Iterable, TransactionTrait,
 };
@@ -234,6 +235,59 @@ async fn write_batch(db: &sea_orm::DatabaseConnection, batch: &[Ready]) -> Resul
         ],
     )
     .await?;
+    // The assignment counts the gateway keeps: one row per minute, type ("" for every type),
+    // campaign and channel, added to (the generator's publications are all new).
+    let mut counts: HashMap<(i64, String, String, String), i64> = HashMap::new();
+    for r in all() {
+        let Some(facts) = r.rows.publication.as_ref() else {
+            continue;
+        };
+        let p = &facts.row;
+        let minute = pubgate::store::stats::minute(p.created_at);
+        let (campaign, channel) = (
+            p.campaign_id.clone().unwrap_or_default(),
+            p.channel.clone().unwrap_or_default(),
+        );
+        let mut kinds: Vec<String> = r
+            .rows
+            .vouchers
+            .iter()
+            .filter(|v| facts.voucher_ids.contains(&v.row.id))
+            .map(|v| v.row.voucher_type.clone())
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        for kind in std::iter::once(String::new()).chain(kinds) {
+            *counts
+                .entry((minute, kind, campaign.clone(), channel.clone()))
+                .or_default() += 1;
+        }
+    }
+    if !counts.is_empty() {
+        use assignment_count::Column as A;
+        let mut on_conflict =
+            OnConflict::columns([A::Minute, A::VoucherType, A::CampaignId, A::Channel]);
+        on_conflict.value(
+            A::Count,
+            Expr::col((assignment_count::Entity, A::Count))
+                .add(Expr::col((Alias::new("excluded"), A::Count))),
+        );
+        assignment_count::Entity::insert_many(counts.into_iter().map(
+            |((minute, voucher_type, campaign_id, channel), count)| {
+                assignment_count::Model {
+                    minute,
+                    voucher_type,
+                    campaign_id,
+                    channel,
+                    count,
+                }
+                .into_active_model()
+            },
+        ))
+        .on_conflict(on_conflict)
+        .exec_without_returning(&txn)
+        .await?;
+    }
     txn.commit().await
 }
 

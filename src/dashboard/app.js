@@ -1,7 +1,8 @@
-// The dashboard: wires the feed, the counters, the search, the connection indicator and the
-// token prompt together. Everything it shows comes from the public GraphQL API.
+// The dashboard: wires the feed, the counters and their chart, the search, the connection
+// indicator and the token prompt together. Everything it shows comes from the public GraphQL API.
 
 import { AuthError, LiveSubscription, token } from './api.js';
+import { Chart } from './chart.js';
 import { SUBSCRIPTION } from './documents.js';
 import { Feed } from './feed.js';
 import { Search } from './search.js';
@@ -31,10 +32,23 @@ function failed(error) {
   else console.warn('pubgate:', error.message);
 }
 
+const chart = new Chart({
+  svg: $('chart'),
+  title: $('chart-svg-title'),
+  desc: $('chart-svg-desc'),
+  legend: $('chart-legend'),
+  readout: $('chart-readout'),
+  choices: $('chart-range'),
+  details: $('chart-details'),
+  table: $('chart-table'),
+});
+chart.bind();
+
 const stats = new Stats({
   types: $('types').tBodies[0],
   campaigns: $('campaigns').tBodies[0],
   meta: $('stats-meta'),
+  chart,
   onError: failed,
 });
 

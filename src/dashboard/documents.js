@@ -1,15 +1,13 @@
 // Every GraphQL document the dashboard sends, in one module with no DOM dependency, so that the
 // benchmarks (benches/documents.mjs) and the tests run exactly these texts.
 
-import { TYPES, VOUCHER_FIELDS } from './format.js';
+import { VOUCHER_FIELDS } from './format.js';
 
 /** The newest rows shown at first, and the page size of the customer's vouchers. */
 export const FIRST_PAGE = 50;
 export const VOUCHER_PAGE = 10;
 /** How many of a customer's latest assignments the customer panel lists. */
 export const LATEST_ASSIGNMENTS = 10;
-/** At most this many campaigns are counted. */
-export const MAX_CAMPAIGNS = 100;
 
 const ROW = `fragment Row on Publication {
   id createdAt receivedAt
@@ -68,22 +66,22 @@ export const CUSTOMER = `query Customer($id: ID!, $first: Int!, $after: String, 
   }
 }`;
 
-const count = (alias, filter) => `${alias}: publications(first: 1, filter: { ${filter} }) { totalCount }`;
-
-/** Assignments in the last hour and day, in all and per voucher type, and the campaigns. */
-export const TOTALS = `query Totals($hour: DateTime!, $day: DateTime!) {
-  ${count('allH', 'createdAfter: $hour')}
-  ${count('allD', 'createdAfter: $day')}
-  ${TYPES.map(([type], i) => `${count(`t${i}H`, `voucherType: ${type}, createdAfter: $hour`)}
-  ${count(`t${i}D`, `voucherType: ${type}, createdAfter: $day`)}`).join('\n  ')}
-  campaigns(first: ${MAX_CAMPAIGNS}) { nodes { id name } }
+const SERIES = `fragment Series on AssignmentStats {
+  total
+  buckets { start count }
+  groups { voucherType total buckets { start count } }
 }`;
 
-/** One query counting the hour and the day of `n` campaigns (`$c0`…), by alias. */
-export function campaignCounts(n) {
-  const ids = Array.from({ length: n }, (_, i) => `$c${i}: ID!`).join(', ');
-  const fields = Array.from({ length: n }, (_, i) =>
-    `${count(`c${i}H`, `campaignId: $c${i}, createdAfter: $hour`)} ${count(`c${i}D`, `campaignId: $c${i}, createdAfter: $day`)}`,
-  );
-  return `query CampaignCounts($hour: DateTime!, $day: DateTime!, ${ids}) {\n  ${fields.join('\n  ')}\n}`;
+const PER_CAMPAIGN = `fragment PerCampaign on AssignmentStats { groups { campaign { id name } total } }`;
+
+/** The counters and the chart, in [$hour, $now) and [$day, $now) (by `createdAt`): in all
+ * and per voucher type, per minute over the hour and per hour over the day; and per campaign
+ * (`campaign` is null for assignments of no campaign). */
+export const STATS = `query Stats($hour: DateTime!, $day: DateTime!, $now: DateTime!) {
+  lastHour: assignmentStats(from: $hour, to: $now, bucket: MINUTE, groupBy: [VOUCHER_TYPE]) { ...Series }
+  lastDay: assignmentStats(from: $day, to: $now, bucket: HOUR, groupBy: [VOUCHER_TYPE]) { ...Series }
+  hourByCampaign: assignmentStats(from: $hour, to: $now, bucket: DAY, groupBy: [CAMPAIGN]) { ...PerCampaign }
+  dayByCampaign: assignmentStats(from: $day, to: $now, bucket: DAY, groupBy: [CAMPAIGN]) { ...PerCampaign }
 }
+${SERIES}
+${PER_CAMPAIGN}`;

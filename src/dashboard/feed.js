@@ -4,7 +4,7 @@
 
 import { query } from './api.js';
 import { FIRST_PAGE, KNOWN, LATEST, RESUME } from './documents.js';
-import { cell, customerLabel, timeElement, typeLabel, valueOf, formatCount } from './format.js';
+import { campaignTitle, cell, customerLabel, timeElement, typeLabel, valueOf, formatCount } from './format.js';
 
 const MAX_ROWS = 200;
 /** Ids remembered to tell a repeat from a new row (far more than are shown). */
@@ -145,7 +145,7 @@ export class Feed {
       cell(code, { className: 'code', title: code }),
       cell(typeLabel(node.voucher?.type)),
       cell(valueOf(node.voucher), { title: valueOf(node.voucher) }),
-      cell(node.campaign?.name ?? '—', { title: node.campaign?.id }),
+      cell(node.campaign?.name ?? '—', { title: campaignTitle(node.campaign) }),
     );
     return tr;
   }

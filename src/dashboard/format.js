@@ -48,6 +48,9 @@ export function customerLabel(customer) {
   return { text, title };
 }
 
+/** A campaign's full name and id, for the tooltip of a cell that may cut the name short. */
+export const campaignTitle = (campaign) => (campaign ? `${campaign.name} · ${campaign.id}` : '');
+
 const clock = { hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' };
 const timeFormat = new Intl.DateTimeFormat(undefined, clock);
 const dateFormat = new Intl.DateTimeFormat(undefined, { ...clock, year: 'numeric', month: '2-digit', day: '2-digit' });

@@ -32,7 +32,7 @@ pub const PAGE: Asset = Asset {
 };
 
 /// The files the page loads.
-pub const ASSETS: [Asset; 8] = [
+pub const ASSETS: [Asset; 9] = [
     Asset {
         path: "/dashboard/app.css",
         content_type: CSS,
@@ -57,6 +57,11 @@ pub const ASSETS: [Asset; 8] = [
         path: "/dashboard/stats.js",
         content_type: JS,
         body: include_str!("stats.js"),
+    },
+    Asset {
+        path: "/dashboard/chart.js",
+        content_type: JS,
+        body: include_str!("chart.js"),
     },
     Asset {
         path: "/dashboard/format.js",

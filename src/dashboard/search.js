@@ -2,7 +2,7 @@
 
 import { query } from './api.js';
 import { CUSTOMER, FIND, VOUCHER_PAGE as PAGE } from './documents.js';
-import { cell, customerLabel, formatCount, timeElement, typeLabel, valueOf } from './format.js';
+import { campaignTitle, cell, customerLabel, formatCount, timeElement, typeLabel, valueOf } from './format.js';
 
 export class Search {
   #customer = null;
@@ -111,11 +111,12 @@ export class Search {
     const rows = nodes.map((voucher) => {
       const tr = document.createElement('tr');
       tr.dataset.code = voucher.code;
+      // The value says the type too ("gift 50.00", "120 points"), which leaves room for the
+      // code and the campaign; the type is in the value's tooltip.
       tr.append(
         cell(voucher.code, { className: 'code', title: codeTitle(voucher) }),
-        cell(typeLabel(voucher.type)),
-        cell(valueOf(voucher)),
-        cell(voucher.campaign?.name ?? '—', { title: voucher.campaign?.id }),
+        cell(valueOf(voucher), { title: `${typeLabel(voucher.type)} · ${valueOf(voucher)}` }),
+        cell(voucher.campaign?.name ?? '—', { className: 'campaign', title: campaignTitle(voucher.campaign) }),
       );
       return tr;
     });
@@ -124,7 +125,7 @@ export class Search {
       const tr = document.createElement('tr');
       tr.className = 'blank';
       tr.setAttribute('aria-hidden', 'true');
-      tr.append(cell(''), cell(''), cell(''), cell(''));
+      tr.append(cell(''), cell(''), cell(''));
       rows.push(tr);
     }
     if (nodes.length === 0) rows.push(blankMessage('This customer holds no vouchers.'));
@@ -172,7 +173,7 @@ function codeTitle(voucher) {
 function blankMessage(text) {
   const tr = document.createElement('tr');
   const td = cell(text, { className: 'empty-cell' });
-  td.colSpan = 4;
+  td.colSpan = 3;
   tr.append(td);
   return tr;
 }

@@ -592,7 +592,12 @@ async fn dashboard_documents_run_in_fixed_statements(backend: Backend) {
     let first = app.graphql(&latest, json!({"first": 1})).await;
     let edge = &first["data"]["publications"]["edges"][0];
     let (id, after) = (edge["node"]["id"].clone(), edge["cursor"].clone());
-    let (hour, day) = ("2024-05-01T09:00:00Z", "2024-04-30T10:00:00Z");
+    // The seeded assignments are made at 10:00:00–10:00:15; the windows end inside a minute.
+    let (hour, day, now) = (
+        "2024-05-01T09:00:30Z",
+        "2024-04-30T10:00:30Z",
+        "2024-05-01T10:00:30Z",
+    );
     // (document, budget, runs that differ only in page size)
     let cases = [
         ("LATEST", 1, vec![json!({"first": 5}), json!({"first": 50})]),
@@ -618,11 +623,12 @@ async fn dashboard_documents_run_in_fixed_statements(backend: Backend) {
                 json!({"id": "cust_1", "first": 12, "after": null, "withLatest": true}),
             ],
         ),
-        ("TOTALS", 17, vec![json!({"hour": hour, "day": day})]),
+        // Four assignmentStats, two statements each, and a third for the campaigns' names in
+        // each of the two per campaign (one when both fields' names are batched together).
         (
-            "CAMPAIGN_COUNTS_3",
-            12,
-            vec![json!({"hour": hour, "day": day, "c0": "camp_0", "c1": "camp_1", "c2": "camp_2"})],
+            "STATS",
+            10,
+            vec![json!({"hour": hour, "day": day, "now": now})],
         ),
     ];
     let mut seen = vec![];
@@ -656,4 +662,16 @@ async fn dashboard_documents_run_in_fixed_statements(backend: Backend) {
         totals.push(vouchers["totalCount"].as_i64().expect("totalCount"));
     }
     assert_eq!(totals, [12, 12, 12], "totalCount with first 2, 12 and 13");
+
+    // The counters: every seeded assignment in both windows, once, split over 3 types and 3
+    // campaigns.
+    let vars = json!({"hour": hour, "day": day, "now": now});
+    let stats = app.graphql(&dashboard_document("STATS"), vars).await;
+    for field in ["lastHour", "lastDay", "hourByCampaign", "dayByCampaign"] {
+        let groups = stats["data"][field]["groups"].as_array().expect("groups");
+        let sum: i64 = groups.iter().filter_map(|g| g["total"].as_i64()).sum();
+        assert_eq!((groups.len(), sum), (3, 60), "{field}: {stats}");
+    }
+    assert_eq!(stats["data"]["lastHour"]["total"], 60, "{stats}");
+    assert_eq!(stats["data"]["lastDay"]["total"], 60, "{stats}");
 }
