@@ -10,7 +10,7 @@
 #   count  the same numbers as COUNT(*) statements straight to the database, one client
 #          (pgbench for PostgreSQL; the sqlite3 shell's timer for SQLite)
 # The generated publications were all made during the load, so "the last day" holds every one.
-# Usage: benches/stats.sh sqlite|postgres [publications] [seconds]
+# Usage: benches/stats.sh sqlite|postgres [publications] [seconds]   (env REUSE=1: keep the loaded store)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/lib.sh
@@ -24,9 +24,14 @@ build_bound
 server=
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
 
-url=$(fresh_db "$backend" pubgate_stats)
-echo "== loading $events deliveries with the bound program"
-"$bound" --database-url "$url" --events "$events" --batch 1024 --seed 3 --customers 20000 --campaigns 50
+# REUSE=1 measures the store an earlier run of this script loaded (PostgreSQL).
+if [ "${REUSE:-0}" = 1 ] && [ "$backend" = postgres ]; then
+  url="postgres://postgres@127.0.0.1:5432/pubgate_stats?sslmode=disable"
+else
+  url=$(fresh_db "$backend" pubgate_stats)
+  echo "== loading $events deliveries with the bound program"
+  "$bound" --database-url "$url" --events "$events" --batch 1024 --seed 3 --customers 20000 --campaigns 50
+fi
 RUST_LOG=warn $bin serve --listen 127.0.0.1:$port --database-url "$url" --query-cache-bytes 0 \
   --db-max-connections 16 >"$work/serve.log" 2>&1 &
 server=$!

@@ -10,9 +10,10 @@ use chrono::{DateTime, Duration, Utc};
 use entity::{assignment_count, publication, publication_voucher, voucher};
 use sea_orm::sea_query::{
     Alias, Asterisk, Expr, ExprTrait, Func, Query, QueryStatementBuilder, SelectStatement,
+    UnionType,
 };
 use sea_orm::{Condition, ConnectionTrait, DatabaseConnection, DbErr};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What groups a series (`StatsDimension`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -62,17 +63,33 @@ pub async fn series(
             some(Dimension::Channel, channel),
         )
     };
+    // (bucket, voucher type or "" for every type, campaign, channel, count)
+    let mut rows: Vec<(i64, String, String, String, i64)> = Vec::new();
     // Whole minutes.
     if first < end {
         use assignment_count::Column as A;
         // The width is inlined (it is one of three constants), so that PostgreSQL sees the
         // selected and the grouped expression as the same one.
         let bucket = Expr::cust(format!("\"minute\" / {bucket_minutes}"));
+        // Only the dimensions asked for are grouped by (the others read as `""`), so the
+        // rows read are buckets × groups, not every stored combination.
+        let mut grouped = vec![bucket.clone(), Expr::col(A::VoucherType)];
+        let mut dimension = |d: Dimension, column: A| match group_by.contains(&d) {
+            true => {
+                grouped.push(Expr::col(column));
+                Expr::col(column)
+            }
+            false => Expr::val(""),
+        };
+        let (campaign, channel) = (
+            dimension(Dimension::Campaign, A::CampaignId),
+            dimension(Dimension::Channel, A::Channel),
+        );
         let mut read = Query::select();
-        read.expr(bucket.clone())
+        read.expr(bucket)
             .column(A::VoucherType)
-            .column(A::CampaignId)
-            .column(A::Channel)
+            .expr(campaign)
+            .expr(channel)
             .expr(Func::cast_as(
                 Func::sum(Expr::col(A::Count)),
                 Alias::new("BIGINT"),
@@ -80,12 +97,7 @@ pub async fn series(
             .from(assignment_count::Entity)
             .and_where(Expr::col(A::Minute).gte(first))
             .and_where(Expr::col(A::Minute).lt(end))
-            .add_group_by([
-                bucket,
-                Expr::col(A::VoucherType),
-                Expr::col(A::CampaignId),
-                Expr::col(A::Channel),
-            ]);
+            .add_group_by(grouped);
         match (&dims.voucher_type, by_type) {
             (Some(kind), _) => read.and_where(Expr::col(A::VoucherType).eq(kind.as_str())),
             (None, false) => read.and_where(Expr::col(A::VoucherType).eq("")),
@@ -98,48 +110,42 @@ pub async fn series(
             read.and_where(Expr::col(A::Channel).eq(channel.as_str()));
         }
         for row in db.query_all(&read).await? {
-            let (b, kind, campaign, channel, count): (i64, String, String, String, i64) = (
+            rows.push((
                 row.try_get_by_index(0)?,
                 row.try_get_by_index(1)?,
                 row.try_get_by_index(2)?,
                 row.try_get_by_index(3)?,
                 row.try_get_by_index(4)?,
-            );
-            // With a type filter every row read is that type's; grouped by type without one,
-            // the "every type" rows make the series and the typed rows the groups.
-            let in_total = dims.voucher_type.is_some() || kind.is_empty();
-            let in_group =
-                !group_by.is_empty() && (dims.voucher_type.is_some() || by_type != kind.is_empty());
-            if in_total {
-                *series.total.entry(b).or_default() += count;
-            }
-            if in_group {
-                let group = series
-                    .groups
-                    .entry(key(&kind, &campaign, &channel))
-                    .or_default();
-                *group.entry(b).or_default() += count;
-            }
+            ));
         }
     }
-    // The partial minutes at the edges, from the publications themselves.
-    for (created_at, campaign, channel, types) in edges(db, from, to, first, end, dims).await? {
-        let b = minute_of(created_at).div_euclid(bucket_minutes);
-        *series.total.entry(b).or_default() += 1;
-        if group_by.is_empty() {
-            continue;
+    // The partial minutes at the edges, from the publications themselves, in the same shape.
+    for (minute, kind, campaign, channel, count) in
+        edges(db, from, to, first, end, dims, group_by).await?
+    {
+        rows.push((
+            minute.div_euclid(bucket_minutes),
+            kind,
+            campaign,
+            channel,
+            count,
+        ));
+    }
+    for (b, kind, campaign, channel, count) in rows {
+        // With a type filter every row read is that type's; grouped by type without one,
+        // the "every type" rows make the series and the typed rows the groups.
+        let in_total = dims.voucher_type.is_some() || kind.is_empty();
+        let in_group =
+            !group_by.is_empty() && (dims.voucher_type.is_some() || by_type != kind.is_empty());
+        if in_total {
+            *series.total.entry(b).or_default() += count;
         }
-        let kinds: Vec<&str> = match (&dims.voucher_type, by_type) {
-            (Some(kind), _) => vec![kind.as_str()],
-            (None, true) => types.iter().map(String::as_str).collect(),
-            (None, false) => vec![""],
-        };
-        for kind in kinds {
+        if in_group {
             let group = series
                 .groups
-                .entry(key(kind, &campaign, &channel))
+                .entry(key(&kind, &campaign, &channel))
                 .or_default();
-            *group.entry(b).or_default() += 1;
+            *group.entry(b).or_default() += count;
         }
     }
     Ok(series)
@@ -169,7 +175,9 @@ fn minute_start(minute: i64) -> DateTime<Utc> {
 }
 
 /// The publications matching `dims` in `[from, to)` outside the whole minutes `[first, end)`,
-/// with the distinct types of their vouchers.
+/// counted like `assignment_counts` rows: (minute, voucher type or `""`, campaign, channel,
+/// count), typed rows only when `typed` and no type filter (under one, the rows carry it).
+/// Each edge lies inside one minute and is its own index range; all in one statement.
 async fn edges(
     db: &DatabaseConnection,
     from: DateTime<Utc>,
@@ -177,68 +185,119 @@ async fn edges(
     first: i64,
     end: i64,
     dims: &Dims,
-) -> Result<Vec<(DateTime<Utc>, String, String, BTreeSet<String>)>, DbErr> {
+    group_by: &BTreeSet<Dimension>,
+) -> Result<Vec<(i64, String, String, String, i64)>, DbErr> {
     use publication::Column as P;
-    let created = || Expr::col((publication::Entity, P::CreatedAt));
-    let window = match first < end {
-        true => created()
-            .gte(from)
-            .and(created().lt(minute_start(first)))
-            .or(created().gte(minute_start(end)).and(created().lt(to))),
-        false => created().gte(from).and(created().lt(to)),
+    let typed = group_by.contains(&Dimension::VoucherType);
+    let mut ranges = vec![];
+    let mut split = |lo: DateTime<Utc>, hi: DateTime<Utc>| {
+        // At most two minutes when the range holds no whole one.
+        let next = minute_start(minute_of(lo) + 1);
+        if next < hi {
+            ranges.push((lo, next));
+            ranges.push((next, hi));
+        } else if lo < hi {
+            ranges.push((lo, hi));
+        }
     };
+    match first < end {
+        true => {
+            split(from, minute_start(first));
+            split(minute_start(end), to);
+        }
+        false => split(from, to),
+    }
     let filter = PublicationFilter {
         voucher_type: dims.voucher_type.clone(),
         campaign_id: dims.campaign_id.clone(),
         channel: dims.channel.clone(),
         ..PublicationFilter::default()
     };
-    let read = Query::select()
-        .column((publication::Entity, P::Id))
-        .column((publication::Entity, P::CreatedAt))
-        .column((publication::Entity, P::CampaignId))
-        .column((publication::Entity, P::Channel))
-        .column((voucher::Entity, voucher::Column::VoucherType))
-        .from(publication::Entity)
-        .left_join(
-            publication_voucher::Entity,
-            Expr::col((
-                publication_voucher::Entity,
-                publication_voucher::Column::PublicationId,
+    let label = dims.voucher_type.clone().unwrap_or_default();
+    let branch = |(lo, hi): (DateTime<Utc>, DateTime<Utc>), by_type: bool| {
+        let created = || Expr::col((publication::Entity, P::CreatedAt));
+        // Only the dimensions asked for are grouped by; the others read as `""`.
+        let mut grouped = vec![];
+        let mut dimension = |d: Dimension, column: P| match group_by.contains(&d) {
+            true => {
+                let column = Expr::col((publication::Entity, column));
+                grouped.push(column.clone());
+                Func::coalesce([column, Expr::val("")]).into()
+            }
+            false => Expr::val(""),
+        };
+        let (campaign, channel) = (
+            dimension(Dimension::Campaign, P::CampaignId),
+            dimension(Dimension::Channel, P::Channel),
+        );
+        let mut read = Query::select();
+        read.expr(Expr::val(minute_of(lo)));
+        match by_type {
+            true => {
+                let kind = Expr::col((voucher::Entity, voucher::Column::VoucherType));
+                grouped.push(kind.clone());
+                read.expr(kind)
+            }
+            false => read.expr(Expr::val(label.as_str())),
+        };
+        read.expr(campaign)
+            .expr(channel)
+            .from(publication::Entity)
+            .cond_where(filter.condition())
+            .and_where(created().gte(lo))
+            .and_where(created().lt(hi));
+        if by_type {
+            read.expr(Func::cast_as(
+                Func::count_distinct(Expr::col((publication::Entity, P::Id))),
+                Alias::new("BIGINT"),
             ))
-            .equals((publication::Entity, P::Id)),
-        )
-        .left_join(
-            voucher::Entity,
-            Expr::col((voucher::Entity, voucher::Column::Id)).equals((
+            .inner_join(
                 publication_voucher::Entity,
-                publication_voucher::Column::VoucherId,
-            )),
-        )
-        .cond_where(filter.condition())
-        .and_where(window)
-        .to_owned();
-    type Edge = (DateTime<Utc>, String, String, BTreeSet<String>);
-    let mut by_id: HashMap<String, Edge> = HashMap::new();
-    for row in db.query_all(&read).await? {
-        let id: String = row.try_get_by_index(0)?;
-        let kind: Option<String> = row.try_get_by_index(4)?;
-        if !by_id.contains_key(&id) {
-            let campaign: Option<String> = row.try_get_by_index(2)?;
-            let channel: Option<String> = row.try_get_by_index(3)?;
-            let edge = (
-                row.try_get_by_index(1)?,
-                campaign.unwrap_or_default(),
-                channel.unwrap_or_default(),
-                BTreeSet::new(),
+                Expr::col((
+                    publication_voucher::Entity,
+                    publication_voucher::Column::PublicationId,
+                ))
+                .equals((publication::Entity, P::Id)),
+            )
+            .inner_join(
+                voucher::Entity,
+                Expr::col((voucher::Entity, voucher::Column::Id)).equals((
+                    publication_voucher::Entity,
+                    publication_voucher::Column::VoucherId,
+                )),
             );
-            by_id.insert(id.clone(), edge);
+        } else {
+            read.expr(Func::cast_as(
+                Func::count(Expr::col(Asterisk)),
+                Alias::new("BIGINT"),
+            ));
         }
-        if let (Some(edge), Some(kind)) = (by_id.get_mut(&id), kind) {
-            edge.3.insert(kind);
+        if !grouped.is_empty() {
+            read.add_group_by(grouped);
         }
+        read
+    };
+    let typed = typed && dims.voucher_type.is_none();
+    let mut branches = ranges.iter().flat_map(|range| {
+        std::iter::once(branch(*range, false)).chain(typed.then(|| branch(*range, true)))
+    });
+    let Some(mut read) = branches.next() else {
+        return Ok(vec![]);
+    };
+    for other in branches {
+        read.union(UnionType::All, other);
     }
-    Ok(by_id.into_values().collect())
+    let mut out = vec![];
+    for row in db.query_all(&read).await? {
+        out.push((
+            row.try_get_by_index(0)?,
+            row.try_get_by_index(1)?,
+            row.try_get_by_index(2)?,
+            row.try_get_by_index(3)?,
+            row.try_get_by_index(4)?,
+        ));
+    }
+    Ok(out)
 }
 
 /// The dimensions of `filter` when it is made only of what the counts are kept by (campaign,
@@ -302,40 +361,61 @@ pub async fn count(
     // last whole minute up to `created_before` (with no whole minute in the range, the
     // publications are counted directly over the range).
     let created = || Expr::col((publication::Entity, publication::Column::CreatedAt));
-    let mut edges = Query::select();
-    edges
-        .expr(Func::count(Expr::col(Asterisk)))
-        .from(publication::Entity)
-        .cond_where(filter.condition());
+    let counted = |range: Condition| {
+        let within = PublicationFilter {
+            created_after: None,
+            created_before: None,
+            ..filter.clone()
+        };
+        Query::select()
+            .expr(Func::count(Expr::col(Asterisk)))
+            .from(publication::Entity)
+            .cond_where(within.condition())
+            .cond_where(range)
+            .to_owned()
+    };
     if first >= end {
-        return single(db, edges).await;
+        // No whole minute in the range: count it directly (it is under two minutes long).
+        let mut read = Query::select();
+        read.expr(Func::count(Expr::col(Asterisk)))
+            .from(publication::Entity)
+            .cond_where(filter.condition());
+        return single(db, read).await;
     }
-    let mut outside = Condition::any();
-    if first != i64::MIN {
-        outside = outside.add(created().lt(minute_start(first)));
+    // The edges, each its own index range: after `created_after` up to the first whole
+    // minute, and from the end of the last whole minute up to `created_before`.
+    let mut edges = vec![];
+    if let Some(after) = filter.created_after {
+        edges.push(counted(
+            Condition::all()
+                .add(created().gt(after))
+                .add(created().lt(minute_start(first))),
+        ));
     }
-    if end != i64::MAX {
-        outside = outside.add(created().gte(minute_start(end)));
+    if let Some(before) = filter.created_before {
+        edges.push(counted(
+            Condition::all()
+                .add(created().gte(minute_start(end)))
+                .add(created().lt(before)),
+        ));
     }
     let sum = Func::cast_as(
         Expr::SubQuery(None, Box::new(minutes.into_sub_query_statement())),
         Alias::new("BIGINT"),
     );
-    let mut both = Query::select();
-    both.expr(sum);
-    let with_edges = !outside.is_empty();
-    if with_edges {
-        edges.cond_where(outside);
-        both.expr(Expr::SubQuery(
+    let mut all = Query::select();
+    all.expr(sum);
+    let parts = 1 + edges.len();
+    for edge in edges {
+        all.expr(Expr::SubQuery(
             None,
-            Box::new(edges.into_sub_query_statement()),
+            Box::new(edge.into_sub_query_statement()),
         ));
     }
     let mut total = 0i64;
-    if let Some(row) = db.query_one(&both).await? {
-        total += row.try_get_by_index::<i64>(0)?;
-        if with_edges {
-            total += row.try_get_by_index::<i64>(1)?;
+    if let Some(row) = db.query_one(&all).await? {
+        for part in 0..parts {
+            total += row.try_get_by_index::<i64>(part)?;
         }
     }
     Ok(u64::try_from(total).unwrap_or(0))
