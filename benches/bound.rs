@@ -237,7 +237,7 @@ async fn write_batch(db: &sea_orm::DatabaseConnection, batch: &[Ready]) -> Resul
     .await?;
     // The assignment counts the gateway keeps: one row per minute, type ("" for every type),
     // campaign and channel, added to (the generator's publications are all new).
-    let mut counts: HashMap<(i64, String, String, String), i64> = HashMap::new();
+    let mut counts: HashMap<(i64, i64, String, String, String), i64> = HashMap::new();
     for r in all() {
         let Some(facts) = r.rows.publication.as_ref() else {
             continue;
@@ -258,23 +258,38 @@ async fn write_batch(db: &sea_orm::DatabaseConnection, batch: &[Ready]) -> Resul
         kinds.sort();
         kinds.dedup();
         for kind in std::iter::once(String::new()).chain(kinds) {
-            *counts
-                .entry((minute, kind, campaign.clone(), channel.clone()))
-                .or_default() += 1;
+            for width in pubgate::store::stats::WIDTHS {
+                let start = minute.div_euclid(width) * width;
+                *counts
+                    .entry((
+                        width,
+                        start,
+                        kind.clone(),
+                        campaign.clone(),
+                        channel.clone(),
+                    ))
+                    .or_default() += 1;
+            }
         }
     }
     if !counts.is_empty() {
         use assignment_count::Column as A;
-        let mut on_conflict =
-            OnConflict::columns([A::Minute, A::VoucherType, A::CampaignId, A::Channel]);
+        let mut on_conflict = OnConflict::columns([
+            A::Width,
+            A::Minute,
+            A::VoucherType,
+            A::CampaignId,
+            A::Channel,
+        ]);
         on_conflict.value(
             A::Count,
             Expr::col((assignment_count::Entity, A::Count))
                 .add(Expr::col((Alias::new("excluded"), A::Count))),
         );
         assignment_count::Entity::insert_many(counts.into_iter().map(
-            |((minute, voucher_type, campaign_id, channel), count)| {
+            |((width, minute, voucher_type, campaign_id, channel), count)| {
                 assignment_count::Model {
+                    width: width as i32,
                     minute,
                     voucher_type,
                     campaign_id,

@@ -1,4 +1,4 @@
-//! Assignment counts per UTC minute, voucher type, campaign and channel (the entity
+//! Assignment counts per UTC minute, hour and day, voucher type, campaign and channel (the entity
 //! `assignment_count` says what each row counts), filled from the publications already stored;
 //! from then on every batch of deliveries keeps them exact in its own transaction.
 
@@ -11,6 +11,7 @@ pub struct Migration;
 #[derive(DeriveIden)]
 enum AssignmentCounts {
     Table,
+    Width,
     Minute,
     VoucherType,
     CampaignId,
@@ -28,6 +29,7 @@ impl MigrationTrait for Migration {
             .create_table(
                 Table::create()
                     .table(A::Table)
+                    .col(ColumnDef::new(A::Width).integer().not_null())
                     .col(bigint(A::Minute))
                     .col(text(A::VoucherType))
                     .col(text(A::CampaignId))
@@ -35,6 +37,7 @@ impl MigrationTrait for Migration {
                     .col(bigint(A::Count))
                     .primary_key(
                         Index::create()
+                            .col(A::Width)
                             .col(A::Minute)
                             .col(A::VoucherType)
                             .col(A::CampaignId)
@@ -56,7 +59,8 @@ impl MigrationTrait for Migration {
 /// Counts every stored publication into `assignment_counts`, which must be empty: what the
 /// migration does once, and what tests compare with the counts kept at ingest.
 pub async fn fill<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
-    // Minutes since the epoch, rounded down (as `div_euclid` does at ingest).
+    // Minutes since the epoch, rounded down (as `div_euclid` does at ingest; the spans from 1970
+    // on, which are all that analytics reads, round the same way with `/`).
     let minute = match db.get_database_backend() {
         DbBackend::Postgres => "floor(extract(epoch FROM t.created_at) / 60)::bigint".to_owned(),
         _ => {
@@ -64,20 +68,23 @@ pub async fn fill<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
             format!("(({s}) - ((({s}) % 60) + 60) % 60) / 60")
         }
     };
-    let every = format!(
-        "INSERT INTO assignment_counts (minute, voucher_type, campaign_id, channel, count) \
-         SELECT {minute}, '', COALESCE(t.campaign_id, ''), COALESCE(t.channel, ''), COUNT(*) \
-         FROM publications t GROUP BY 1, 3, 4"
-    );
-    let per_type = format!(
-        "INSERT INTO assignment_counts (minute, voucher_type, campaign_id, channel, count) \
-         SELECT {minute}, t.voucher_type, COALESCE(t.campaign_id, ''), COALESCE(t.channel, ''), \
-         COUNT(*) FROM (SELECT DISTINCT p.id, p.created_at, p.campaign_id, p.channel, \
-         v.voucher_type FROM publications p \
-         JOIN publication_vouchers pv ON pv.publication_id = p.id \
-         JOIN vouchers v ON v.id = pv.voucher_id) t GROUP BY 1, 2, 3, 4"
-    );
-    db.execute_unprepared(&every).await?;
-    db.execute_unprepared(&per_type).await?;
+    for width in [1, 60, 1440] {
+        let start = format!("(({minute}) / {width}) * {width}");
+        let every = format!(
+            "INSERT INTO assignment_counts (width, minute, voucher_type, campaign_id, channel, count) \
+             SELECT {width}, {start}, '', COALESCE(t.campaign_id, ''), COALESCE(t.channel, ''), \
+             COUNT(*) FROM publications t GROUP BY 2, 4, 5"
+        );
+        let per_type = format!(
+            "INSERT INTO assignment_counts (width, minute, voucher_type, campaign_id, channel, count) \
+             SELECT {width}, {start}, t.voucher_type, COALESCE(t.campaign_id, ''), \
+             COALESCE(t.channel, ''), COUNT(*) FROM (SELECT DISTINCT p.id, p.created_at, \
+             p.campaign_id, p.channel, v.voucher_type FROM publications p \
+             JOIN publication_vouchers pv ON pv.publication_id = p.id \
+             JOIN vouchers v ON v.id = pv.voucher_id) t GROUP BY 2, 3, 4, 5"
+        );
+        db.execute_unprepared(&every).await?;
+        db.execute_unprepared(&per_type).await?;
+    }
     Ok(())
 }

@@ -4,6 +4,7 @@
 //! of statements does not grow with the number of publications.
 
 use super::publications::PublicationFilter;
+pub use super::write::counts::WIDTHS;
 pub use super::write::counts::minute_of as minute;
 use super::write::counts::minute_of;
 use chrono::{DateTime, Duration, Utc};
@@ -95,8 +96,7 @@ pub async fn series(
                 Alias::new("BIGINT"),
             ))
             .from(assignment_count::Entity)
-            .and_where(Expr::col(A::Minute).gte(first))
-            .and_where(Expr::col(A::Minute).lt(end))
+            .cond_where(spanning(first, end, bucket_minutes))
             .add_group_by(grouped);
         match (&dims.voucher_type, by_type) {
             (Some(kind), _) => read.and_where(Expr::col(A::VoucherType).eq(kind.as_str())),
@@ -168,6 +168,66 @@ fn whole_minutes(lower: Option<(DateTime<Utc>, bool)>, upper: Option<DateTime<Ut
     };
     let end = upper.map_or(i64::MAX, minute_of);
     (first, end)
+}
+
+/// The whole minutes `[first, end)` as aligned spans of the kept widths no wider than
+/// `widest`: whole days in the middle, whole hours beside them, minutes at the sides; as
+/// (width, first minute, end minute), where `i64::MIN`/`i64::MAX` mean open.
+fn spans(first: i64, end: i64, widest: i64) -> Vec<(i64, i64, i64)> {
+    fn go(lo: i64, hi: i64, widths: &[i64], out: &mut Vec<(i64, i64, i64)>) {
+        let Some((&width, narrower)) = widths.split_first() else {
+            return;
+        };
+        if lo >= hi {
+            return;
+        }
+        if narrower.is_empty() {
+            out.push((width, lo, hi));
+            return;
+        }
+        let a = match lo {
+            i64::MIN => lo,
+            _ => lo.div_euclid(width) * width + if lo.rem_euclid(width) == 0 { 0 } else { width },
+        };
+        let b = match hi {
+            i64::MAX => hi,
+            _ => hi.div_euclid(width) * width,
+        };
+        if a < b {
+            out.push((width, a, b));
+            go(lo, a, narrower, out);
+            go(b, hi, narrower, out);
+        } else {
+            go(lo, hi, narrower, out);
+        }
+    }
+    let widths: Vec<i64> = WIDTHS
+        .iter()
+        .rev()
+        .copied()
+        .filter(|w| *w <= widest)
+        .collect();
+    let mut out = vec![];
+    go(first, end, &widths, &mut out);
+    out
+}
+
+/// The rows of `assignment_counts` that make up the whole minutes `[first, end)`, in spans no
+/// wider than `widest`.
+fn spanning(first: i64, end: i64, widest: i64) -> Condition {
+    use assignment_count::Column as A;
+    spans(first, end, widest)
+        .into_iter()
+        .fold(Condition::any(), |any, (width, lo, hi)| {
+            let mut span = Condition::all().add(Expr::col(A::Width).eq(width as i32));
+            if lo != i64::MIN {
+                span = span.add(Expr::col(A::Minute).gte(lo));
+            }
+            if hi != i64::MAX {
+                span = span.add(Expr::col(A::Minute).lt(hi));
+            }
+            any.add(span)
+        })
 }
 
 fn minute_start(minute: i64) -> DateTime<Utc> {
@@ -345,12 +405,7 @@ pub async fn count(
         ]))
         .from(assignment_count::Entity)
         .and_where(Expr::col(A::VoucherType).eq(dims.voucher_type.clone().unwrap_or_default()));
-    if first != i64::MIN {
-        minutes.and_where(Expr::col(A::Minute).gte(first));
-    }
-    if end != i64::MAX {
-        minutes.and_where(Expr::col(A::Minute).lt(end));
-    }
+    minutes.cond_where(spanning(first, end, 1440));
     if let Some(campaign) = &dims.campaign_id {
         minutes.and_where(Expr::col(A::CampaignId).eq(campaign.as_str()));
     }
@@ -427,4 +482,48 @@ async fn single(db: &DatabaseConnection, read: SelectStatement) -> Result<u64, D
         None => 0,
     };
     Ok(u64::try_from(n).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::spans;
+
+    /// Every minute of the range is covered once, by aligned spans no wider than asked.
+    fn check(first: i64, end: i64, widest: i64) {
+        let spans = spans(first, end, widest);
+        let mut covered: Vec<i64> = spans.iter().flat_map(|&(_, lo, hi)| lo..hi).collect();
+        covered.sort();
+        assert_eq!(
+            covered,
+            (first..end).collect::<Vec<_>>(),
+            "{first}..{end}: {spans:?}"
+        );
+        for (width, lo, hi) in spans {
+            assert!(
+                width <= widest && lo % width == 0 && hi % width == 0,
+                "{width} {lo} {hi}"
+            );
+        }
+    }
+
+    #[test]
+    fn ranges_split_into_days_hours_and_minutes() {
+        for (first, end) in [
+            (0, 1),
+            (59, 61),
+            (1439, 2 * 1440 + 61),
+            (61, 3 * 1440 - 7),
+            (5, 5),
+        ] {
+            for widest in [1, 60, 1440] {
+                check(first, end, widest);
+            }
+        }
+        assert_eq!(spans(1440, 3 * 1440, 1440), vec![(1440, 1440, 2880 + 1440)]);
+        assert_eq!(
+            spans(i64::MIN, i64::MAX, 1440),
+            vec![(1440, i64::MIN, i64::MAX)]
+        );
+        assert_eq!(spans(30, 90, 1440), vec![(1, 30, 90)]);
+    }
 }

@@ -464,8 +464,9 @@ async fn counts_equal_the_publications_for_random_ranges_and_groupings(backend: 
 async fn counts_table(app: &TestApp) -> Vec<String> {
     let rows = app
         .texts(
-            "SELECT minute || '|' || voucher_type || '|' || campaign_id || '|' || channel || '|' || count \
-             FROM assignment_counts WHERE count <> 0 ORDER BY minute, voucher_type, campaign_id, channel",
+            "SELECT width || '|' || minute || '|' || voucher_type || '|' || campaign_id || '|' || channel \
+             || '|' || count FROM assignment_counts WHERE count <> 0 \
+             ORDER BY width, minute, voucher_type, campaign_id, channel",
         )
         .await;
     rows.into_iter().map(|r| r.expect("a row")).collect()

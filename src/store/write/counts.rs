@@ -17,8 +17,12 @@ pub fn minute_of(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(60)
 }
 
-/// A row of `assignment_counts`: minute, voucher type (`""`: every type), campaign, channel.
-type Key = (i64, String, String, String);
+/// The spans counted, in minutes: a minute, an hour, a day (UTC-aligned).
+pub const WIDTHS: [i64; 3] = [1, 60, 1440];
+
+/// A row of `assignment_counts`: width, first minute, voucher type (`""`: every type),
+/// campaign, channel.
+type Key = (i64, i64, String, String, String);
 
 /// What a batch changes in the counts: known before its rows are written, completed after.
 #[derive(Debug, Default)]
@@ -43,8 +47,17 @@ impl Change {
             channel.unwrap_or_default().to_owned(),
         );
         for kind in std::iter::once("").chain(types.iter().map(String::as_str)) {
-            let key = (minute, kind.to_owned(), campaign.clone(), channel.clone());
-            *self.deltas.entry(key).or_default() += sign;
+            for width in WIDTHS {
+                let start = minute.div_euclid(width) * width;
+                let key = (
+                    width,
+                    start,
+                    kind.to_owned(),
+                    campaign.clone(),
+                    channel.clone(),
+                );
+                *self.deltas.entry(key).or_default() += sign;
+            }
         }
     }
 }
@@ -142,23 +155,31 @@ pub(super) async fn after_write<C: ConnectionTrait>(
         .deltas
         .into_iter()
         .filter(|(_, delta)| *delta != 0)
-        .map(|((minute, voucher_type, campaign_id, channel), count)| {
-            assignment_count::Model {
-                minute,
-                voucher_type,
-                campaign_id,
-                channel,
-                count,
-            }
-            .into_active_model()
-        })
+        .map(
+            |((width, minute, voucher_type, campaign_id, channel), count)| {
+                assignment_count::Model {
+                    width: width as i32,
+                    minute,
+                    voucher_type,
+                    campaign_id,
+                    channel,
+                    count,
+                }
+                .into_active_model()
+            },
+        )
         .collect();
     if rows.is_empty() {
         return Ok(());
     }
     use assignment_count::Column as A;
-    let mut on_conflict =
-        OnConflict::columns([A::Minute, A::VoucherType, A::CampaignId, A::Channel]);
+    let mut on_conflict = OnConflict::columns([
+        A::Width,
+        A::Minute,
+        A::VoucherType,
+        A::CampaignId,
+        A::Channel,
+    ]);
     on_conflict.value(
         A::Count,
         Expr::col((assignment_count::Entity, A::Count))
