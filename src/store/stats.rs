@@ -64,9 +64,9 @@ pub async fn series(
             some(Dimension::Channel, channel),
         )
     };
-    // (bucket, voucher type or "" for every type, campaign, channel, count)
-    let mut rows: Vec<(i64, String, String, String, i64)> = Vec::new();
-    // Whole minutes.
+    // Rows of (bucket, voucher type or "" for every type, campaign, channel, count), from the
+    // whole spans and from the edges, read in one statement.
+    let mut parts: Vec<SelectStatement> = Vec::new();
     if first < end {
         use assignment_count::Column as A;
         // The width is inlined (it is one of three constants), so that PostgreSQL sees the
@@ -109,6 +109,16 @@ pub async fn series(
         if let Some(channel) = &dims.channel {
             read.and_where(Expr::col(A::Channel).eq(channel.as_str()));
         }
+        parts.push(read);
+    }
+    // The partial minutes at the edges, from the publications themselves, in the same shape.
+    parts.extend(edges(from, to, first, end, bucket_minutes, dims, group_by));
+    let mut parts = parts.into_iter();
+    let mut rows: Vec<(i64, String, String, String, i64)> = Vec::new();
+    if let Some(mut read) = parts.next() {
+        for part in parts {
+            read.union(UnionType::All, part);
+        }
         for row in db.query_all(&read).await? {
             rows.push((
                 row.try_get_by_index(0)?,
@@ -118,18 +128,6 @@ pub async fn series(
                 row.try_get_by_index(4)?,
             ));
         }
-    }
-    // The partial minutes at the edges, from the publications themselves, in the same shape.
-    for (minute, kind, campaign, channel, count) in
-        edges(db, from, to, first, end, dims, group_by).await?
-    {
-        rows.push((
-            minute.div_euclid(bucket_minutes),
-            kind,
-            campaign,
-            channel,
-            count,
-        ));
     }
     for (b, kind, campaign, channel, count) in rows {
         // With a type filter every row read is that type's; grouped by type without one,
@@ -235,18 +233,18 @@ fn minute_start(minute: i64) -> DateTime<Utc> {
 }
 
 /// The publications matching `dims` in `[from, to)` outside the whole minutes `[first, end)`,
-/// counted like `assignment_counts` rows: (minute, voucher type or `""`, campaign, channel,
-/// count), typed rows only when `typed` and no type filter (under one, the rows carry it).
-/// Each edge lies inside one minute and is its own index range; all in one statement.
-async fn edges(
-    db: &DatabaseConnection,
+/// counted like `assignment_counts` rows: (bucket, voucher type or `""`, campaign, channel,
+/// count), typed rows only when grouped by type without a type filter (under one, the rows
+/// carry it). Each edge lies inside one minute and is its own index range.
+fn edges(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     first: i64,
     end: i64,
+    bucket_minutes: i64,
     dims: &Dims,
     group_by: &BTreeSet<Dimension>,
-) -> Result<Vec<(i64, String, String, String, i64)>, DbErr> {
+) -> Vec<SelectStatement> {
     use publication::Column as P;
     let typed = group_by.contains(&Dimension::VoucherType);
     let mut ranges = vec![];
@@ -291,7 +289,7 @@ async fn edges(
             dimension(Dimension::Channel, P::Channel),
         );
         let mut read = Query::select();
-        read.expr(Expr::val(minute_of(lo)));
+        read.expr(Expr::val(minute_of(lo).div_euclid(bucket_minutes)));
         match by_type {
             true => {
                 let kind = Expr::col((voucher::Entity, voucher::Column::VoucherType));
@@ -338,26 +336,10 @@ async fn edges(
         read
     };
     let typed = typed && dims.voucher_type.is_none();
-    let mut branches = ranges.iter().flat_map(|range| {
+    let branches = ranges.iter().flat_map(|range| {
         std::iter::once(branch(*range, false)).chain(typed.then(|| branch(*range, true)))
     });
-    let Some(mut read) = branches.next() else {
-        return Ok(vec![]);
-    };
-    for other in branches {
-        read.union(UnionType::All, other);
-    }
-    let mut out = vec![];
-    for row in db.query_all(&read).await? {
-        out.push((
-            row.try_get_by_index(0)?,
-            row.try_get_by_index(1)?,
-            row.try_get_by_index(2)?,
-            row.try_get_by_index(3)?,
-            row.try_get_by_index(4)?,
-        ));
-    }
-    Ok(out)
+    branches.collect()
 }
 
 /// The dimensions of `filter` when it is made only of what the counts are kept by (campaign,

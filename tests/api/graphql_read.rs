@@ -623,11 +623,11 @@ async fn dashboard_documents_run_in_fixed_statements(backend: Backend) {
                 json!({"id": "cust_1", "first": 12, "after": null, "withLatest": true}),
             ],
         ),
-        // Four assignmentStats, two statements each, and a third for the campaigns' names in
-        // each of the two per campaign (one when both fields' names are batched together).
+        // Four assignmentStats, one statement each, and the campaigns' names for the two per
+        // campaign (one lookup when both fields' names are batched together, else two).
         (
             "STATS",
-            10,
+            6,
             vec![json!({"hour": hour, "day": day, "now": now})],
         ),
     ];
