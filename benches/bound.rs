@@ -9,12 +9,12 @@
 //! (benches/ingest_bound.sh runs it beside the gateway and prints the ratio).
 
 use entity::{
-    assignment_count, campaign, category, customer, publication, publication_voucher, voucher,
-    voucher_category, webhook_event,
+    campaign, category, customer, publication, publication_voucher, voucher, voucher_category,
+    webhook_event,
 };
 use pubgate::domain::{envelope::Envelope, normalise};
 use pubgate::simulate::Generator;
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ConnectionTrait, DbErr, EntityTrait, IdenStatic, IntoActiveModel, Iterable, TransactionTrait,
 };
@@ -235,74 +235,30 @@ async fn write_batch(db: &sea_orm::DatabaseConnection, batch: &[Ready]) -> Resul
         ],
     )
     .await?;
-    // The assignment counts the gateway keeps: one row per minute, type ("" for every type),
-    // campaign and channel, added to (the generator's publications are all new).
-    let mut counts: HashMap<(i64, i64, String, String, String), i64> = HashMap::new();
+    // The assignment counts the gateway keeps, added to in one statement (the generator's
+    // publications are all new).
+    let mut counts = pubgate::store::stats::Change::default();
     for r in all() {
         let Some(facts) = r.rows.publication.as_ref() else {
             continue;
         };
         let p = &facts.row;
-        let minute = pubgate::store::stats::minute(p.created_at);
-        let (campaign, channel) = (
-            p.campaign_id.clone().unwrap_or_default(),
-            p.channel.clone().unwrap_or_default(),
-        );
-        let mut kinds: Vec<String> = r
+        let types = r
             .rows
             .vouchers
             .iter()
             .filter(|v| facts.voucher_ids.contains(&v.row.id))
             .map(|v| v.row.voucher_type.clone())
             .collect();
-        kinds.sort();
-        kinds.dedup();
-        for kind in std::iter::once(String::new()).chain(kinds) {
-            for width in pubgate::store::stats::WIDTHS {
-                let start = minute.div_euclid(width) * width;
-                *counts
-                    .entry((
-                        width,
-                        start,
-                        kind.clone(),
-                        campaign.clone(),
-                        channel.clone(),
-                    ))
-                    .or_default() += 1;
-            }
-        }
-    }
-    if !counts.is_empty() {
-        use assignment_count::Column as A;
-        let mut on_conflict = OnConflict::columns([
-            A::Width,
-            A::Minute,
-            A::VoucherType,
-            A::CampaignId,
-            A::Channel,
-        ]);
-        on_conflict.value(
-            A::Count,
-            Expr::col((assignment_count::Entity, A::Count))
-                .add(Expr::col((Alias::new("excluded"), A::Count))),
+        counts.add(
+            1,
+            p.created_at,
+            p.campaign_id.as_deref(),
+            p.channel.as_deref(),
+            &types,
         );
-        assignment_count::Entity::insert_many(counts.into_iter().map(
-            |((width, minute, voucher_type, campaign_id, channel), count)| {
-                assignment_count::Model {
-                    width: width as i32,
-                    minute,
-                    voucher_type,
-                    campaign_id,
-                    channel,
-                    count,
-                }
-                .into_active_model()
-            },
-        ))
-        .on_conflict(on_conflict)
-        .exec_without_returning(&txn)
-        .await?;
     }
+    counts.write(&txn).await?;
     txn.commit().await
 }
 

@@ -4,9 +4,9 @@
 //! of statements does not grow with the number of publications.
 
 use super::publications::PublicationFilter;
-pub use super::write::counts::WIDTHS;
 pub use super::write::counts::minute_of as minute;
 use super::write::counts::minute_of;
+pub use super::write::counts::{Change, WIDTHS};
 use chrono::{DateTime, Duration, Utc};
 use entity::{assignment_count, publication, publication_voucher, voucher};
 use sea_orm::sea_query::{

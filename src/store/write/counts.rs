@@ -26,14 +26,15 @@ type Key = (i64, i64, String, String, String);
 
 /// What a batch changes in the counts: known before its rows are written, completed after.
 #[derive(Debug, Default)]
-pub(super) struct Change {
+pub struct Change {
     deltas: HashMap<Key, i64>,
     /// Stored publications whose contribution is read again once the rows are written.
     restated: Vec<String>,
 }
 
 impl Change {
-    fn add(
+    /// Counts one publication (`sign` 1) or takes it back (-1) in every span it falls in.
+    pub fn add(
         &mut self,
         sign: i64,
         created_at: DateTime<Utc>,
@@ -151,45 +152,52 @@ pub(super) async fn after_write<C: ConnectionTrait>(
             &types,
         );
     }
-    let rows: Vec<assignment_count::ActiveModel> = change
-        .deltas
-        .into_iter()
-        .filter(|(_, delta)| *delta != 0)
-        .map(
-            |((width, minute, voucher_type, campaign_id, channel), count)| {
-                assignment_count::Model {
-                    width: width as i32,
-                    minute,
-                    voucher_type,
-                    campaign_id,
-                    channel,
-                    count,
-                }
-                .into_active_model()
-            },
-        )
-        .collect();
-    if rows.is_empty() {
-        return Ok(());
+    change.write(txn).await
+}
+
+impl Change {
+    /// Adds the change to the stored counts, in one statement.
+    pub async fn write<C: ConnectionTrait>(self, txn: &C) -> Result<(), DbErr> {
+        let rows: Vec<assignment_count::ActiveModel> = self
+            .deltas
+            .into_iter()
+            .filter(|(_, delta)| *delta != 0)
+            .map(
+                |((width, minute, voucher_type, campaign_id, channel), count)| {
+                    assignment_count::Model {
+                        width: width as i32,
+                        minute,
+                        voucher_type,
+                        campaign_id,
+                        channel,
+                        count,
+                    }
+                    .into_active_model()
+                },
+            )
+            .collect();
+        if rows.is_empty() {
+            return Ok(());
+        }
+        use assignment_count::Column as A;
+        let mut on_conflict = OnConflict::columns([
+            A::Width,
+            A::Minute,
+            A::VoucherType,
+            A::CampaignId,
+            A::Channel,
+        ]);
+        on_conflict.value(
+            A::Count,
+            Expr::col((assignment_count::Entity, A::Count))
+                .add(Expr::col((Alias::new("excluded"), A::Count))),
+        );
+        assignment_count::Entity::insert_many(rows)
+            .on_conflict(on_conflict)
+            .exec_without_returning(txn)
+            .await?;
+        Ok(())
     }
-    use assignment_count::Column as A;
-    let mut on_conflict = OnConflict::columns([
-        A::Width,
-        A::Minute,
-        A::VoucherType,
-        A::CampaignId,
-        A::Channel,
-    ]);
-    on_conflict.value(
-        A::Count,
-        Expr::col((assignment_count::Entity, A::Count))
-            .add(Expr::col((Alias::new("excluded"), A::Count))),
-    );
-    assignment_count::Entity::insert_many(rows)
-        .on_conflict(on_conflict)
-        .exec_without_returning(txn)
-        .await?;
-    Ok(())
 }
 
 /// Each of the stored publications `ids` as counted: created_at, campaign, channel and the
