@@ -1,17 +1,16 @@
-//! Exact assignment counts from `assignment_counts` (whole minutes) and `publications` (the
-//! partial minutes at a range's edges): the analytics series and the `totalCount` of
+//! Exact assignment counts from `assignment_counts` (a range's whole days, hours and minutes)
+//! and `publications` (the partial minutes at its edges): the analytics series and the `totalCount` of
 //! publications filtered only by campaign, voucher type, channel and creation time. The number
 //! of statements does not grow with the number of publications.
 
 use super::publications::PublicationFilter;
-pub use super::write::counts::minute_of as minute;
-use super::write::counts::minute_of;
-pub use super::write::counts::{Change, WIDTHS};
+use super::write::counts::join_vouchers;
+pub use super::write::counts::{Change, WIDTHS, minute_of};
 use chrono::{DateTime, Duration, Utc};
-use entity::{assignment_count, publication, publication_voucher, voucher};
+use entity::{assignment_count, publication, voucher};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, Query, QueryStatementBuilder, SelectStatement,
-    UnionType,
+    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Query, QueryStatementBuilder,
+    SelectStatement, UnionType,
 };
 use sea_orm::{Condition, ConnectionTrait, DatabaseConnection, DbErr};
 use std::collections::{BTreeMap, BTreeSet};
@@ -308,22 +307,8 @@ fn edges(
             read.expr(Func::cast_as(
                 Func::count_distinct(Expr::col((publication::Entity, P::Id))),
                 Alias::new("BIGINT"),
-            ))
-            .inner_join(
-                publication_voucher::Entity,
-                Expr::col((
-                    publication_voucher::Entity,
-                    publication_voucher::Column::PublicationId,
-                ))
-                .equals((publication::Entity, P::Id)),
-            )
-            .inner_join(
-                voucher::Entity,
-                Expr::col((voucher::Entity, voucher::Column::Id)).equals((
-                    publication_voucher::Entity,
-                    publication_voucher::Column::VoucherId,
-                )),
-            );
+            ));
+            join_vouchers(&mut read, JoinType::InnerJoin);
         } else {
             read.expr(Func::cast_as(
                 Func::count(Expr::col(Asterisk)),
@@ -394,9 +379,6 @@ pub async fn count(
     if let Some(channel) = &dims.channel {
         minutes.and_where(Expr::col(A::Channel).eq(channel.as_str()));
     }
-    // The edges: after `created_after` up to the first whole minute, and from the end of the
-    // last whole minute up to `created_before` (with no whole minute in the range, the
-    // publications are counted directly over the range).
     let created = || Expr::col((publication::Entity, publication::Column::CreatedAt));
     let counted = |range: Condition| {
         let within = PublicationFilter {
@@ -412,12 +394,13 @@ pub async fn count(
             .to_owned()
     };
     if first >= end {
-        // No whole minute in the range: count it directly (it is under two minutes long).
-        let mut read = Query::select();
-        read.expr(Func::count(Expr::col(Asterisk)))
-            .from(publication::Entity)
-            .cond_where(filter.condition());
-        return single(db, read).await;
+        // No whole minute in the range (it is under two minutes long): count it directly.
+        let all = counted(filter.condition());
+        let n: i64 = match db.query_one(&all).await? {
+            Some(row) => row.try_get_by_index(0)?,
+            None => 0,
+        };
+        return Ok(u64::try_from(n).unwrap_or(0));
     }
     // The edges, each its own index range: after `created_after` up to the first whole
     // minute, and from the end of the last whole minute up to `created_before`.
@@ -456,14 +439,6 @@ pub async fn count(
         }
     }
     Ok(u64::try_from(total).unwrap_or(0))
-}
-
-async fn single(db: &DatabaseConnection, read: SelectStatement) -> Result<u64, DbErr> {
-    let n: i64 = match db.query_one(&read).await? {
-        Some(row) => row.try_get_by_index(0)?,
-        None => 0,
-    };
-    Ok(u64::try_from(n).unwrap_or(0))
 }
 
 #[cfg(test)]

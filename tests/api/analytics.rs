@@ -358,14 +358,9 @@ async fn counts_equal_the_publications_for_random_ranges_and_groupings(backend: 
         direct_filter["customerId"] = json!("cust_1");
         direct_filter["createdAfter"] = json!(stamp(from - Duration::microseconds(1)));
         direct_filter["createdBefore"] = json!(stamp(to));
-        let direct = app
-            .graphql(
-                "query($f: PublicationFilter) { publications(first: 0, filter: $f) { totalCount } }",
-                json!({"f": direct_filter}),
-            )
-            .await;
+        let direct = total_count(&app, &direct_filter).await;
         assert_eq!(
-            direct["data"]["publications"]["totalCount"],
+            direct,
             json!(model.matching(from, to, &filter).len()),
             "COUNT(*) and the model, case {case} of seed {seed}: {direct_filter}"
         );
@@ -400,17 +395,12 @@ async fn counts_equal_the_publications_for_random_ranges_and_groupings(backend: 
         let mut list_filter = filter.clone();
         list_filter["createdAfter"] = json!(stamp(from));
         list_filter["createdBefore"] = json!(stamp(to));
-        let counted = app
-            .graphql(
-                "query($f: PublicationFilter) { publications(first: 0, filter: $f) { totalCount } }",
-                json!({"f": list_filter}),
-            )
-            .await;
+        let counted = total_count(&app, &list_filter).await;
         let strictly_after = model
             .matching(from + Duration::microseconds(1), to, &filter)
             .len();
         assert_eq!(
-            counted["data"]["publications"]["totalCount"],
+            counted,
             json!(strictly_after),
             "totalCount, case {case} of seed {seed}: {list_filter}"
         );
@@ -421,22 +411,13 @@ async fn counts_equal_the_publications_for_random_ranges_and_groupings(backend: 
         json!({"voucherType": "GIFT_VOUCHER"}),
         json!({"campaignId": "camp_a", "channel": "API"}),
     ] {
-        let counted = app
-            .graphql(
-                "query($f: PublicationFilter) { publications(first: 0, filter: $f) { totalCount } }",
-                json!({"f": filter}),
-            )
-            .await;
+        let counted = total_count(&app, &filter).await;
         let far = Utc
             .with_ymd_and_hms(2100, 1, 1, 0, 0, 0)
             .single()
             .expect("far");
         let want = model.matching(DateTime::UNIX_EPOCH, far, &filter).len();
-        assert_eq!(
-            counted["data"]["publications"]["totalCount"],
-            json!(want),
-            "{filter}"
-        );
+        assert_eq!(counted, json!(want), "{filter}");
     }
     // The statements of a grouped answer do not grow with the publications.
     let (from, to) = (base, base + Duration::days(3) + Duration::seconds(7));
@@ -458,6 +439,17 @@ async fn counts_equal_the_publications_for_random_ranges_and_groupings(backend: 
         kept,
         "the fill equals the counts kept at ingest"
     );
+}
+
+/// `totalCount` of the publications matching `filter`.
+async fn total_count(app: &TestApp, filter: &Value) -> Value {
+    let answer = app
+        .graphql(
+            "query($f: PublicationFilter) { publications(first: 0, filter: $f) { totalCount } }",
+            json!({"f": filter}),
+        )
+        .await;
+    answer["data"]["publications"]["totalCount"].clone()
 }
 
 /// The non-zero rows of `assignment_counts`.

@@ -8,7 +8,7 @@ use crate::graphql::loaders::Lookup;
 use crate::graphql::scalars::DateTime;
 use crate::store::stats::{self, Dimension, Dims, GroupKey};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most buckets one answer may hold, over the series and every group.
@@ -141,8 +141,8 @@ pub async fn assignment_stats(
         ));
     }
     let width = bucket.minutes();
-    let first = stats_minute(from).div_euclid(width);
-    let last = stats_minute(to - Duration::nanoseconds(1)).div_euclid(width);
+    let first = stats::minute_of(from).div_euclid(width);
+    let last = stats::minute_of(to - Duration::nanoseconds(1)).div_euclid(width);
     let count = last - first + 1;
     if count > MAX_BUCKETS {
         return Err(too_many(count, bucket));
@@ -193,10 +193,6 @@ pub async fn assignment_stats(
         buckets: dense(&series.total),
         groups,
     })
-}
-
-fn stats_minute(at: chrono::DateTime<Utc>) -> i64 {
-    stats::minute(at)
 }
 
 fn too_many(count: i64, bucket: StatsBucket) -> ApiError {

@@ -8,7 +8,7 @@
 use super::replay::After;
 use chrono::{DateTime, Utc};
 use entity::{assignment_count, publication, publication_voucher, voucher};
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict, Query};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, OnConflict, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, IntoActiveModel};
 use std::collections::{BTreeSet, HashMap};
 
@@ -200,54 +200,54 @@ impl Change {
     }
 }
 
+/// A publication as counted: created_at, campaign, channel and the distinct types of its
+/// vouchers that have rows.
+type Counted = (
+    DateTime<Utc>,
+    Option<String>,
+    Option<String>,
+    BTreeSet<String>,
+);
+
+/// Joins a select from `publications` with each of its vouchers' rows (through
+/// `publication_vouchers`), for their types.
+pub(in crate::store) fn join_vouchers(read: &mut SelectStatement, join: JoinType) {
+    read.join(
+        join,
+        publication_voucher::Entity,
+        Expr::col((
+            publication_voucher::Entity,
+            publication_voucher::Column::PublicationId,
+        ))
+        .equals((publication::Entity, publication::Column::Id)),
+    )
+    .join(
+        join,
+        voucher::Entity,
+        Expr::col((voucher::Entity, voucher::Column::Id)).equals((
+            publication_voucher::Entity,
+            publication_voucher::Column::VoucherId,
+        )),
+    );
+}
+
 /// Each of the stored publications `ids` as counted: created_at, campaign, channel and the
 /// distinct types of its vouchers that have rows.
-async fn contributions<C: ConnectionTrait>(
-    txn: &C,
-    ids: &[String],
-) -> Result<
-    Vec<(
-        DateTime<Utc>,
-        Option<String>,
-        Option<String>,
-        BTreeSet<String>,
-    )>,
-    DbErr,
-> {
+async fn contributions<C: ConnectionTrait>(txn: &C, ids: &[String]) -> Result<Vec<Counted>, DbErr> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
     use publication::Column as P;
-    let read = Query::select()
+    let mut read = Query::select()
         .column((publication::Entity, P::Id))
         .column((publication::Entity, P::CreatedAt))
         .column((publication::Entity, P::CampaignId))
         .column((publication::Entity, P::Channel))
         .column((voucher::Entity, voucher::Column::VoucherType))
         .from(publication::Entity)
-        .left_join(
-            publication_voucher::Entity,
-            Expr::col((
-                publication_voucher::Entity,
-                publication_voucher::Column::PublicationId,
-            ))
-            .equals((publication::Entity, P::Id)),
-        )
-        .left_join(
-            voucher::Entity,
-            Expr::col((voucher::Entity, voucher::Column::Id)).equals((
-                publication_voucher::Entity,
-                publication_voucher::Column::VoucherId,
-            )),
-        )
-        .and_where(Expr::col((publication::Entity, P::Id)).is_in(ids.to_vec()))
         .to_owned();
-    type Counted = (
-        DateTime<Utc>,
-        Option<String>,
-        Option<String>,
-        BTreeSet<String>,
-    );
+    join_vouchers(&mut read, JoinType::LeftJoin);
+    read.and_where(Expr::col((publication::Entity, P::Id)).is_in(ids.to_vec()));
     let mut by_id: HashMap<String, Counted> = HashMap::new();
     for row in txn.query_all(&read).await? {
         let id: String = row.try_get_by_index(0)?;
