@@ -1,6 +1,10 @@
 //! The command line: `serve`, `schema`, `migrate`, `simulate`. Every serve flag has an env var.
 
-use crate::{App, Config, config::LogFormat, simulate};
+use crate::{
+    App, Config,
+    config::{LogColor, LogFormat},
+    simulate,
+};
 use clap::{Parser, Subcommand, ValueEnum};
 use migration::{Migrator, MigratorTrait};
 use std::{net::SocketAddr, time::Duration};
@@ -22,6 +26,15 @@ pub struct Cli {
         default_value = "text"
     )]
     pub log_format: LogFormat,
+    /// Colours in text log lines: `auto` only when stderr is a terminal (and `NO_COLOR` is unset).
+    #[arg(
+        long,
+        global = true,
+        env = "PUBGATE_LOG_COLOR",
+        value_enum,
+        default_value = "auto"
+    )]
+    pub log_color: LogColor,
 }
 
 /// What to do.
@@ -135,6 +148,13 @@ pub struct ServeArgs {
     /// Resolve references one field at a time, without look-ahead (for tests and benchmarks).
     #[arg(long, hide = true)]
     pub plain_execution: bool,
+    /// A JSON manifest `{ "<sha256 hex>": "<document>" }` (graphql-codegen's persisted
+    /// documents) of documents requests may name by `documentId: "sha256:<hex>"`.
+    #[arg(long, env = "PUBGATE_TRUSTED_DOCUMENTS", value_name = "FILE")]
+    pub trusted_documents: Option<std::path::PathBuf>,
+    /// Run only the documents in --trusted-documents; refuse any other (FORBIDDEN).
+    #[arg(long, env = "PUBGATE_ONLY_TRUSTED_DOCUMENTS")]
+    pub only_trusted_documents: bool,
 }
 
 /// Where the store lives.
@@ -163,9 +183,13 @@ pub enum MigrateAction {
 }
 
 impl ServeArgs {
-    /// The validated-later configuration these flags describe.
-    pub fn config(&self) -> Config {
-        Config {
+    /// The validated-later configuration these flags describe, with the trusted documents read.
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let trusted_documents = match &self.trusted_documents {
+            Some(path) => crate::graphql::persisted::read_manifest(path)?,
+            None => Default::default(),
+        };
+        Ok(Config {
             webhook_secrets: self.webhook_secrets.clone(),
             api_tokens: self.api_tokens.clone(),
             allow_unsigned_webhooks: self.allow_unsigned_webhooks,
@@ -188,8 +212,10 @@ impl ServeArgs {
             ingest_one_by_one: self.ingest_one_by_one,
             plain_execution: self.plain_execution,
             query_cache_bytes: self.query_cache_bytes,
+            trusted_documents: trusted_documents.into(),
+            only_trusted_documents: self.only_trusted_documents,
             ..Config::new(self.listen, self.database.database_url.clone())
-        }
+        })
     }
 }
 
@@ -214,7 +240,7 @@ fn listen_address(text: &str) -> Result<SocketAddr, String> {
 /// Runs one command to completion.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args.config()).await,
+        Command::Serve(args) => serve(args.config()?).await,
         Command::Schema => {
             print!("{}", crate::graphql::sdl());
             Ok(())

@@ -9,6 +9,34 @@ pub enum LogFormat {
     Json,
 }
 
+/// Trusted documents: document text by the lowercase hex SHA-256 of that text.
+pub type Manifest = std::collections::HashMap<String, std::sync::Arc<str>>;
+
+/// When text log lines carry ANSI colours.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogColor {
+    /// Only when stderr is a terminal and `NO_COLOR` is not set (not into journald, a pipe or
+    /// a file, where escape codes are noise).
+    Auto,
+    Always,
+    Never,
+}
+
+impl LogColor {
+    /// Whether lines written to stderr get colours.
+    pub fn enabled(self) -> bool {
+        use std::io::IsTerminal;
+        match self {
+            LogColor::Always => true,
+            LogColor::Never => false,
+            LogColor::Auto => {
+                std::io::stderr().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+}
+
 /// Everything `pubgate serve` needs.
 #[derive(Clone)]
 pub struct Config {
@@ -58,6 +86,10 @@ pub struct Config {
     /// hidden `--plain-execution`: the differential test compares both paths' answers, and
     /// benchmarks measure what look-ahead gains).
     pub plain_execution: bool,
+    /// Documents a request may name by hash (`--trusted-documents FILE`).
+    pub trusted_documents: std::sync::Arc<Manifest>,
+    /// Run no document but the trusted ones.
+    pub only_trusted_documents: bool,
 }
 
 impl Config {
@@ -88,6 +120,8 @@ impl Config {
             ingest_one_by_one: false,
             plain_execution: false,
             query_cache_bytes: 32 * 1024 * 1024,
+            trusted_documents: Default::default(),
+            only_trusted_documents: false,
         }
     }
 
@@ -113,6 +147,13 @@ impl Config {
         }
         if self.request_timeout.is_zero() {
             return Err("--request-timeout-secs must be at least 1".into());
+        }
+        if self.only_trusted_documents && self.trusted_documents.is_empty() {
+            return Err(
+                "--only-trusted-documents needs the documents: --trusted-documents FILE \
+                 (PUBGATE_TRUSTED_DOCUMENTS) with at least one"
+                    .into(),
+            );
         }
         for origin in &self.cors_origins {
             let host = origin
@@ -225,6 +266,8 @@ impl fmt::Debug for Config {
             .field("ingest_one_by_one", &self.ingest_one_by_one)
             .field("plain_execution", &self.plain_execution)
             .field("query_cache_bytes", &self.query_cache_bytes)
+            .field("trusted_documents", &self.trusted_documents.len())
+            .field("only_trusted_documents", &self.only_trusted_documents)
             .finish()
     }
 }

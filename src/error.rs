@@ -89,6 +89,9 @@ pub enum ApiError {
     TooManySubscriptions(String),
     /// The database was replaced or restored under a live subscription.
     DatabaseChanged,
+    /// A document named by a hash this instance does not know (the client sends it again with
+    /// the document; Apollo's clients match the message).
+    PersistedQueryNotFound,
     Internal,
 }
 
@@ -98,15 +101,29 @@ impl ApiError {
         ApiError::BadUserInput(message.into())
     }
 
+    /// The error as it is sent, for a request refused before execution: no `locations`
+    /// (the spec's positions start at 1:1; there is no position in the document to name).
+    pub fn into_server_error(self) -> async_graphql::ServerError {
+        let mut error =
+            async_graphql::Error::from(self).into_server_error(async_graphql::Pos::default());
+        error.locations.clear();
+        error
+    }
+
     /// A GraphQL-shaped HTTP answer (`{"errors": [...]}` with `extensions.code`) with `status`,
     /// for a request refused before execution.
     pub fn response_with(status: StatusCode, error: ApiError) -> Response {
-        let error: async_graphql::Error = error.into();
-        let body = async_graphql::Response::from_errors(vec![
-            error.into_server_error(async_graphql::Pos::default()),
-        ]);
-        let mut response =
-            (status, async_graphql_axum::GraphQLResponse::from(body)).into_response();
+        // No `data` entry: nothing was executed (GraphQL spec, "Response Format").
+        let body = json!({"errors": [error.into_server_error()]});
+        let mut response = (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/graphql-response+json"),
+            )],
+            body.to_string(),
+        )
+            .into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
             retry_later(&mut response);
         }
@@ -153,6 +170,11 @@ impl From<ApiError> for async_graphql::Error {
                  so positions given out before mean nothing now; start again from a fresh page, \
                  without `after`"
                     .into(),
+                None,
+            ),
+            ApiError::PersistedQueryNotFound => (
+                "PERSISTED_QUERY_NOT_FOUND",
+                "PersistedQueryNotFound".into(),
                 None,
             ),
             ApiError::Internal => ("INTERNAL", "internal error".into(), None),

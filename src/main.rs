@@ -5,7 +5,7 @@ use clap::Parser;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = pubgate::cli::Cli::parse();
-    pubgate::telemetry::init(cli.log_format);
+    pubgate::telemetry::init(cli.log_format, cli.log_color);
     match pubgate::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {

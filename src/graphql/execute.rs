@@ -58,8 +58,11 @@ pub(crate) fn execute_stream(
 }
 
 /// Gives every error an `extensions.code`: errors from parsing and validation (syntax, unknown
-/// fields, depth and complexity limits) are the client's and become `BAD_USER_INPUT`.
+/// fields, depth and complexity limits) are the client's and become `BAD_USER_INPUT`. An error
+/// repeated word for word is sent once (validation reports a mutation on a schema without
+/// mutations from two rules).
 pub(crate) fn with_codes(mut response: async_graphql::Response) -> async_graphql::Response {
+    response.errors.dedup();
     for error in &mut response.errors {
         let extensions = error.extensions.get_or_insert_with(Default::default);
         if extensions.get("code").is_none() {

@@ -44,11 +44,36 @@ pub fn prepare(
             None,
         ));
     }
-    let document = async_graphql::parser::parse_query(&request.query).map_err(ServerError::from)?;
+    let document = async_graphql::parser::parse_query(&request.query).map_err(syntax_error)?;
     check_fragments(&document).map_err(|message| ServerError::new(message, None))?;
     documents.put(&request.query, &document);
     request.set_parsed_query(document);
     checked(request, refuse_introspection)
+}
+
+/// A parse failure as one line ("expected name") at its position, instead of the parser's
+/// drawing of the line with a caret under it, which `locations` already say.
+fn syntax_error(error: async_graphql::parser::Error) -> ServerError {
+    let position = error.positions().next();
+    ServerError::new(syntax_message(&error), position)
+}
+
+/// The one-line description of a parse failure.
+pub fn syntax_message(error: &async_graphql::parser::Error) -> String {
+    match error {
+        async_graphql::parser::Error::Syntax { message, start, .. } => {
+            let expected = message
+                .lines()
+                .rev()
+                .find_map(|line| line.trim_start().strip_prefix("= "))
+                .unwrap_or("unexpected text");
+            format!(
+                "syntax error at line {}, column {}: {expected}",
+                start.line, start.column
+            )
+        }
+        other => other.to_string(),
+    }
 }
 
 /// The checks that depend on the server's settings, and the operation's kind, of a parsed

@@ -1,19 +1,21 @@
-//! `/graphql` over plain HTTP: GET and POST, GraphiQL for browsers, the query cache, and the
-//! hand-over to SSE (`Accept: text/event-stream`) or WebSocket (an upgrade).
+//! `/graphql` over plain HTTP, as the GraphQL-over-HTTP specification says: GET and POST, the
+//! answer's media type and status by the request's `Accept`, persisted documents, GraphiQL for
+//! browsers, the query cache, and the hand-over to SSE (an event stream accepted) or WebSocket
+//! (an upgrade).
 
-use super::execute::{execute, with_codes};
+use super::execute::{execute, is_failure, with_codes};
+use super::negotiate::{self, Accepted, Json};
 use super::{
     GraphqlState,
     auth::{authorised, foreign_origin, origin_allowed},
-    cache, instrument, loaders, sse, ws,
+    cache, guard, instrument, loaders, sse, ws,
 };
 use crate::error::ApiError;
 use crate::metrics::OperationKind;
 use async_graphql::http::GraphiQLSource;
-use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::{
-    extract::{FromRequest, FromRequestParts, Request, State, ws::WebSocketUpgrade},
-    http::{HeaderMap, Method, StatusCode, header},
+    extract::{FromRequestParts, Request, State, ws::WebSocketUpgrade},
+    http::{HeaderMap, HeaderValue, Method, StatusCode, header},
     response::{Html, IntoResponse, Response},
 };
 
@@ -34,38 +36,107 @@ pub(super) async fn graphql(State(state): State<GraphqlState>, request: Request)
         )
         .into_response();
     }
+    let accepted = negotiate::accepted(request.headers());
+    let json = accepted.json_or_default();
+    let mut response = respond(&state, request, accepted).await;
+    // Every JSON answer, errors included, in the type the client asked for.
+    let headers = response.headers_mut();
+    if json == Json::Legacy
+        && headers.get(header::CONTENT_TYPE).is_some_and(|v| {
+            v.as_bytes()
+                .starts_with(Json::GraphqlResponse.content_type().as_bytes())
+        })
+    {
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(Json::Legacy.content_type()),
+        );
+    }
+    // The answer depends on these; an HTTP cache must keep one per value.
+    headers.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Authorization"),
+    );
+    response
+}
+
+/// The answer to a GraphQL request over HTTP: a single result, or an event stream.
+async fn respond(state: &GraphqlState, request: Request, accepted: Accepted) -> Response {
     if !authorised(&state.config, request.headers()) {
         return ApiError::response_with(StatusCode::UNAUTHORIZED, ApiError::Unauthenticated);
     }
-    let streaming = accepts(request.headers(), "text/event-stream");
-    if streaming && !origin_allowed(&state.config, request.headers()) {
-        return foreign_origin();
+    if accepted.nothing() {
+        return ApiError::response_with(
+            StatusCode::NOT_ACCEPTABLE,
+            ApiError::bad_input(
+                "this endpoint answers application/graphql-response+json, application/json or \
+                 text/event-stream, and the Accept header allows none of them",
+            ),
+        );
     }
     let last_event_id = request
         .headers()
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let get_key = request.uri().query().map(|q| [b"G", q.as_bytes()].concat());
-    let parsed = if request.method() == Method::POST {
-        read_post(&state, request).await
+    let is_post = request.method() == Method::POST;
+    let origin_ok = origin_allowed(&state.config, request.headers());
+    let parsed = if is_post {
+        read_post(state, request).await
     } else {
-        <GraphQLRequest as FromRequest<GraphqlState>>::from_request(request, &state)
-            .await
-            .map(|r| (r.into_inner(), get_key.unwrap_or_default()))
-            .map_err(IntoResponse::into_response)
+        read_get(request.uri().query().unwrap_or_default()).map_err(|message| {
+            ApiError::response_with(StatusCode::BAD_REQUEST, ApiError::bad_input(message))
+        })
     };
-    match parsed {
-        Ok((req, _)) if streaming => sse::respond(state, req, last_event_id),
-        Ok((req, key)) => answer(&state, req, key).await,
-        Err(response) => response,
+    let (incoming, key) = match parsed {
+        Ok(parsed) => parsed,
+        Err(response) => return response,
+    };
+    let json = accepted.json_or_default();
+    let mut request = incoming.request;
+    if let Err(error) = state
+        .persisted
+        .resolve(&mut request, incoming.document_id.as_deref())
+    {
+        return reply(async_graphql::Response::from_errors(vec![error]), json);
     }
+    if request.query.trim().is_empty() {
+        let message = match is_post {
+            true => "the request has no `query` (nor a persisted document's hash)",
+            false => {
+                "GET /graphql needs a `query` parameter (or the hash of a persisted document); \
+                 open it in a browser for GraphiQL"
+            }
+        };
+        return ApiError::response_with(StatusCode::BAD_REQUEST, ApiError::bad_input(message));
+    }
+    // Both a stream and JSON acceptable (urql's default): a subscription streams, the rest
+    // get one result.
+    let subscription = accepted.may_stream()
+        && accepted.json.is_some()
+        && guard::prepare(
+            &mut request,
+            state.config.disable_introspection,
+            &state.documents,
+        ) == Ok(OperationKind::Subscription);
+    if accepted.stream(subscription) {
+        if !origin_ok {
+            return foreign_origin();
+        }
+        return sse::respond(state.clone(), request, last_event_id);
+    }
+    answer(state, request, key, json).await
 }
 
 /// Answers a query or mutation over plain HTTP, from the query cache when the committed head
 /// has not moved since the same request (same bytes) was answered, or from an identical request
 /// executing from the same head.
-async fn answer(state: &GraphqlState, request: async_graphql::Request, key: Vec<u8>) -> Response {
+async fn answer(
+    state: &GraphqlState,
+    request: async_graphql::Request,
+    key: Vec<u8>,
+    json: Json,
+) -> Response {
     use cache::Decision;
     let metrics = &state.metrics;
     // Read before executing: the answer is then at least as new as this head.
@@ -87,9 +158,9 @@ async fn answer(state: &GraphqlState, request: async_graphql::Request, key: Vec<
     let mut decision = lookup(&head);
     let flight = loop {
         match decision {
-            Decision::Hit(body) => return cached(state, body),
+            Decision::Hit(body) => return cached(state, body, json),
             Decision::Follow(rx) => match cache::follow(rx).await {
-                Some(body) => return cached(state, body),
+                Some(body) => return cached(state, body, json),
                 // The request executing for us went away without an answer (its client
                 // disconnected): look again, so that one of the waiting takes over.
                 None => decision = lookup(&head),
@@ -105,8 +176,8 @@ async fn answer(state: &GraphqlState, request: async_graphql::Request, key: Vec<
     let (response, kind) = execute(state, request).await;
     let response = with_codes(response);
     let plain = response.http_headers.is_empty() && response.cache_control.value().is_none();
-    let Some(flight) = flight.filter(|_| plain) else {
-        return GraphQLResponse::from(response).into_response();
+    let Some(flight) = flight.filter(|_| plain && !request_error(&response)) else {
+        return reply(response, json);
     };
     let body = axum::body::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
     if kind == OperationKind::Query && response.is_ok() {
@@ -115,36 +186,102 @@ async fn answer(state: &GraphqlState, request: async_graphql::Request, key: Vec<
         // Errors are not kept, but those already waiting get the same answer.
         flight.share(body.clone());
     }
-    json_response(body)
+    json_response(body, json)
+}
+
+/// Whether `response` is a request error: the operation was refused before it ran (parse,
+/// validation, the document checks, a persisted document not found), so there is no data, and
+/// no error has a path into it.
+fn request_error(response: &async_graphql::Response) -> bool {
+    is_failure(response) && response.errors.iter().all(|e| e.path.is_empty())
+}
+
+/// A single result as the GraphQL-over-HTTP specification says to send it in `json`: a request
+/// error has no `data` entry, and is 4xx as `application/graphql-response+json` (a response
+/// without `data` MUST be; 403 for a document `--only-trusted-documents` refuses, else 400) but
+/// 200 as `application/json` (whose clients read errors from 200s only). Apollo's and urql's
+/// persisted-query links read `PersistedQueryNotFound` from a 400 too, and resend the document.
+fn reply(response: async_graphql::Response, json: Json) -> Response {
+    let refused = request_error(&response);
+    let has_code = |code: &str| {
+        response.errors.iter().any(|e| {
+            e.extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .is_some_and(|c| *c == async_graphql::Value::from(code))
+        })
+    };
+    let status = if !refused || json == Json::Legacy {
+        StatusCode::OK
+    } else if has_code("FORBIDDEN") {
+        StatusCode::FORBIDDEN
+    } else {
+        StatusCode::BAD_REQUEST
+    };
+    let body = if refused {
+        serde_json::to_vec(&serde_json::json!({ "errors": response.errors }))
+    } else {
+        serde_json::to_vec(&response)
+    };
+    let mut answer = json_response(body.unwrap_or_default().into(), json);
+    *answer.status_mut() = status;
+    answer.headers_mut().extend(response.http_headers);
+    answer
 }
 
 /// An answer computed for an identical request at the same head.
-fn cached(state: &GraphqlState, body: axum::body::Bytes) -> Response {
+fn cached(state: &GraphqlState, body: axum::body::Bytes, json: Json) -> Response {
     let mut timing = instrument::Timing::start(state.metrics.clone());
     timing.kind = OperationKind::Query;
     state.metrics.query_cache_hits.increment(1);
-    json_response(body)
+    json_response(body, json)
 }
 
-/// A successful GraphQL response body, as async-graphql-axum would send it.
-fn json_response(body: axum::body::Bytes) -> Response {
+/// A GraphQL response body sent as `json`.
+fn json_response(body: axum::body::Bytes, json: Json) -> Response {
     (
         [(
             header::CONTENT_TYPE,
-            axum::http::HeaderValue::from_static("application/graphql-response+json"),
+            HeaderValue::from_static(json.content_type()),
         )],
         body,
     )
         .into_response()
 }
 
-/// A POSTed GraphQL request and its cache key (its bytes). The body is read under
-/// `--max-body-bytes` (413 past it, with or without `Content-Length`), as JSON.
+/// A GraphQL request as it arrived: the request, and the persisted document it names by
+/// `documentId`, if any (async-graphql's request has no field for it).
+struct Incoming {
+    request: async_graphql::Request,
+    document_id: Option<String>,
+}
+
+/// A POSTed GraphQL request and its cache key (its bytes). The body must be JSON
+/// (`Content-Type: application/json`; any other type, or none, is 415: a form a foreign page
+/// posts cannot be one) and is read under `--max-body-bytes` (413 past it, with or without
+/// `Content-Length`).
 async fn read_post(
     state: &GraphqlState,
     request: Request,
-) -> Result<(async_graphql::Request, Vec<u8>), Response> {
+) -> Result<(Incoming, Vec<u8>), Response> {
     let (parts, body) = request.into_parts();
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    if !is_json(content_type) {
+        let message = match content_type {
+            "" => "a POST to /graphql needs `Content-Type: application/json`".to_owned(),
+            other => format!(
+                "a POST to /graphql is JSON (`Content-Type: application/json`), not {other:?}"
+            ),
+        };
+        return Err(ApiError::response_with(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::bad_input(message),
+        ));
+    }
     let bytes = crate::body::read(body, &parts.headers, state.config.max_body_bytes)
         .await
         .map_err(|e| match e {
@@ -156,39 +293,87 @@ async fn read_post(
             ),
             other => other.into_response(),
         })?;
-    let batch: async_graphql::BatchRequest = serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::response_with(
-            StatusCode::BAD_REQUEST,
-            ApiError::bad_input(format!(
-                "the body is not a GraphQL request (JSON with a `query`): {e}"
-            )),
-        )
-    })?;
-    let request = batch.into_single().map_err(|_| {
-        ApiError::response_with(
-            StatusCode::BAD_REQUEST,
-            ApiError::bad_input("batched requests are not supported; send one operation"),
-        )
-    })?;
-    if request.query.trim().is_empty() {
-        return Err(ApiError::response_with(
-            StatusCode::BAD_REQUEST,
-            ApiError::bad_input("the request has no `query`"),
+    let refuse = |message: String| {
+        ApiError::response_with(StatusCode::BAD_REQUEST, ApiError::bad_input(message))
+    };
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(refuse(
+            "batched requests are not supported; send one operation".into(),
         ));
     }
-    Ok((request, [b"P", &bytes[..]].concat()))
+    let request: async_graphql::Request = serde_json::from_slice(&bytes).map_err(|e| {
+        refuse(format!(
+            "the body is not a GraphQL request (JSON with a `query`): {e}"
+        ))
+    })?;
+    #[derive(serde::Deserialize)]
+    struct Named {
+        #[serde(rename = "documentId")]
+        document_id: Option<String>,
+    }
+    let named: Named = serde_json::from_slice(&bytes)
+        .map_err(|e| refuse(format!("`documentId` must be a string: {e}")))?;
+    let incoming = Incoming {
+        request,
+        document_id: named.document_id,
+    };
+    Ok((incoming, [b"P", &bytes[..]].concat()))
 }
 
-fn accepts(headers: &HeaderMap, media: &str) -> bool {
-    headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.contains(media))
+/// A GET request's parameters (`query`, `operationName`, `variables` and `extensions` as
+/// URL-encoded JSON, `documentId`) and its cache key (the query string), or what is wrong.
+fn read_get(query: &str) -> Result<(Incoming, Vec<u8>), String> {
+    #[derive(serde::Deserialize)]
+    struct Params {
+        #[serde(default)]
+        query: String,
+        #[serde(rename = "operationName")]
+        operation_name: Option<String>,
+        variables: Option<String>,
+        extensions: Option<String>,
+        #[serde(rename = "documentId")]
+        document_id: Option<String>,
+    }
+    let params: Params = serde_urlencoded::from_str(query)
+        .map_err(|e| format!("the query string is not a GraphQL request: {e}"))?;
+    let mut request = async_graphql::Request::new(params.query);
+    request.operation_name = params.operation_name.filter(|n| !n.is_empty());
+    if let Some(variables) = params.variables.filter(|v| !v.is_empty()) {
+        request.variables = serde_json::from_str(&variables)
+            .map_err(|e| format!("`variables` must be a JSON object, URL-encoded: {e}"))?;
+    }
+    if let Some(extensions) = params.extensions.filter(|v| !v.is_empty()) {
+        request.extensions = serde_json::from_str(&extensions)
+            .map_err(|e| format!("`extensions` must be a JSON object, URL-encoded: {e}"))?;
+    }
+    let incoming = Incoming {
+        request,
+        document_id: params.document_id,
+    };
+    Ok((incoming, [b"G", query.as_bytes()].concat()))
 }
 
-/// A browser asking for the page, not a client sending a query.
+/// `application/json`, with or without parameters (a `charset` other than UTF-8 is not JSON).
+fn is_json(content_type: &str) -> bool {
+    let mut parts = content_type.split(';');
+    let essence = parts.next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        && parts.all(|p| match p.split_once('=') {
+            Some((name, value)) if name.trim().eq_ignore_ascii_case("charset") => {
+                value.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+            }
+            _ => true,
+        })
+}
+
+/// A browser asking for the page, not a client sending a request.
 fn wants_graphiql(headers: &HeaderMap, query: Option<&str>) -> bool {
-    let html = accepts(headers, "text/html");
-    let has_query = query.is_some_and(|q| q.split('&').any(|p| p.starts_with("query=")));
-    html && !has_query
+    let asks = query.is_some_and(|q| {
+        q.split('&').any(|p| {
+            ["query=", "extensions=", "documentId="]
+                .iter()
+                .any(|k| p.starts_with(k))
+        })
+    });
+    negotiate::wants_html(headers) && !asks
 }

@@ -11,6 +11,8 @@ mod http;
 pub mod hub;
 pub mod instrument;
 pub mod loaders;
+pub mod negotiate;
+pub mod persisted;
 pub mod query;
 pub mod scalars;
 pub mod sse;
@@ -80,6 +82,9 @@ pub struct GraphqlState {
     pub query_cache: Arc<cache::QueryCache>,
     /// Parsed documents by their text.
     pub documents: Arc<documents::Documents>,
+    /// Documents named by hash: trusted ones, and those registered by automatic persisted
+    /// queries.
+    pub persisted: Arc<persisted::Persisted>,
 }
 
 /// The edge reads the shared handles as its own (`state.config`, `state.db`, …).
@@ -99,6 +104,10 @@ impl GraphqlState {
             hub: hub::Hub::new(app.metrics.shared_subscriptions.clone()),
             query_cache: Arc::new(cache::QueryCache::new(app.config.query_cache_bytes)),
             documents: Arc::default(),
+            persisted: Arc::new(persisted::Persisted::new(
+                app.config.trusted_documents.clone(),
+                app.config.only_trusted_documents,
+            )),
             app,
         }
     }

@@ -180,8 +180,10 @@ async fn limits_are_graphql_errors(backend: Backend) {
         .send()
         .await
         .expect("answer");
-    assert_eq!(response.status(), 200);
+    // A request error: 400 as application/graphql-response+json, and nothing executed.
+    assert_eq!(response.status(), 400);
     let answer: Value = response.json().await.expect("json");
+    assert!(answer.get("data").is_none(), "{answer}");
     assert!(
         answer["errors"][0]["message"]
             .as_str()

@@ -15,6 +15,7 @@ mod instances;
 mod layers;
 mod normalise;
 pub mod outage;
+mod over_http;
 mod properties;
 mod query_cache;
 mod restore;

@@ -56,6 +56,11 @@ fn a_refusing_postgres_is_named_at_once() {
         "{stderr}"
     );
     assert!(!stderr.contains("Custom Error"), "{stderr}");
+    // Into a pipe, log lines carry no colour codes.
+    assert!(
+        stderr.contains("INFO") && !stderr.contains('\x1b'),
+        "{stderr:?}"
+    );
     assert!(
         took < std::time::Duration::from_secs(2),
         "took {took:?}: {stderr}"

@@ -112,9 +112,16 @@ impl Connection {
     /// Ends operation `id` at once with one GraphQL error (a limit refused it); the connection
     /// and its other operations go on.
     async fn refuse(&self, id: &str, message: String) {
-        let error: async_graphql::Error = ApiError::TooManySubscriptions(message).into();
-        let error = json!([error.into_server_error(async_graphql::Pos::default())]);
-        self.send(json!({"type": "error", "id": id, "payload": error}))
+        self.fail(
+            id,
+            ApiError::TooManySubscriptions(message).into_server_error(),
+        )
+        .await;
+    }
+
+    /// Ends operation `id` at once with `error`, before it ran.
+    async fn fail(&self, id: &str, error: async_graphql::ServerError) {
+        self.send(json!({"type": "error", "id": id, "payload": [error]}))
             .await;
         if self.protocol.completes_after_error() {
             self.send(json!({"type": "complete", "id": id})).await;
@@ -197,8 +204,21 @@ impl Connection {
         if self.operations.contains_key(&id) {
             return Err(Close(4409, format!("Subscriber for {id} already exists")));
         }
-        let request: Request = serde_json::from_value(payload)
+        let document_id = match payload.get("documentId") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(id)) => Some(id.clone()),
+            Some(_) => return Err(Close(4400, "Invalid message received: documentId".into())),
+        };
+        let mut request: Request = serde_json::from_value(payload)
             .map_err(|e| Close(4400, format!("Invalid message received: {e}")))?;
+        if let Err(error) = self
+            .state
+            .persisted
+            .resolve(&mut request, document_id.as_deref())
+        {
+            self.fail(&id, error).await;
+            return Ok(());
+        }
         let limit = self.state.config.max_subscriptions_per_connection;
         let permit =
             if self.operations.len() >= limit {

@@ -94,8 +94,7 @@ pub(super) async fn forward(
                 Frame::Complete => (complete.clone(), true, false),
             },
             Err(RecvError::Lagged(_)) => {
-                let error: async_graphql::Error = ApiError::SlowConsumer(last.clone()).into();
-                let errors = vec![error.into_server_error(async_graphql::Pos::default())];
+                let errors = vec![ApiError::SlowConsumer(last.clone()).into_server_error()];
                 let errors = serde_json::to_string(&errors).unwrap_or_default();
                 (
                     format!(r#"{{"type":"error","id":{quoted},"payload":{errors}}}"#),
