@@ -5,16 +5,15 @@ use super::execute::{execute, with_codes};
 use super::{
     GraphqlState,
     auth::{authorised, foreign_origin, origin_allowed},
-    cache, instrument, loaders, sse, ws,
+    cache, graphiql, instrument, loaders, sse, ws,
 };
 use crate::error::ApiError;
 use crate::metrics::OperationKind;
-use async_graphql::http::GraphiQLSource;
 use async_graphql_axum::{GraphQLRequest, GraphQLResponse};
 use axum::{
     extract::{FromRequest, FromRequestParts, Request, State, ws::WebSocketUpgrade},
     http::{HeaderMap, Method, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 
 pub(super) async fn graphql(State(state): State<GraphqlState>, request: Request) -> Response {
@@ -26,13 +25,7 @@ pub(super) async fn graphql(State(state): State<GraphqlState>, request: Request)
         };
     }
     if request.method() == Method::GET && wants_graphiql(request.headers(), request.uri().query()) {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql/ws")
-                .finish(),
-        )
-        .into_response();
+        return graphiql::page(request.headers());
     }
     if !authorised(&state.config, request.headers()) {
         return ApiError::response_with(StatusCode::UNAUTHORIZED, ApiError::Unauthenticated);
