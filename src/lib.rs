@@ -1,6 +1,7 @@
 //! pubgate: Voucherify webhooks in, durably and exactly once; GraphQL out.
 
 pub mod app;
+pub mod assets;
 pub mod body;
 pub mod cli;
 pub mod config;

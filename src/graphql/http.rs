@@ -8,15 +8,14 @@ use super::negotiate::{self, Accepted, Json};
 use super::{
     GraphqlState,
     auth::{authorised, foreign_origin, origin_allowed},
-    cache, guard, instrument, loaders, sse, ws,
+    cache, graphiql, guard, instrument, loaders, sse, ws,
 };
 use crate::error::ApiError;
 use crate::metrics::OperationKind;
-use async_graphql::http::GraphiQLSource;
 use axum::{
     extract::{FromRequestParts, Request, State, ws::WebSocketUpgrade},
     http::{HeaderMap, HeaderValue, Method, StatusCode, header},
-    response::{Html, IntoResponse, Response},
+    response::{IntoResponse, Response},
 };
 
 pub(super) async fn graphql(State(state): State<GraphqlState>, request: Request) -> Response {
@@ -28,13 +27,7 @@ pub(super) async fn graphql(State(state): State<GraphqlState>, request: Request)
         };
     }
     if request.method() == Method::GET && wants_graphiql(request.headers(), request.uri().query()) {
-        return Html(
-            GraphiQLSource::build()
-                .endpoint("/graphql")
-                .subscription_endpoint("/graphql/ws")
-                .finish(),
-        )
-        .into_response();
+        return graphiql::page(request.headers());
     }
     let accepted = negotiate::accepted(request.headers());
     let json = accepted.json_or_default();

@@ -1,11 +1,12 @@
 //! GraphQL out: the schema, the edge's own state and its routes: `/graphql` over HTTP
-//! (`http`) and SSE (`sse`), `/graphql/ws` (`ws`), GraphiQL for browsers.
+//! (`http`) and SSE (`sse`), `/graphql/ws` (`ws`), GraphiQL for browsers (`graphiql`).
 
 mod auth;
 pub mod cache;
 pub mod connection;
 pub mod documents;
 mod execute;
+mod graphiql;
 pub mod guard;
 mod http;
 pub mod hub;
@@ -118,5 +119,6 @@ pub fn router(state: GraphqlState) -> Router {
     Router::new()
         .route("/graphql", get(http::graphql).post(http::graphql))
         .route("/graphql/ws", get(ws::upgrade))
+        .route("/graphql/ide/{version}/{name}", get(graphiql::file))
         .with_state(state)
 }

@@ -22,15 +22,6 @@ async fn get(app: &TestApp, path: &str) -> reqwest::Response {
         .expect("the gateway answers")
 }
 
-fn header_of(response: &reqwest::Response, name: header::HeaderName) -> &str {
-    response
-        .headers()
-        .get(&name)
-        .unwrap_or_else(|| panic!("{} has no {name} header", response.url()))
-        .to_str()
-        .expect("a text header")
-}
-
 /// The headers every dashboard response carries.
 fn assert_strict(response: &reqwest::Response) {
     let policy = header_of(response, header::CONTENT_SECURITY_POLICY);
@@ -154,22 +145,6 @@ async fn nothing_is_loaded_from_elsewhere() {
             );
         }
     }
-}
-
-/// The local files `body` loads: `src="…"`/`href="…"` (not `data:` or `#…`) and module imports.
-fn references(body: &str) -> Vec<String> {
-    let mut found = Vec::new();
-    for marker in ["src=\"", "href=\"", "from './"] {
-        for (start, _) in body.match_indices(marker) {
-            let rest = &body[start + marker.len()..];
-            let end = rest.find(['"', '\'']).unwrap_or(rest.len());
-            let target = &rest[..end];
-            if !(target.starts_with("data:") || target.starts_with('#')) {
-                found.push(target.to_owned());
-            }
-        }
-    }
-    found
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

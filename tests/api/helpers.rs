@@ -368,3 +368,29 @@ pub fn wrap(event_type: &str, event_id: &str, data: Value) -> Value {
 pub fn bytes(value: &Value) -> Vec<u8> {
     serde_json::to_vec(value).expect("serialise")
 }
+
+/// The value of the header `name`, which `response` must have.
+pub fn header_of(response: &reqwest::Response, name: reqwest::header::HeaderName) -> &str {
+    response
+        .headers()
+        .get(&name)
+        .unwrap_or_else(|| panic!("{} has no {name} header", response.url()))
+        .to_str()
+        .expect("a text header")
+}
+
+/// The local files `body` loads: `src="…"`/`href="…"` (not `data:` or `#…`) and module imports.
+pub fn references(body: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for marker in ["src=\"", "href=\"", "from './"] {
+        for (start, _) in body.match_indices(marker) {
+            let rest = &body[start + marker.len()..];
+            let end = rest.find(['"', '\'']).unwrap_or(rest.len());
+            let target = &rest[..end];
+            if !(target.starts_with("data:") || target.starts_with('#')) {
+                found.push(target.to_owned());
+            }
+        }
+    }
+    found
+}

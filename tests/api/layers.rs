@@ -12,7 +12,7 @@ const FLOORS: &[&[&str]] = &[
     &["telemetry"],
     &["store"],
     &["feed"],
-    &["state", "body"],
+    &["state", "body", "assets"],
     &["webhook", "graphql", "ops", "dashboard"],
     &["simulate"],
     &["app"],

@@ -1,4 +1,5 @@
-//! Safe start-up, health and readiness, the schema artifact, GraphiQL.
+//! Safe start-up, health and readiness, the schema artifact, GraphiQL (served from the binary,
+//! under a strict Content-Security-Policy, nothing loaded from another host).
 
 use crate::helpers::*;
 use pubgate::{App, Config};
@@ -160,6 +161,207 @@ async fn health_readiness_metrics_and_graphiql() {
         .expect("answer");
     let json: serde_json::Value = get.json().await.expect("json");
     assert_eq!(json["data"]["webhookEvents"]["totalCount"], 1);
+}
+
+/// Hosts named in the vendored GraphiQL and React that a browser never contacts: XML namespace
+/// names (`http://www.w3.org/2000/svg`) and documentation links inside error messages and
+/// licence headers. A file naming any other host fails, so an update of `vendor/graphiql` that
+/// brings one is looked at before it ships.
+const NEVER_FETCHED: [&str; 6] = [
+    "www.w3.org",
+    "github.com",
+    "reactjs.org",
+    "codemirror.net",
+    "commonmark.org",
+    "en.wikipedia.org",
+];
+
+/// Where pages usually load GraphiQL, React and fonts from; none may be named at all.
+const CDNS: [&str; 7] = [
+    "unpkg.com",
+    "jsdelivr.net",
+    "cdnjs.",
+    "esm.sh",
+    "skypack",
+    "googleapis.com",
+    "gstatic.com",
+];
+
+/// The hosts of the `http://` and `https://` URLs in `body` (a bare scheme, as markdown-it
+/// prefixes to links it finds in text, names none).
+fn hosts(body: &str) -> Vec<&str> {
+    body.match_indices("http")
+        .filter_map(|(at, _)| {
+            let rest = &body[at..];
+            let rest = rest
+                .strip_prefix("https://")
+                .or_else(|| rest.strip_prefix("http://"))?;
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '.' || c == '-'))
+                .unwrap_or(rest.len());
+            Some(&rest[..end]).filter(|host| !host.is_empty())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_is_served_from_the_binary_under_a_strict_policy() {
+    use reqwest::{StatusCode, header};
+    let app = TestApp::spawn_with(Backend::Sqlite, |_| {})
+        .await
+        .expect("SQLite is always available");
+    let page = app
+        .client
+        .get(app.url("/graphql"))
+        .header(header::ACCEPT, "text/html")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(page.status(), StatusCode::OK);
+    assert_eq!(
+        header_of(&page, header::CONTENT_TYPE),
+        "text/html; charset=utf-8"
+    );
+    let policy = header_of(&page, header::CONTENT_SECURITY_POLICY).to_owned();
+    for directive in [
+        "default-src 'none';",
+        "script-src 'self';",
+        "img-src 'self' data:;",
+        "font-src 'self' data:;",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(directive), "{policy} lacks {directive}");
+    }
+    assert!(
+        !policy.contains("unsafe-eval") && !policy.contains('*'),
+        "{policy}"
+    );
+    assert_eq!(header_of(&page, header::CACHE_CONTROL), "no-cache");
+    let etag = header_of(&page, header::ETAG).to_owned();
+    let page_url = page.url().clone();
+    let html = page.text().await.expect("html");
+    let again = app
+        .client
+        .get(app.url("/graphql"))
+        .header(header::ACCEPT, "text/html")
+        .header(header::IF_NONE_MATCH, &etag)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+
+    // The page and the init script are ours: no URL, no CDN, no inline script.
+    let lower = html.to_lowercase();
+    for word in [
+        "http://", "https://", "//cdn", "unpkg", "jsdelivr", "<script>",
+    ] {
+        assert!(!lower.contains(word), "the page mentions {word}: {html}");
+    }
+    let files = references(&html);
+    assert!(
+        files.iter().any(|f| f.ends_with("/graphiql.min.js"))
+            && files.iter().any(|f| f.ends_with("/init.js")),
+        "{files:?}"
+    );
+    for file in &files {
+        let url = page_url.join(file).expect("a relative URL");
+        assert_eq!(url.host_str(), Some("127.0.0.1"), "{file}");
+        assert!(url.path().starts_with("/graphql/ide/"), "{file}");
+        let response = app.client.get(url.clone()).send().await.expect("answer");
+        assert_eq!(response.status(), StatusCode::OK, "{url}");
+        let want = if file.ends_with(".js") {
+            "text/javascript; charset=utf-8"
+        } else if file.ends_with(".css") {
+            "text/css; charset=utf-8"
+        } else {
+            panic!("the page loads {file}, neither a script nor a stylesheet")
+        };
+        assert_eq!(header_of(&response, header::CONTENT_TYPE), want, "{url}");
+        // Each URL names its content, so the browser keeps it without asking again.
+        assert!(
+            header_of(&response, header::CACHE_CONTROL).contains("immutable"),
+            "{url}"
+        );
+        assert!(
+            header_of(&response, header::CONTENT_SECURITY_POLICY).contains("default-src 'none'")
+        );
+        let body = response.text().await.expect("body");
+        assert!(!body.is_empty(), "{url}");
+        let lower = body.to_lowercase();
+        for cdn in CDNS {
+            assert!(!lower.contains(cdn), "{url} names {cdn}");
+        }
+        for host in hosts(&lower) {
+            assert!(NEVER_FETCHED.contains(&host), "{url} names {host}");
+        }
+        if file.ends_with(".css") {
+            assert!(!lower.contains("@import"), "{url} imports a stylesheet");
+            for (at, _) in lower.match_indices("url(") {
+                let target = lower[at + 4..].trim_start_matches(['"', '\'', ' ']);
+                assert!(
+                    target.starts_with("data:"),
+                    "{url} loads {}",
+                    &target[..40.min(target.len())]
+                );
+            }
+        }
+        if file.ends_with("/init.js") {
+            for word in ["http://", "https://", "cdn", "unpkg", "jsdelivr"] {
+                assert!(!lower.contains(word), "init.js mentions {word}");
+            }
+        }
+        // Another build's version of the same file is not served as this one.
+        let stale = url
+            .as_str()
+            .replace("/graphql/ide/", "/graphql/ide/0")
+            .to_owned();
+        let stale = app.client.get(stale).send().await.expect("answer");
+        assert_eq!(stale.status(), StatusCode::NOT_FOUND, "{url}");
+    }
+}
+
+/// The page and its files hold no data and need no token; what GraphiQL asks does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graphiql_loads_without_a_token_its_queries_need_one() {
+    use reqwest::{StatusCode, header};
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.api_tokens = vec!["ide-token".into()])
+        .await
+        .expect("SQLite is always available");
+    let page = app
+        .client
+        .get(app.url("/graphql"))
+        .header(header::ACCEPT, "text/html")
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(page.status(), StatusCode::OK);
+    let page_url = page.url().clone();
+    for file in references(&page.text().await.expect("html")) {
+        let url = page_url.join(&file).expect("a relative URL");
+        let response = app.client.get(url).send().await.expect("answer");
+        assert_eq!(response.status(), StatusCode::OK, "{file}");
+    }
+    let query = serde_json::json!({"query": "{ publications { totalCount } }"});
+    let refused = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&query)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
+    let allowed = app
+        .client
+        .post(app.url("/graphql"))
+        .bearer_auth("ide-token")
+        .json(&query)
+        .send()
+        .await
+        .expect("answer");
+    assert_eq!(allowed.status(), StatusCode::OK);
 }
 
 #[test]
