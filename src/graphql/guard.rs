@@ -34,6 +34,12 @@ pub fn prepare(
     refuse_introspection: bool,
     documents: &Documents,
 ) -> Result<OperationKind, ServerError> {
+    if has_nul(request) {
+        return Err(ServerError::new(
+            "strings may not contain the NUL character (U+0000): no stored value can hold it",
+            None,
+        ));
+    }
     if let Some(document) = documents.get(&request.query) {
         request.set_parsed_query(document);
         return checked(request, refuse_introspection);
@@ -49,6 +55,38 @@ pub fn prepare(
     documents.put(&request.query, &document);
     request.set_parsed_query(document);
     checked(request, refuse_introspection)
+}
+
+/// Whether a string of the request holds NUL, raw or escaped in the document, or in a
+/// variable (name, key or value). PostgreSQL's text cannot hold it, so such an argument would
+/// fail in the database instead of matching nothing; it is refused here, on either database.
+fn has_nul(request: &Request) -> bool {
+    fn in_value(value: &async_graphql::Value) -> bool {
+        match value {
+            async_graphql::Value::String(s) => s.contains('\0'),
+            async_graphql::Value::List(items) => items.iter().any(in_value),
+            async_graphql::Value::Object(fields) => fields
+                .iter()
+                .any(|(key, value)| key.contains('\0') || in_value(value)),
+            _ => false,
+        }
+    }
+    fn escaped_nul(text: &str) -> bool {
+        text.match_indices("\\u").any(|(at, _)| {
+            let rest = &text[at + 2..];
+            let digits = match rest.strip_prefix('{') {
+                Some(braced) => braced.split('}').next().unwrap_or_default(),
+                None => rest.get(..4).unwrap_or_default(),
+            };
+            !digits.is_empty() && digits.bytes().all(|b| b == b'0')
+        })
+    }
+    request.query.contains('\0')
+        || escaped_nul(&request.query)
+        || request
+            .variables
+            .iter()
+            .any(|(name, value)| name.contains('\0') || in_value(value))
 }
 
 /// A parse failure as one line ("expected name") at its position, instead of the parser's

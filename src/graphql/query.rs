@@ -71,6 +71,27 @@ impl Query {
         super::types::assignment_stats(ctx, from, to, bucket, group_by, filter).await
     }
 
+    /// Any object by its id (Relay object identification); null when the id is unknown or
+    /// malformed.
+    async fn node(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Voucherify's id (`cust_…`, `v_…`, `camp_…`, `pub_…`, `cat_…`).")] id: ID,
+    ) -> ApiResult<Option<Node>> {
+        super::types::node(ctx, &id).await
+    }
+
+    /// Several objects by id, in the order asked; null for each unknown or malformed id (at
+    /// most 100 ids).
+    #[graphql(complexity = "ids.len().max(1) * child_complexity")]
+    async fn nodes(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Voucherify's ids, of any types.")] ids: Vec<ID>,
+    ) -> ApiResult<Vec<Option<Node>>> {
+        super::types::nodes(ctx, &ids).await
+    }
+
     /// One publication by Voucherify id (`pub_…`); null when unknown.
     async fn publication(
         &self,

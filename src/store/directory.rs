@@ -252,3 +252,8 @@ pub async fn campaign(
         (None, None) => Ok(None),
     }
 }
+
+/// The category with this id.
+pub async fn category(db: &DatabaseConnection, id: &str) -> Result<Option<category::Model>, DbErr> {
+    category::Entity::find_by_id(id.to_owned()).one(db).await
+}

@@ -14,6 +14,7 @@ on_both!(
     page_statements_do_not_grow_with_page_size,
     abusive_queries_are_graphql_errors,
     dashboard_documents_run_in_fixed_statements,
+    relay_node_refetches_every_kind_by_its_id,
 );
 
 const TYPES: [&str; 3] = ["DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD"];
@@ -674,4 +675,118 @@ async fn dashboard_documents_run_in_fixed_statements(backend: Backend) {
     }
     assert_eq!(stats["data"]["lastHour"]["total"], 60, "{stats}");
     assert_eq!(stats["data"]["lastDay"]["total"], 60, "{stats}");
+}
+
+/// `node(id:)` returns each kind by the id a client already holds, `nodes(ids:)` keeps the
+/// order asked with null for what is unknown, and a page of ids costs one statement per kind.
+async fn relay_node_refetches_every_kind_by_its_id(backend: Backend) {
+    // No query cache: its read of the committed head would count as a statement.
+    let Some(app) = TestApp::spawn_with(backend, |c| c.query_cache_bytes = 0).await else {
+        return;
+    };
+    let mut generator = pubgate::simulate::Generator::new(21, 6, 3, 0.0);
+    app.post_all((0..12).map(|_| generator.next_body()).collect())
+        .await;
+    let page = app
+        .graphql(
+            "{ publications(first: 12) { nodes { id customer { id } \
+             voucher { id code categories { id name } } campaign { id name } } } }",
+            Value::Null,
+        )
+        .await;
+    let nodes = page["data"]["publications"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .clone();
+    let first = &nodes[0];
+    let category = nodes
+        .iter()
+        .find_map(|n| n["voucher"]["categories"][0]["id"].as_str())
+        .expect("a voucher with a category");
+    let campaign = nodes
+        .iter()
+        .find(|n| n["campaign"].is_object())
+        .expect("a publication with a campaign");
+    let query = "query($id: ID!) { node(id: $id) { __typename id \
+                 ... on Customer { id } ... on Voucher { code } ... on Campaign { name } \
+                 ... on Publication { customer { id } } ... on Category { name } } }";
+    for (id, typename) in [
+        (first["customer"]["id"].as_str().expect("id"), "Customer"),
+        (first["voucher"]["id"].as_str().expect("id"), "Voucher"),
+        (campaign["campaign"]["id"].as_str().expect("id"), "Campaign"),
+        (first["id"].as_str().expect("id"), "Publication"),
+        (category, "Category"),
+    ] {
+        let answer = app.graphql(query, json!({ "id": id })).await;
+        let node = &answer["data"]["node"];
+        assert_eq!(node["__typename"], typename, "{id}: {answer}");
+        assert_eq!(node["id"], id, "{answer}");
+    }
+    let answer = app.graphql(query, json!({ "id": first["id"] })).await;
+    assert_eq!(
+        answer["data"]["node"]["customer"]["id"],
+        first["customer"]["id"]
+    );
+    let answer = app
+        .graphql(query, json!({ "id": first["voucher"]["id"] }))
+        .await;
+    assert_eq!(answer["data"]["node"]["code"], first["voucher"]["code"]);
+    for unknown in [
+        "cust_nobody",
+        "pub_",
+        "",
+        "garbage",
+        "camp_x'; DROP TABLE campaigns;--",
+    ] {
+        let answer = app.graphql(query, json!({ "id": unknown })).await;
+        assert_eq!(answer, json!({"data": {"node": null}}), "{unknown:?}");
+    }
+    // NUL is in no stored id (PostgreSQL's text cannot hold it): refused before it reaches SQL.
+    let answer = app.graphql(query, json!({ "id": "v_\u{0}" })).await;
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{answer}"
+    );
+    // nodes: the order asked, null in place, customers read in one statement.
+    let customers: Vec<&Value> = nodes.iter().map(|n| &n["customer"]["id"]).collect();
+    let mut ids: Vec<Value> = customers.iter().map(|&id| id.clone()).collect();
+    ids.insert(2, json!("cust_nobody"));
+    ids.push(json!("nonsense"));
+    let before = app.statements.load(Ordering::SeqCst);
+    let answer = app
+        .graphql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": ids }),
+        )
+        .await;
+    assert_eq!(
+        app.statements.load(Ordering::SeqCst) - before,
+        1,
+        "{answer}"
+    );
+    let got: Vec<Value> = answer["data"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| n["id"].clone())
+        .collect();
+    let wanted: Vec<Value> = ids
+        .iter()
+        .map(|id| match id.as_str() {
+            Some("cust_nobody" | "nonsense") => Value::Null,
+            _ => id.clone(),
+        })
+        .collect();
+    assert_eq!(got, wanted);
+    let many: Vec<String> = (0..101).map(|n| format!("cust_{n}")).collect();
+    let answer = app
+        .graphql(
+            "query($ids: [ID!]!) { nodes(ids: $ids) { id } }",
+            json!({ "ids": many }),
+        )
+        .await;
+    assert_eq!(
+        answer["errors"][0]["extensions"]["code"], "BAD_USER_INPUT",
+        "{answer}"
+    );
 }

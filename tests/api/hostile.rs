@@ -222,6 +222,9 @@ fn cases(valid: &[u8]) -> Vec<Case> {
         c("negative page size", graphql("{ publications(first: -1) { totalCount } }", serde_json::Value::Null), GraphqlError(200, "BAD_USER_INPUT")),
         c("page size beyond i32", graphql("query($n: Int) { publications(first: $n) { totalCount } }", serde_json::json!({"n": 1e300})), GraphqlError(400, "BAD_USER_INPUT")),
         c("unknown operation name", graphql_raw(br#"{"query": "query A { __typename }", "operationName": "B"}"#), GraphqlError(400, "BAD_USER_INPUT")),
+        c("NUL in a variable", graphql("query($id: ID!) { customer(id: $id) { id } }", serde_json::json!({"id": "cust_\u{0}"})), GraphqlError(400, "BAD_USER_INPUT")),
+        c("NUL escaped in the document", graphql("{ voucher(code: \"A\\u0000B\") { id } }", serde_json::Value::Null), GraphqlError(400, "BAD_USER_INPUT")),
+        c("NUL in a filter", graphql("query($f: CustomerFilter) { customers(filter: $f) { totalCount } }", serde_json::json!({"f": {"email": "a\u{0}b"}})), GraphqlError(400, "BAD_USER_INPUT")),
         c("a mutation", graphql("mutation { deleteEverything }", serde_json::Value::Null), GraphqlError(400, "BAD_USER_INPUT")),
         // GraphQL: cursor tampering.
         c("cursor that is not base64", graphql(publications, serde_json::json!({"after": "%%%not-a-cursor"})), GraphqlError(200, "BAD_USER_INPUT")),

@@ -2,6 +2,9 @@
 //   graphql-ws                  (graphql-transport-ws subprotocol)
 //   subscriptions-transport-ws  (legacy graphql-ws subprotocol)
 //   graphql-sse                 (distinct connections mode)
+//   Apollo Client               (HttpLink, GraphQLWsLink, persisted queries)
+//   urql                        (fetchExchange, subscriptionExchange, persistedExchange)
+// and graphql-http's GraphQL-over-HTTP audit of `/graphql`.
 //
 // Run with `bash run.sh` (or `node --test clients.test.mjs` after `npm ci`).
 // PUBGATE_BIN overrides the binary (default: ../../target/debug/pubgate).
@@ -9,8 +12,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHmac } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash, createHmac } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -21,6 +24,13 @@ import { createClient as createWsClient } from 'graphql-ws';
 import { SubscriptionClient } from 'subscriptions-transport-ws';
 import { createClient as createSseClient } from 'graphql-sse';
 import { buildSchema, parse, validate } from 'graphql';
+import { serverAudits } from 'graphql-http';
+import { ApolloClient, ApolloLink, HttpLink, InMemoryCache, gql } from '@apollo/client/core';
+import { loadDevMessages, loadErrorMessages } from '@apollo/client/dev';
+import { GraphQLWsLink } from '@apollo/client/link/subscriptions';
+import { PersistedQueryLink } from '@apollo/client/link/persisted-queries';
+import { Client as UrqlClient, fetchExchange, subscriptionExchange } from '@urql/core';
+import { persistedExchange } from '@urql/exchange-persisted';
 
 import { documents as dashboardDocuments } from '../fixtures/dashboard-documents.mjs';
 
@@ -129,78 +139,115 @@ async function nextEdge(sub, what) {
 // ---------------------------------------------------------------------------------------------
 // The server
 
-let child;
-let addr;
-let tmp;
-let stderrTail = '';
+/** Every server started, so that none outlives the test process. */
+const servers = new Set();
+process.on('exit', () => {
+  for (const server of servers) server.kill();
+});
 
-before(async () => {
-  assert.ok(existsSync(BIN), `pubgate binary not found at ${BIN} (run \`cargo build\` or set PUBGATE_BIN)`);
-  tmp = mkdtempSync(join(tmpdir(), 'pubgate-clients-'));
+/**
+ * Starts `pubgate serve` on a free loopback port with a fresh SQLite database, plus `extraArgs`.
+ * Each server counts the deliveries posted to it, for the assertions that read counts back.
+ */
+async function startServer(extraArgs = []) {
+  const dir = mkdtempSync(join(tmpdir(), 'pubgate-clients-'));
   // The server reads PUBGATE_* from the environment; keep the caller's out of it.
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !k.startsWith('PUBGATE_')),
   );
-  child = spawn(
+  const child = spawn(
     BIN,
     [
       'serve',
       '--listen', '127.0.0.1:0',
-      '--database-url', `sqlite://${tmp}/t.db?mode=rwc`,
+      '--database-url', `sqlite://${dir}/t.db?mode=rwc`,
       '--webhook-secret', SECRET,
+      ...extraArgs,
     ],
     { env, stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  process.on('exit', () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
+  let stderrTail = '';
+  const running = () => child.exitCode === null && child.signalCode === null;
+  const server = {
+    addr: undefined,
+    stored: 0,
+    lastStoredId: 0,
+    kill: () => running() && child.kill('SIGKILL'),
+    async stop() {
+      if (running()) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        try {
+          await withTimeout(exited, WAIT_MS, 'pubgate to exit after SIGTERM');
+        } catch {
+          child.kill('SIGKILL');
+          await withTimeout(exited, WAIT_MS, 'pubgate to exit after SIGKILL');
+        }
+      }
+      servers.delete(server);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  servers.add(server);
   child.stderr.setEncoding('utf8');
   child.stderr.on('data', (chunk) => {
     stderrTail = (stderrTail + chunk).slice(-8_000);
   });
   const lines = createInterface({ input: child.stdout });
-  addr = await withTimeout(
-    new Promise((resolve, reject) => {
-      lines.on('line', (line) => {
-        const m = /^pubgate listening on http:\/\/(\S+?) \(GraphiQL at http:\/\/\S+\/graphql, dashboard at http:\/\/\S+\/\)$/.exec(line);
-        if (m) resolve(m[1]);
-      });
-      child.on('error', reject);
-      child.on('exit', (code, signal) =>
-        reject(new Error(`pubgate exited (${code ?? signal}) before listening:\n${stderrTail}`)),
-      );
-    }),
-    STARTUP_MS,
-    'pubgate to print its listening line',
-  );
+  try {
+    server.addr = await withTimeout(
+      new Promise((resolve, reject) => {
+        lines.on('line', (line) => {
+          const m = /^pubgate listening on http:\/\/(\S+?) \(GraphiQL at http:\/\/\S+\/graphql, dashboard at http:\/\/\S+\/\)$/.exec(line);
+          if (m) resolve(m[1]);
+        });
+        child.on('error', reject);
+        // The stderr pipe may still hold the reason when `exit` fires; `close` comes after it.
+        child.on('close', (code, signal) =>
+          reject(new Error(`pubgate ${extraArgs.join(' ')} exited (${code ?? signal}) before listening:\n${stderrTail}`)),
+        );
+      }),
+      STARTUP_MS,
+      'pubgate to print its listening line',
+    );
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+  return server;
+}
+
+/** The server most tests share. */
+let main;
+let addr;
+
+before(async () => {
+  assert.ok(existsSync(BIN), `pubgate binary not found at ${BIN} (run \`cargo build\` or set PUBGATE_BIN)`);
+  main = await startServer();
+  addr = main.addr;
 });
 
 after(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGTERM');
-    try {
-      await withTimeout(exited, WAIT_MS, 'pubgate to exit after SIGTERM');
-    } catch {
-      child.kill('SIGKILL');
-      await withTimeout(exited, WAIT_MS, 'pubgate to exit after SIGKILL');
-    }
-  }
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
+  await main?.stop();
 });
 
 // ---------------------------------------------------------------------------------------------
 // Webhooks in
 
 let sequence = 0;
-let stored = 0;
-let lastStoredId = 0;
 
 const pubId = (label, key) => `pub_${label}_${key}`;
 const codeOf = (label, key) => `NODE-${label.toUpperCase()}-${key}`;
 
-/** Posts one signed publication delivery and checks it was stored. */
-async function postDelivery(label, key) {
+/**
+ * Posts one signed publication delivery and checks it was stored. `customerId` and `createdAt`
+ * let a test own a slice of the data (a filter) in a known order.
+ */
+async function postDelivery(
+  label,
+  key,
+  { server = main, customerId = 'cust_1', createdAt = '2024-05-01T10:00:00Z' } = {},
+) {
   const n = ++sequence;
   const body = JSON.stringify({
     id: `whs_${n}`,
@@ -217,9 +264,9 @@ async function postDelivery(label, key) {
       event_source: { channel: 'API' },
     },
     data: {
-      customer: { id: 'cust_1', name: 'Node Client' },
+      customer: { id: customerId, name: 'Node Client' },
       campaign: { id: 'camp_node', name: 'Node' },
-      publication: { id: pubId(label, key), customer_id: 'cust_1', created_at: '2024-05-01T10:00:00Z' },
+      publication: { id: pubId(label, key), customer_id: customerId, created_at: createdAt },
       voucher: {
         id: `v_${label}_${key}`,
         code: codeOf(label, key),
@@ -231,7 +278,7 @@ async function postDelivery(label, key) {
   });
   const signature = createHmac('sha256', SECRET).update(body).digest('hex');
   const res = await withTimeout(
-    fetch(`http://${addr}/webhooks/voucherify`, {
+    fetch(`http://${server.addr}/webhooks/voucherify`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'x-voucherify-signature': signature },
       body,
@@ -246,9 +293,9 @@ async function postDelivery(label, key) {
   assert.equal(json.status, 'stored', text);
   assert.match(json.id, /^[0-9]+$/, text);
   assert.deepEqual(Object.keys(json).sort(), ['id', 'status'], text);
-  assert.ok(Number(json.id) > lastStoredId, `stored ids must increase: ${text} after ${lastStoredId}`);
-  lastStoredId = Number(json.id);
-  stored++;
+  assert.ok(Number(json.id) > server.lastStoredId, `stored ids must increase: ${text} after ${server.lastStoredId}`);
+  server.lastStoredId = Number(json.id);
+  server.stored++;
   return pubId(label, key);
 }
 
@@ -265,10 +312,10 @@ function assertEdge(edge, label, key) {
  * deliveries until one arrives, then waits for the last probe posted, so nothing queued ahead
  * of the deliveries a test counts is left. Returns the probe edges.
  */
-async function syncLive(sub, label) {
+async function syncLive(sub, label, server = main) {
   const posted = [];
   for (let attempt = 0; attempt < 20; attempt++) {
-    posted.push(await postDelivery(label, `probe${attempt}`));
+    posted.push(await postDelivery(label, `probe${attempt}`, { server }));
     const first = await sub.inbox.tryTake(500);
     if (first === undefined) continue;
     const probes = [];
@@ -374,7 +421,7 @@ test('graphql-ws: live, resume, query over the socket, validation error', async 
     client.subscribe({ query: '{ webhookEvents { totalCount } }' }, sinkInto(inbox));
     const result = await inbox.take(WAIT_MS, 'the webhookEvents query result');
     assert.equal(result.kind, 'next', describe(result));
-    assert.deepEqual(result.value, { data: { webhookEvents: { totalCount: stored } } });
+    assert.deepEqual(result.value, { data: { webhookEvents: { totalCount: main.stored } } });
     const done = await inbox.take(WAIT_MS, 'the query to complete');
     assert.equal(done.kind, 'complete', describe(done));
 
@@ -598,4 +645,581 @@ test('graphql-sse: live, resume via `after` and via Last-Event-ID, `id:` on ever
   } finally {
     for (const client of clients) client.dispose();
   }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Plain HTTP helpers
+
+/** fetch with a deadline, keeping the caller's own abort signal working. */
+function boundedFetch(input, init = {}) {
+  const deadline = AbortSignal.timeout(WAIT_MS);
+  return fetch(input, { ...init, signal: init.signal ? AbortSignal.any([init.signal, deadline]) : deadline });
+}
+
+/** POSTs a GraphQL request as JSON; the status, the content type and the body (parsed if JSON). */
+async function postGraphql(server, body, accept = 'application/graphql-response+json') {
+  const res = await withTimeout(
+    boundedFetch(`http://${server.addr}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept },
+      body: JSON.stringify(body),
+    }),
+    WAIT_MS,
+    `the answer to ${JSON.stringify(body)}`,
+  );
+  const text = await withTimeout(res.text(), WAIT_MS, 'the GraphQL response body');
+  let json;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // left undefined: the assertions show `text`
+  }
+  return { status: res.status, contentType: res.headers.get('content-type') ?? '', text, json };
+}
+
+/**
+ * A fetch for one-shot requests that records, per request, the GraphQL parameters as sent (from
+ * the URL for GET, the JSON body for POST), the Accept header, and the answer's status, content
+ * type and JSON body: what a client put on the wire, not what it reports. `settled` says when
+ * the client is done with the answer: a JSON body has been read, or the client aborted a stream.
+ */
+function countingFetch(calls) {
+  return async (input, init = {}) => {
+    const url = new URL(typeof input === 'string' || input instanceof URL ? input : input.url);
+    const method = (init.method ?? 'GET').toUpperCase();
+    let params;
+    if (method === 'GET') {
+      params = Object.fromEntries(url.searchParams);
+      for (const key of ['variables', 'extensions']) {
+        if (key in params) params[key] = JSON.parse(params[key]);
+      }
+    } else {
+      params = JSON.parse(init.body);
+    }
+    const res = await boundedFetch(input, init);
+    const contentType = res.headers.get('content-type') ?? '';
+    const call = { method, params, accept: new Headers(init.headers).get('accept'), status: res.status, contentType };
+    calls.push(call);
+    let settled = Promise.resolve();
+    if (/json/.test(contentType)) {
+      call.body = JSON.parse(await withTimeout(res.clone().text(), WAIT_MS, `the body of ${method} ${url}`));
+    } else if (init.signal) {
+      // A stream (an event stream or multipart answer): the client is done with it when it aborts.
+      const { signal } = init;
+      settled = new Promise((resolve) =>
+        signal.aborted ? resolve() : signal.addEventListener('abort', resolve, { once: true }),
+      );
+    }
+    // Not enumerable: calls are printed in failure messages.
+    Object.defineProperty(call, 'settled', { value: settled });
+    return res;
+  };
+}
+
+const sha256Hex = (text) => createHash('sha256').update(text).digest('hex');
+
+/** A result without the `__typename`s a client adds to every selection on its own. */
+function withoutTypename(value) {
+  if (Array.isArray(value)) return value.map(withoutTypename);
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([key]) => key !== '__typename')
+        .map(([key, v]) => [key, withoutTypename(v)]),
+    );
+  }
+  return value;
+}
+
+/** An Apollo or urql result in the plain GraphQL shape `nextEdge` reads. */
+function plainResult({ data, error }) {
+  const result = { data: withoutTypename(data) };
+  if (error) {
+    const errors = error.errors ?? error.graphQLErrors ?? [];
+    result.errors = errors.length ? errors : [{ message: error.message }];
+  }
+  return result;
+}
+
+/**
+ * The answer to a hash the server does not know, sent without its text. It is a request error:
+ * under application/graphql-response+json that means 4xx and no `data` key.
+ */
+function assertPersistedQueryNotFound(call) {
+  const text = JSON.stringify(call);
+  assert.ok(call.body, `expected a JSON answer: ${text}`);
+  assert.equal(call.body.errors?.[0]?.message, 'PersistedQueryNotFound', text);
+  assert.equal(call.body.errors[0].extensions?.code, 'PERSISTED_QUERY_NOT_FOUND', text);
+  if (call.contentType.startsWith('application/graphql-response+json')) {
+    assert.ok(!('data' in call.body), `a request error has no data key: ${text}`);
+    assert.ok(call.status >= 400 && call.status < 500, `a request error is 4xx: ${text}`);
+  }
+}
+
+const PAGE_QUERY = `query Page($customerId: ID!, $after: String) {
+  publications(filter: { customerId: $customerId }, first: 2, after: $after) {
+    totalCount
+    edges { cursor node { id } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+/** Three assignments to a customer of the label's own, an hour apart; their ids, newest first. */
+async function postPageData(label) {
+  const ids = [];
+  for (const key of [1, 2, 3]) {
+    const id = await postDelivery(label, key, {
+      customerId: `cust_${label}`,
+      createdAt: `2024-06-01T1${key}:00:00Z`,
+    });
+    ids.unshift(id);
+  }
+  return ids;
+}
+
+/** Reads the two pages of `postPageData(label)` with `page(variables)`, which returns the connection. */
+async function assertTwoPages(label, ids, page) {
+  const first = await page({ customerId: `cust_${label}` });
+  assert.deepEqual(first.edges.map((e) => e.node.id), ids.slice(0, 2), JSON.stringify(first));
+  assert.equal(first.totalCount, 3, JSON.stringify(first));
+  assert.equal(first.pageInfo.hasNextPage, true, JSON.stringify(first));
+  assert.equal(first.pageInfo.endCursor, first.edges[1].cursor, JSON.stringify(first));
+  const second = await page({ customerId: `cust_${label}`, after: first.pageInfo.endCursor });
+  assert.deepEqual(second.edges.map((e) => e.node.id), ids.slice(2), JSON.stringify(second));
+  assert.equal(second.totalCount, 3, JSON.stringify(second));
+  assert.equal(second.pageInfo.hasNextPage, false, JSON.stringify(second));
+}
+
+// ---------------------------------------------------------------------------------------------
+// GraphQL over HTTP: graphql-http's audit
+
+/**
+ * SHOULD-level audit findings that are deliberate, each with the words of the GraphQL-over-HTTP
+ * draft (https://graphql.github.io/graphql-over-http/draft/) that allow it. Any other warning
+ * fails the test, and so does a listed one that no longer occurs, so that the list stays true.
+ */
+const ALLOWED_AUDIT_WARNINGS = {
+  // "SHOULD accept */* and use application/json for the content-type": `*/*` gives every type
+  // the same priority, so pubgate answers in the type every server must speak (its default).
+  '47DE': [
+    'A server MUST support responses using the `application/graphql-response+json` media type.',
+    'If an `Accept` header is provided, the server MUST respect the given `Accept` header and ' +
+      'attempt to encode the response in the highest priority media type listed that is ' +
+      'supported by the server.',
+  ],
+  // "SHOULD assume application/json content-type when accept is missing": with no Accept,
+  // pubgate answers application/graphql-response+json, as the API documents.
+  '80D8': [
+    'Note: If a client does not supply the `Accept` header then the server may respond with an ' +
+      'error, or with any content type it chooses (including serving a valid GraphQL response ' +
+      'under a media type of its choosing).',
+    'The client MUST include the media type `application/graphql-response+json` in the `Accept` header.',
+  ],
+};
+
+test('GraphQL over HTTP: graphql-http server audits', async (t) => {
+  const results = [];
+  // One at a time, so that the server's log reads in the audits' order.
+  for (const audit of serverAudits({ url: `http://${addr}/graphql`, fetchFn: boundedFetch })) {
+    results.push(await withTimeout(audit.fn(), WAIT_MS, `audit ${audit.id} (${audit.name})`));
+  }
+  const described = new Map();
+  for (const r of results.filter((r) => r.status !== 'ok')) {
+    let body = '';
+    if (!r.response.bodyUsed) {
+      body = (await withTimeout(r.response.text(), WAIT_MS, `the body of audit ${r.id}`)).slice(0, 300);
+    }
+    const got = `${r.response.status} ${r.response.headers.get('content-type')} ${body}`;
+    described.set(r, `${r.id} ${r.name}: ${r.reason} (got ${got})`);
+  }
+  const having = (status) => results.filter((r) => r.status === status);
+  const [errors, warnings, notices] = [having('error'), having('warn'), having('notice')];
+  t.diagnostic(
+    `audit: ${having('ok').length} ok, ${warnings.length} warnings, ${errors.length} errors, ` +
+      `${notices.length} notices (MAY)`,
+  );
+  for (const r of [...errors, ...warnings, ...notices]) {
+    const allowed = r.status === 'warn' && ALLOWED_AUDIT_WARNINGS[r.id];
+    t.diagnostic(`${r.status} ${described.get(r)}${allowed ? ` [allowed: "${allowed.join(' ')}"]` : ''}`);
+  }
+
+  assert.deepEqual(errors.map((r) => described.get(r)), [], 'MUST-level audits failed');
+  assert.deepEqual(
+    warnings.filter((r) => !Object.hasOwn(ALLOWED_AUDIT_WARNINGS, r.id)).map((r) => described.get(r)),
+    [],
+    'warnings that are not in ALLOWED_AUDIT_WARNINGS',
+  );
+  const warned = new Set(warnings.map((r) => r.id));
+  assert.deepEqual(
+    Object.keys(ALLOWED_AUDIT_WARNINGS).filter((id) => !warned.has(id)),
+    [],
+    'in ALLOWED_AUDIT_WARNINGS but no longer warned about: take them off the list',
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// Apollo Client (core, no React)
+
+// Apollo ships its message texts separately; without them a failure reads as a bare error code.
+loadDevMessages();
+loadErrorMessages();
+
+test('Apollo Client: a page and the next over HttpLink, live and resume over GraphQLWsLink', async () => {
+  const wsClient = createWsClient({
+    url: `ws://${addr}/graphql`,
+    webSocketImpl: WebSocket, // Node 20 has no global WebSocket
+    lazy: true,
+    retryAttempts: 0,
+  });
+  const client = new ApolloClient({
+    cache: new InMemoryCache(),
+    link: ApolloLink.split(
+      ({ operationType }) => operationType === 'subscription',
+      new GraphQLWsLink(wsClient),
+      new HttpLink({ uri: `http://${addr}/graphql`, fetch: boundedFetch }),
+    ),
+  });
+  try {
+    const ids = await postPageData('apage');
+    const pageQuery = gql(PAGE_QUERY);
+    await assertTwoPages('apage', ids, async (variables) => {
+      const { data } = await withTimeout(
+        client.query({ query: pageQuery, variables, fetchPolicy: 'no-cache' }),
+        WAIT_MS,
+        'an Apollo page',
+      );
+      return withoutTypename(data).publications;
+    });
+
+    const subscription = gql(SUBSCRIPTION);
+    await liveThenResume('apollo', (variables) => {
+      const inbox = new Inbox();
+      const observer = client
+        .subscribe({ query: subscription, variables, fetchPolicy: 'no-cache' })
+        .subscribe({
+          next: (result) => inbox.push({ kind: 'next', value: plainResult(result) }),
+          error: (value) => inbox.push({ kind: 'error', value }),
+          complete: () => inbox.push({ kind: 'complete' }),
+        });
+      return { inbox, close: () => observer.unsubscribe() };
+    });
+  } finally {
+    client.stop();
+    await withTimeout(Promise.resolve(wsClient.dispose()), WAIT_MS, 'the graphql-ws client to dispose');
+  }
+});
+
+for (const overGet of [false, true]) {
+  test(`Apollo Client: automatic persisted queries${overGet ? ' with useGETForHashedQueries' : ' over POST'}`, async () => {
+    const calls = [];
+    const client = new ApolloClient({
+      cache: new InMemoryCache(),
+      link: ApolloLink.from([
+        new PersistedQueryLink({ sha256: sha256Hex, useGETForHashedQueries: overGet }),
+        new HttpLink({ uri: `http://${addr}/graphql`, fetch: countingFetch(calls) }),
+      ]),
+    });
+    // A text of its own: the server remembers every hash registered before.
+    const query = gql(`query ApolloPersisted${overGet ? 'Get' : 'Post'} { webhookEvents { totalCount } }`);
+    const run = async () => {
+      const { data } = await withTimeout(
+        client.query({ query, fetchPolicy: 'no-cache' }),
+        WAIT_MS,
+        'the persisted query',
+      );
+      return withoutTypename(data);
+    };
+    const expected = { webhookEvents: { totalCount: main.stored } };
+    try {
+      assert.deepEqual(await run(), expected);
+      assert.equal(calls.length, 2, `a miss, then the registration: ${JSON.stringify(calls)}`);
+      const [miss, register] = calls;
+      const hash = miss.params.extensions?.persistedQuery?.sha256Hash;
+      assert.match(hash ?? '', /^[0-9a-f]{64}$/, JSON.stringify(miss));
+      assert.equal(miss.method, overGet ? 'GET' : 'POST');
+      assert.equal(miss.params.query, undefined, 'the first request sends only the hash');
+      assertPersistedQueryNotFound(miss);
+      // Apollo sends the text over POST whatever the first request used: it may be long.
+      assert.equal(register.method, 'POST');
+      assert.equal(register.params.extensions?.persistedQuery?.sha256Hash, hash, JSON.stringify(register));
+      assert.equal(sha256Hex(register.params.query), hash, 'the hash is that of the text sent');
+      assert.equal(register.status, 200, JSON.stringify(register));
+      assert.deepEqual(withoutTypename(register.body), { data: expected }, JSON.stringify(register));
+
+      assert.deepEqual(await run(), expected);
+      assert.equal(calls.length, 3, JSON.stringify(calls));
+      const hit = calls[2];
+      assert.equal(hit.method, overGet ? 'GET' : 'POST');
+      assert.equal(hit.params.query, undefined, 'a known hash is sent alone');
+      assert.equal(hit.params.extensions?.persistedQuery?.sha256Hash, hash, JSON.stringify(hit));
+      assert.equal(hit.status, 200, JSON.stringify(hit));
+      assert.deepEqual(withoutTypename(hit.body), { data: expected }, JSON.stringify(hit));
+    } finally {
+      client.stop();
+    }
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// urql
+
+/** What urql asks for on a query unless told otherwise. A query must still get plain JSON. */
+const URQL_DEFAULT_ACCEPT =
+  'application/graphql-response+json, application/graphql+json, application/json, text/event-stream, multipart/mixed';
+
+/**
+ * Runs `fn(calls)` and fails if any promise was rejected without a handler meanwhile: a client
+ * that aborts its own fetch on teardown (urql does) must not leave an AbortError behind. `calls`
+ * is for `countingFetch`, so that every answer's body is known to have ended before the verdict.
+ */
+async function noUnhandledRejections(fn) {
+  const seen = [];
+  const collect = (reason) => seen.push(reason);
+  process.on('unhandledRejection', collect);
+  const calls = [];
+  try {
+    await fn(calls);
+  } finally {
+    // An abort on teardown fails whatever was still reading the answer, and Node reports a
+    // rejection as unhandled once the microtask queue has drained: one more turn of the event
+    // loop after the clients are done with their answers lets it be reported here, also when
+    // `fn` failed.
+    await withTimeout(Promise.all(calls.map((c) => c.settled)), WAIT_MS, 'the clients to be done').catch(() => {});
+    await new Promise((resolve) => setImmediate(resolve));
+    process.off('unhandledRejection', collect);
+  }
+  assert.deepEqual(seen.map((e) => e?.stack ?? String(e)), [], 'unhandled rejections');
+}
+
+test('urql: with its default Accept, a page and the next come back as JSON', () =>
+  noUnhandledRejections(async (calls) => {
+    const client = new UrqlClient({
+      url: `http://${addr}/graphql`,
+      exchanges: [fetchExchange],
+      fetch: countingFetch(calls),
+    });
+    const ids = await postPageData('upage');
+    await assertTwoPages('upage', ids, async (variables) => {
+      const result = await withTimeout(client.query(PAGE_QUERY, variables).toPromise(), WAIT_MS, 'a urql page');
+      assert.equal(result.error, undefined, String(result.error));
+      return withoutTypename(result.data).publications;
+    });
+    assert.equal(calls.length, 2, JSON.stringify(calls));
+    for (const call of calls) {
+      assert.equal(call.accept, URQL_DEFAULT_ACCEPT, "urql's own Accept header, as it sends it");
+      assert.match(
+        call.contentType,
+        /^application\/(graphql-response\+)?json\b/,
+        `a query gets a JSON answer, not a stream: ${JSON.stringify(call)}`,
+      );
+    }
+  }),
+);
+
+for (const transport of ['graphql-ws', 'graphql-sse']) {
+  test(`urql: subscriptionExchange over ${transport}, live and resume`, () =>
+    noUnhandledRejections(async () => {
+      const transportClient =
+        transport === 'graphql-ws'
+          ? createWsClient({ url: `ws://${addr}/graphql`, webSocketImpl: WebSocket, lazy: true, retryAttempts: 0 })
+          : createSseClient({ url: `http://${addr}/graphql`, retryAttempts: 0 });
+      const client = new UrqlClient({
+        url: `http://${addr}/graphql`,
+        exchanges: [
+          subscriptionExchange({
+            forwardSubscription: (request) => ({
+              subscribe: (sink) => ({ unsubscribe: transportClient.subscribe(request, sink) }),
+            }),
+          }),
+          fetchExchange,
+        ],
+      });
+      try {
+        await liveThenResume(transport === 'graphql-ws' ? 'urqlws' : 'urqlsse', (variables) => {
+          const inbox = new Inbox();
+          const { unsubscribe } = client
+            .subscription(SUBSCRIPTION, variables)
+            .subscribe((result) => inbox.push({ kind: 'next', value: plainResult(result) }));
+          return { inbox, close: unsubscribe };
+        });
+      } finally {
+        await withTimeout(Promise.resolve(transportClient.dispose()), WAIT_MS, `the ${transport} client to dispose`);
+      }
+    }),
+  );
+}
+
+test('urql: persistedExchange over GET, the text once, then the hash alone', () =>
+  noUnhandledRejections(async (calls) => {
+    const client = new UrqlClient({
+      url: `http://${addr}/graphql`,
+      exchanges: [persistedExchange({ preferGetForPersistedQueries: true }), fetchExchange],
+      fetch: countingFetch(calls),
+    });
+    const run = async () => {
+      const result = await withTimeout(
+        client.query('query UrqlPersisted { webhookEvents { totalCount } }', {}).toPromise(),
+        WAIT_MS,
+        'the persisted query',
+      );
+      assert.equal(result.error, undefined, String(result.error));
+      return withoutTypename(result.data);
+    };
+    const expected = { webhookEvents: { totalCount: main.stored } };
+
+    assert.deepEqual(await run(), expected);
+    assert.equal(calls.length, 2, `a miss, then the registration: ${JSON.stringify(calls)}`);
+    const [miss, register] = calls;
+    const hash = miss.params.extensions?.persistedQuery?.sha256Hash;
+    assert.match(hash ?? '', /^[0-9a-f]{64}$/, JSON.stringify(miss));
+    assert.equal(miss.method, 'GET');
+    assert.equal(miss.params.query, undefined, 'the first request sends only the hash');
+    assertPersistedQueryNotFound(miss);
+    // urql retries with the same method, the text added and the hash marked as a miss.
+    assert.equal(register.method, 'GET');
+    assert.equal(register.params.extensions?.persistedQuery?.sha256Hash, hash, JSON.stringify(register));
+    assert.equal(sha256Hex(register.params.query), hash, 'the hash is that of the text sent');
+    assert.equal(register.status, 200, JSON.stringify(register));
+    assert.deepEqual(withoutTypename(register.body), { data: expected }, JSON.stringify(register));
+
+    assert.deepEqual(await run(), expected);
+    assert.equal(calls.length, 3, JSON.stringify(calls));
+    const hit = calls[2];
+    assert.equal(hit.method, 'GET');
+    assert.equal(hit.params.query, undefined, 'a known hash is sent alone');
+    assert.equal(hit.params.extensions?.persistedQuery?.sha256Hash, hash, JSON.stringify(hit));
+    assert.equal(hit.status, 200, JSON.stringify(hit));
+    assert.deepEqual(withoutTypename(hit.body), { data: expected }, JSON.stringify(hit));
+  }),
+);
+
+// ---------------------------------------------------------------------------------------------
+// Trusted documents
+
+/** The GraphQL errors an SSE client reported: in a `next` result, or in a non-2xx JSON answer. */
+async function sseErrors(item) {
+  if (item.kind === 'next') return item.value.errors;
+  if (item.kind === 'error' && item.value?.response) {
+    const text = await withTimeout(item.value.response.text(), WAIT_MS, 'the refused stream body');
+    try {
+      return JSON.parse(text).errors;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
+test('trusted documents: only the manifest runs, by documentId over HTTP, graphql-ws and graphql-sse', async () => {
+  const COUNT = 'query TrustedCount { webhookEvents { totalCount } }';
+  const OTHER_SUBSCRIPTION = 'subscription { webhookEventReceived { cursor } }';
+  const dir = mkdtempSync(join(tmpdir(), 'pubgate-manifest-'));
+  const manifest = join(dir, 'trusted-documents.json');
+  writeFileSync(manifest, JSON.stringify({ [sha256Hex(COUNT)]: COUNT, [sha256Hex(SUBSCRIPTION)]: SUBSCRIPTION }));
+  let server;
+  const disposers = [];
+  try {
+    server = await startServer(['--trusted-documents', manifest, '--only-trusted-documents']);
+    await postDelivery('trusted', 1, { server });
+    const counted = { data: { webhookEvents: { totalCount: server.stored } } };
+
+    // HTTP, without the text: by documentId, and by the APQ hash of a trusted document.
+    const byId = await postGraphql(server, { documentId: `sha256:${sha256Hex(COUNT)}` });
+    assert.equal(byId.status, 200, byId.text);
+    assert.deepEqual(byId.json, counted, byId.text);
+    const byHash = await postGraphql(server, {
+      extensions: { persistedQuery: { version: 1, sha256Hash: sha256Hex(COUNT) } },
+    });
+    assert.equal(byHash.status, 200, byHash.text);
+    assert.deepEqual(byHash.json, counted, byHash.text);
+
+    // HTTP: any other text is refused, as a request error.
+    const other = await postGraphql(server, { query: '{ webhookEvents { totalCount } }' });
+    assert.equal(other.json?.errors?.[0]?.extensions?.code, 'FORBIDDEN', other.text);
+    assert.ok(!('data' in other.json), `a refused document has no data key: ${other.text}`);
+    assert.ok(other.status >= 400 && other.status < 500, `a refused document is 4xx: ${other.status} ${other.text}`);
+
+    // graphql-ws: the client insists on a string `query`; an empty one stands for none.
+    const ws = createWsClient({ url: `ws://${server.addr}/graphql`, webSocketImpl: WebSocket, lazy: true, retryAttempts: 0 });
+    disposers.push(() => ws.dispose());
+    const wsLive = { inbox: new Inbox() };
+    const stopWs = ws.subscribe(
+      { query: '', documentId: `sha256:${sha256Hex(SUBSCRIPTION)}`, variables: {} },
+      sinkInto(wsLive.inbox),
+    );
+    try {
+      await syncLive(wsLive, 'trustws', server);
+    } finally {
+      stopWs();
+    }
+    const wsRefused = new Inbox();
+    ws.subscribe({ query: OTHER_SUBSCRIPTION }, sinkInto(wsRefused));
+    const wsError = await wsRefused.take(WAIT_MS, 'the refusal over graphql-ws');
+    assert.equal(wsError.kind, 'error', describe(wsError));
+    assert.equal(wsError.value?.[0]?.extensions?.code, 'FORBIDDEN', describe(wsError));
+
+    // graphql-sse: the client sends the request as given, so no `query` at all.
+    const sse = createSseClient({ url: `http://${server.addr}/graphql`, retryAttempts: 0 });
+    disposers.push(() => sse.dispose());
+    const sseLive = { inbox: new Inbox() };
+    const stopSse = sse.subscribe(
+      { documentId: `sha256:${sha256Hex(SUBSCRIPTION)}`, variables: {} },
+      sinkInto(sseLive.inbox),
+    );
+    try {
+      await syncLive(sseLive, 'trustsse', server);
+    } finally {
+      stopSse();
+    }
+    const sseRefused = new Inbox();
+    sse.subscribe({ query: OTHER_SUBSCRIPTION }, sinkInto(sseRefused));
+    const sseItem = await sseRefused.take(WAIT_MS, 'the refusal over graphql-sse');
+    const sseErrorList = await sseErrors(sseItem);
+    assert.equal(sseErrorList?.[0]?.extensions?.code, 'FORBIDDEN', describe(sseItem));
+  } finally {
+    for (const dispose of disposers) await withTimeout(Promise.resolve(dispose()), WAIT_MS, 'a client to dispose');
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Relay object identification
+
+test('Relay: node and nodes resolve Voucherify ids, null for unknown or malformed ones', async () => {
+  const publication = await postDelivery('relay', 1);
+  const res = await postGraphql(main, {
+    query: `query Nodes($customer: ID!, $publication: ID!, $voucher: ID!, $campaign: ID!) {
+      customer: node(id: $customer) { __typename id ... on Customer { name } }
+      publication: node(id: $publication) { __typename id ... on Publication { voucher { code } customer { id } } }
+      unknown: node(id: "cust_nobody") { __typename id }
+      nodes(ids: [$customer, "pub_nobody", $publication, $voucher, "not an id", $campaign]) { __typename id }
+    }`,
+    variables: { customer: 'cust_1', publication, voucher: 'v_relay_1', campaign: 'camp_node' },
+  });
+  assert.equal(res.status, 200, res.text);
+  assert.deepEqual(
+    res.json,
+    {
+      data: {
+        customer: { __typename: 'Customer', id: 'cust_1', name: 'Node Client' },
+        publication: {
+          __typename: 'Publication',
+          id: publication,
+          voucher: { code: codeOf('relay', 1) },
+          customer: { id: 'cust_1' },
+        },
+        unknown: null,
+        nodes: [
+          { __typename: 'Customer', id: 'cust_1' },
+          null,
+          { __typename: 'Publication', id: publication },
+          { __typename: 'Voucher', id: 'v_relay_1' },
+          null,
+          { __typename: 'Campaign', id: 'camp_node' },
+        ],
+      },
+    },
+    res.text,
+  );
 });

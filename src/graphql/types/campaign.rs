@@ -30,7 +30,7 @@ impl From<Arc<campaign::Model>> for Campaign {
 #[Object]
 impl Campaign {
     /// Voucherify's campaign id (`camp_…`).
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// The campaign's name (its id when only a reference to it was ever received).

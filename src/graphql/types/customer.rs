@@ -29,7 +29,7 @@ impl From<Arc<customer::Model>> for Customer {
 #[Object]
 impl Customer {
     /// Voucherify's customer id (`cust_…`).
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// Your own id for the customer.

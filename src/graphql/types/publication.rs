@@ -26,7 +26,7 @@ impl Publication {
 #[Object]
 impl Publication {
     /// Voucherify's publication id (`pub_…`).
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// `SUCCESS` for an assignment that went through.

@@ -35,7 +35,7 @@ impl From<voucher::Model> for Voucher {
 #[Object]
 impl Voucher {
     /// Voucherify's voucher id (`v_…`).
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }
     /// The code the customer types.

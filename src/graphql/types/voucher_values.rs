@@ -125,6 +125,7 @@ pub struct LoyaltyCard {
 #[derive(SimpleObject, Clone)]
 pub struct Category {
     /// Voucherify's category id (`cat_…`).
+    #[graphql(owned)]
     pub id: ID,
     /// The category's name.
     pub name: String,
