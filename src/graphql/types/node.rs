@@ -15,7 +15,7 @@ pub const MAX_NODES: usize = 100;
 
 /// An object with a global id: refetch it with `node(id:)`.
 // A publication holds its row inline; a node lives for one field of one request, so the size
-// of the largest variant costs nothing worth a box (which the derive cannot see through).
+// of its largest variant is not worth a box.
 #[allow(clippy::large_enum_variant)]
 #[derive(Interface)]
 #[graphql(field(
