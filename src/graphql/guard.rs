@@ -142,6 +142,8 @@ pub fn operation<'a>(
     match (&document.operations, name) {
         (DocumentOperations::Single(op), _) => Some(op),
         (DocumentOperations::Multiple(ops), Some(name)) => ops.get(name),
+        // One named operation and no `operationName`: execution runs it, so it is the one.
+        (DocumentOperations::Multiple(ops), None) if ops.len() == 1 => ops.values().next(),
         (DocumentOperations::Multiple(_), None) => None,
     }
 }

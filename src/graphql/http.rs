@@ -73,6 +73,7 @@ async fn respond(state: &GraphqlState, request: Request, accepted: Accepted) -> 
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let is_post = request.method() == Method::POST;
+    let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
     let origin_ok = origin_allowed(&state.config, request.headers());
     let parsed = if is_post {
         read_post(state, request).await
@@ -118,7 +119,7 @@ async fn respond(state: &GraphqlState, request: Request, accepted: Accepted) -> 
         }
         return sse::respond(state.clone(), request, last_event_id);
     }
-    answer(state, request, key, json).await
+    answer(state, request, key, json, if_none_match).await
 }
 
 /// Answers a query or mutation over plain HTTP, from the query cache when the committed head
@@ -129,6 +130,7 @@ async fn answer(
     request: async_graphql::Request,
     key: Vec<u8>,
     json: Json,
+    if_none_match: Option<HeaderValue>,
 ) -> Response {
     use cache::Decision;
     let metrics = &state.metrics;
@@ -148,12 +150,23 @@ async fn answer(
         Some(h) => state.query_cache.lookup(h, &key),
         None => Decision::Bypass,
     };
+    // A GET names its answer by the head it was computed at: a client (or an HTTP cache) that
+    // holds the answer for this head revalidates it without anything executing.
+    let tag = head
+        .as_ref()
+        .filter(|_| key.first() == Some(&b'G'))
+        .map(|head| entity_tag(state, head, &key, json));
+    if let Some(tag) = &tag
+        && if_none_match.is_some_and(|held| matches_tag(&held, tag))
+    {
+        return not_modified(tag);
+    }
     let mut decision = lookup(&head);
     let flight = loop {
         match decision {
-            Decision::Hit(body) => return cached(state, body, json),
+            Decision::Hit(body) => return tagged(cached(state, body, json), tag.as_deref()),
             Decision::Follow(rx) => match cache::follow(rx).await {
-                Some(body) => return cached(state, body, json),
+                Some(body) => return tagged(cached(state, body, json), tag.as_deref()),
                 // The request executing for us went away without an answer (its client
                 // disconnected): look again, so that one of the waiting takes over.
                 None => decision = lookup(&head),
@@ -175,11 +188,59 @@ async fn answer(
     let body = axum::body::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
     if kind == OperationKind::Query && response.is_ok() {
         flight.land(body.clone());
-    } else {
-        // Errors are not kept, but those already waiting get the same answer.
-        flight.share(body.clone());
+        return tagged(json_response(body, json), tag.as_deref());
     }
+    // Errors are not kept, but those already waiting get the same answer.
+    flight.share(body.clone());
     json_response(body, json)
+}
+
+/// The entity tag of a GET's answer at `head`: the same request, media type and head give
+/// the same answer (the query cache's rule). The instance's salt makes tags from before a
+/// restart (or from another instance) simply miss, so a database restored to an earlier head
+/// and written again can never match an old tag.
+fn entity_tag(state: &GraphqlState, head: &cache::Version, key: &[u8], json: Json) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(state.etag_salt.as_bytes());
+    hash.update(head.database.as_bytes());
+    hash.update(head.generation.to_be_bytes());
+    hash.update(head.seq.to_be_bytes());
+    hash.update(json.content_type().as_bytes());
+    hash.update(key);
+    format!("\"{}\"", hex::encode(&hash.finalize()[..16]))
+}
+
+/// Whether an `If-None-Match` value names `tag` (weakly, as RFC 9110 13.1.2 asks), or is `*`.
+fn matches_tag(held: &HeaderValue, tag: &str) -> bool {
+    held.to_str().is_ok_and(|held| {
+        held.split(',')
+            .map(|t| t.trim().trim_start_matches("W/"))
+            .any(|t| t == tag || t == "*")
+    })
+}
+
+/// 304: the client's copy is the answer.
+fn not_modified(tag: &str) -> Response {
+    let mut response = StatusCode::NOT_MODIFIED.into_response();
+    tagged_headers(response.headers_mut(), tag);
+    response
+}
+
+/// A successful answer with its entity tag, if it has one.
+fn tagged(mut response: Response, tag: Option<&str>) -> Response {
+    if let Some(tag) = tag {
+        tagged_headers(response.headers_mut(), tag);
+    }
+    response
+}
+
+fn tagged_headers(headers: &mut HeaderMap, tag: &str) {
+    if let Ok(value) = HeaderValue::from_str(tag) {
+        headers.insert(header::ETAG, value);
+        // Kept by caches, but asked again each time: data changes with every commit.
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    }
 }
 
 /// Whether `response` is a request error: the operation was refused before it ran (parse,

@@ -86,6 +86,8 @@ pub struct GraphqlState {
     /// Documents named by hash: trusted ones, and those registered by automatic persisted
     /// queries.
     pub persisted: Arc<persisted::Persisted>,
+    /// This process's share of every entity tag it gives out (see `http::entity_tag`).
+    pub etag_salt: Arc<str>,
 }
 
 /// The edge reads the shared handles as its own (`state.config`, `state.db`, …).
@@ -109,6 +111,7 @@ impl GraphqlState {
                 app.config.trusted_documents.clone(),
                 app.config.only_trusted_documents,
             )),
+            etag_salt: format!("{:032x}", rand::random::<u128>()).into(),
             app,
         }
     }

@@ -541,3 +541,81 @@ async fn a_bad_trusted_documents_file_stops_the_start() {
     assert!(run("[1, 2]", false).contains("is not a JSON object"));
     assert!(run("{}", true).contains("--only-trusted-documents needs"));
 }
+
+/// A GET answer carries an entity tag for the committed head it was computed at: asked again
+/// with `If-None-Match`, nothing executes and the answer is 304 until something is committed.
+#[tokio::test]
+async fn get_answers_revalidate_by_entity_tag_until_a_commit() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let mut generator = pubgate::simulate::Generator::new(4, 3, 2, 0.0);
+    app.post_all(vec![generator.next_body()]).await;
+    let document = "query Count { publications { totalCount } }";
+    let get = |etag: Option<String>| {
+        let mut request = app
+            .client
+            .get(app.url("/graphql"))
+            .query(&[("query", document)]);
+        if let Some(etag) = etag {
+            request = request.header("if-none-match", etag);
+        }
+        request.send()
+    };
+    let first = get(None).await.expect("answers");
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.headers()["cache-control"], "no-cache");
+    let tag = first.headers()["etag"].to_str().expect("ascii").to_owned();
+    let before = app.statements.load(std::sync::atomic::Ordering::SeqCst);
+    let again = get(Some(tag.clone())).await.expect("answers");
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    assert_eq!(again.headers()["etag"].to_str().expect("ascii"), tag);
+    assert!(again.text().await.expect("body").is_empty());
+    // Only the head was read.
+    assert_eq!(
+        app.statements.load(std::sync::atomic::Ordering::SeqCst) - before,
+        1
+    );
+    let weak = get(Some(format!("\"other\", W/{tag}")))
+        .await
+        .expect("answers");
+    assert_eq!(weak.status(), StatusCode::NOT_MODIFIED);
+    // Another media type is another answer.
+    let legacy = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[("query", document)])
+        .header("accept", "application/json")
+        .header("if-none-match", &tag)
+        .send()
+        .await
+        .expect("answers");
+    assert_eq!(legacy.status(), StatusCode::OK);
+    // A commit moves the head: the old tag no longer matches, and the answer is new.
+    app.post_all(vec![generator.next_body()]).await;
+    let after = get(Some(tag.clone())).await.expect("answers");
+    assert_eq!(after.status(), StatusCode::OK);
+    assert_ne!(after.headers()["etag"].to_str().expect("ascii"), tag);
+    let answer: Value = after.json().await.expect("json");
+    assert_eq!(answer["data"]["publications"]["totalCount"], 2, "{answer}");
+    // Errors carry no tag, and POSTs none either.
+    let bad = app
+        .client
+        .get(app.url("/graphql"))
+        .query(&[(
+            "query",
+            "{ publications(after: \"garbage\") { totalCount } }",
+        )])
+        .send()
+        .await
+        .expect("answers");
+    assert!(bad.headers().get("etag").is_none());
+    let posted = app
+        .client
+        .post(app.url("/graphql"))
+        .json(&json!({"query": document}))
+        .send()
+        .await
+        .expect("answers");
+    assert!(posted.headers().get("etag").is_none());
+}
