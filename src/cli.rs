@@ -152,7 +152,8 @@ pub struct ServeArgs {
     /// documents) of documents requests may name by `documentId: "sha256:<hex>"`.
     #[arg(long, env = "PUBGATE_TRUSTED_DOCUMENTS", value_name = "FILE")]
     pub trusted_documents: Option<std::path::PathBuf>,
-    /// Run only the documents in --trusted-documents; refuse any other (FORBIDDEN).
+    /// Run only the documents in --trusted-documents and the built-in dashboard's own; refuse
+    /// any other (FORBIDDEN).
     #[arg(long, env = "PUBGATE_ONLY_TRUSTED_DOCUMENTS")]
     pub only_trusted_documents: bool,
 }

@@ -88,7 +88,7 @@ pub struct Config {
     pub plain_execution: bool,
     /// Documents a request may name by hash (`--trusted-documents FILE`).
     pub trusted_documents: std::sync::Arc<Manifest>,
-    /// Run no document but the trusted ones.
+    /// Run no document but the trusted ones (and the built-in dashboard's own).
     pub only_trusted_documents: bool,
 }
 
@@ -147,13 +147,6 @@ impl Config {
         }
         if self.request_timeout.is_zero() {
             return Err("--request-timeout-secs must be at least 1".into());
-        }
-        if self.only_trusted_documents && self.trusted_documents.is_empty() {
-            return Err(
-                "--only-trusted-documents needs the documents: --trusted-documents FILE \
-                 (PUBGATE_TRUSTED_DOCUMENTS) with at least one"
-                    .into(),
-            );
         }
         for origin in &self.cors_origins {
             let host = origin

@@ -34,8 +34,19 @@ pub struct App {
 
 impl App {
     /// Validates `config`, opens and migrates the database, starts the writer and binds.
-    pub async fn build(config: Config) -> anyhow::Result<App> {
+    pub async fn build(mut config: Config) -> anyhow::Result<App> {
         config.validate().map_err(anyhow::Error::msg)?;
+        if config.only_trusted_documents {
+            // The built-in dashboard keeps working: its own documents are trusted too.
+            let mut trusted = (*config.trusted_documents).clone();
+            for (_, document) in crate::dashboard::documents() {
+                trusted.insert(
+                    crate::graphql::persisted::sha256(&document),
+                    document.into(),
+                );
+            }
+            config.trusted_documents = Arc::new(trusted);
+        }
         if config.unsigned_webhooks() {
             tracing::warn!(
                 "NO WEBHOOK SECRET: unsigned webhooks are accepted (loopback only); set --webhook-secret"

@@ -62,6 +62,16 @@ pub static ASSETS: [Asset; 9] = [
     },
 ];
 
+/// The GraphQL documents the page sends, by name (`documents.json`, printed from `documents.js`
+/// by `tests/fixtures/dashboard-documents.mjs`; the client tests fail when it is out of date).
+pub fn documents() -> Vec<(String, String)> {
+    let all: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(include_str!("documents.json")).unwrap_or_default();
+    all.into_iter()
+        .filter_map(|(name, text)| Some((name, text.as_str()?.to_owned())))
+        .collect()
+}
+
 /// The dashboard's routes.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()

@@ -188,7 +188,8 @@ fn hex_of(text: &str) -> Option<String> {
         .then(|| text.to_ascii_lowercase())
 }
 
-fn sha256(text: &str) -> String {
+/// The lowercase hex SHA-256 of `text`: the key a document is known by.
+pub fn sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }
 

@@ -554,13 +554,12 @@ async fn the_dashboards_orders_and_filters_have_indexes(backend: Backend) {
 
 crate::on_both!(the_dashboards_orders_and_filters_have_indexes);
 
-/// The dashboard's own documents (src/dashboard/documents.js, snapshot in tests/fixtures).
+/// The dashboard's own documents (src/dashboard/documents.js, snapshot in documents.json).
 fn dashboard_document(name: &str) -> String {
-    let all = fixture_json("dashboard-documents.json");
-    all[name]
-        .as_str()
+    pubgate::dashboard::documents()
+        .into_iter()
+        .find_map(|(n, text)| (n == name).then_some(text))
         .unwrap_or_else(|| panic!("no dashboard document {name}"))
-        .to_owned()
 }
 
 /// Runs `document` with each set of variables; returns the statements each run took.

@@ -390,12 +390,12 @@ test("the dashboard's documents are valid against schema.graphql", () => {
     const errors = validate(schema, parse(text));
     assert.deepEqual(errors.map((e) => e.message), [], `${name} is valid`);
   }
-  // The Rust tests execute the same texts, from this snapshot.
-  const snapshot = JSON.parse(readFileSync(new URL('../fixtures/dashboard-documents.json', import.meta.url), 'utf8'));
+  // The binary (as trusted documents) and the Rust tests take the same texts from this snapshot.
+  const snapshot = JSON.parse(readFileSync(new URL('../../src/dashboard/documents.json', import.meta.url), 'utf8'));
   assert.deepEqual(
     snapshot,
     documents,
-    'tests/fixtures/dashboard-documents.json is out of date: node tests/fixtures/dashboard-documents.mjs > tests/fixtures/dashboard-documents.json',
+    'src/dashboard/documents.json is out of date: node tests/fixtures/dashboard-documents.mjs > src/dashboard/documents.json',
   );
 });
 
