@@ -5,7 +5,6 @@
 use crate::helpers::*;
 use pubgate::dashboard::{ASSETS, PAGE};
 use reqwest::{StatusCode, header};
-use serde_json::json;
 
 async fn app_with(adjust: impl FnOnce(&mut pubgate::Config)) -> TestApp {
     TestApp::spawn_with(Backend::Sqlite, adjust)
@@ -156,22 +155,5 @@ async fn with_a_token_the_page_loads_but_the_api_asks_for_it() {
     {
         assert_eq!(get(&app, path).await.status(), StatusCode::OK, "{path}");
     }
-    let query = json!({"query": "{ publications { totalCount } }"});
-    let refused = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&query)
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    let allowed = app
-        .client
-        .post(app.url("/graphql"))
-        .bearer_auth("dashboard-token")
-        .json(&query)
-        .send()
-        .await
-        .expect("answers");
-    assert_eq!(allowed.status(), StatusCode::OK);
+    app.assert_graphql_needs("dashboard-token").await;
 }

@@ -260,6 +260,23 @@ impl TestApp {
             .expect("a JSON answer")
     }
 
+    /// GraphQL refuses a query without `token` (401) and answers it with.
+    pub async fn assert_graphql_needs(&self, token: &str) {
+        let query = json!({"query": "{ publications { totalCount } }"});
+        let post = |token: Option<&str>| {
+            let request = self.client.post(self.url("/graphql")).json(&query);
+            match token {
+                Some(token) => request.bearer_auth(token),
+                None => request,
+            }
+            .send()
+        };
+        let refused = post(None).await.expect("answers");
+        assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+        let allowed = post(Some(token)).await.expect("answers");
+        assert_eq!(allowed.status(), reqwest::StatusCode::OK);
+    }
+
     /// Posts many deliveries, 16 at a time; each must be acknowledged.
     pub async fn post_all(&self, bodies: Vec<Vec<u8>>) {
         use futures::StreamExt;

@@ -210,13 +210,7 @@ async fn graphiql_is_served_from_the_binary_under_a_strict_policy() {
     let app = TestApp::spawn_with(Backend::Sqlite, |_| {})
         .await
         .expect("SQLite is always available");
-    let page = app
-        .client
-        .get(app.url("/graphql"))
-        .header(header::ACCEPT, "text/html")
-        .send()
-        .await
-        .expect("answer");
+    let page = graphiql_page(&app).await;
     assert_eq!(page.status(), StatusCode::OK);
     assert_eq!(
         header_of(&page, header::CONTENT_TYPE),
@@ -326,17 +320,11 @@ async fn graphiql_is_served_from_the_binary_under_a_strict_policy() {
 /// The page and its files hold no data and need no token; what GraphiQL asks does.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn graphiql_loads_without_a_token_its_queries_need_one() {
-    use reqwest::{StatusCode, header};
+    use reqwest::StatusCode;
     let app = TestApp::spawn_with(Backend::Sqlite, |c| c.api_tokens = vec!["ide-token".into()])
         .await
         .expect("SQLite is always available");
-    let page = app
-        .client
-        .get(app.url("/graphql"))
-        .header(header::ACCEPT, "text/html")
-        .send()
-        .await
-        .expect("answer");
+    let page = graphiql_page(&app).await;
     assert_eq!(page.status(), StatusCode::OK);
     let page_url = page.url().clone();
     for file in references(&page.text().await.expect("html")) {
@@ -344,24 +332,7 @@ async fn graphiql_loads_without_a_token_its_queries_need_one() {
         let response = app.client.get(url).send().await.expect("answer");
         assert_eq!(response.status(), StatusCode::OK, "{file}");
     }
-    let query = serde_json::json!({"query": "{ publications { totalCount } }"});
-    let refused = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&query)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    let allowed = app
-        .client
-        .post(app.url("/graphql"))
-        .bearer_auth("ide-token")
-        .json(&query)
-        .send()
-        .await
-        .expect("answer");
-    assert_eq!(allowed.status(), StatusCode::OK);
+    app.assert_graphql_needs("ide-token").await;
 }
 
 #[test]
@@ -412,4 +383,14 @@ async fn no_tls_to_postgres_on_loopback_by_default() {
         "pubgate is connected, its pool and its LISTEN connection"
     );
     assert_eq!(app.scalar(&count(true)).await, 0, "and not over TLS");
+}
+
+/// `GET /graphql` as a browser asks for it.
+async fn graphiql_page(app: &TestApp) -> reqwest::Response {
+    app.client
+        .get(app.url("/graphql"))
+        .header(reqwest::header::ACCEPT, "text/html")
+        .send()
+        .await
+        .expect("answer")
 }

@@ -756,6 +756,34 @@ function assertPersistedQueryNotFound(call) {
   }
 }
 
+/**
+ * A persisted query's round trip, from the requests a client made: the hash alone (a miss),
+ * the hash with its text (which registers it), then, after `run()` again, the hash alone (a
+ * hit); each with the method given and the answer `expected`.
+ */
+async function assertPersistedRoundTrip(calls, methods, expected, run) {
+  const [miss, register] = calls;
+  const hash = miss.params.extensions?.persistedQuery?.sha256Hash;
+  assert.match(hash ?? '', /^[0-9a-f]{64}$/, JSON.stringify(miss));
+  assert.equal(miss.method, methods.miss);
+  assert.equal(miss.params.query, undefined, 'the first request sends only the hash');
+  assertPersistedQueryNotFound(miss);
+  assert.equal(register.method, methods.register);
+  assert.equal(register.params.extensions?.persistedQuery?.sha256Hash, hash, JSON.stringify(register));
+  assert.equal(sha256Hex(register.params.query), hash, 'the hash is that of the text sent');
+  assert.equal(register.status, 200, JSON.stringify(register));
+  assert.deepEqual(withoutTypename(register.body), { data: expected }, JSON.stringify(register));
+
+  assert.deepEqual(await run(), expected);
+  assert.equal(calls.length, 3, JSON.stringify(calls));
+  const hit = calls[2];
+  assert.equal(hit.method, methods.hit);
+  assert.equal(hit.params.query, undefined, 'a known hash is sent alone');
+  assert.equal(hit.params.extensions?.persistedQuery?.sha256Hash, hash, JSON.stringify(hit));
+  assert.equal(hit.status, 200, JSON.stringify(hit));
+  assert.deepEqual(withoutTypename(hit.body), { data: expected }, JSON.stringify(hit));
+}
+
 const PAGE_QUERY = `query Page($customerId: ID!, $after: String) {
   publications(filter: { customerId: $customerId }, first: 2, after: $after) {
     totalCount
@@ -933,27 +961,9 @@ for (const overGet of [false, true]) {
     try {
       assert.deepEqual(await run(), expected);
       assert.equal(calls.length, 2, `a miss, then the registration: ${JSON.stringify(calls)}`);
-      const [miss, register] = calls;
-      const hash = miss.params.extensions?.persistedQuery?.sha256Hash;
-      assert.match(hash ?? '', /^[0-9a-f]{64}$/, JSON.stringify(miss));
-      assert.equal(miss.method, overGet ? 'GET' : 'POST');
-      assert.equal(miss.params.query, undefined, 'the first request sends only the hash');
-      assertPersistedQueryNotFound(miss);
       // Apollo sends the text over POST whatever the first request used: it may be long.
-      assert.equal(register.method, 'POST');
-      assert.equal(register.params.extensions?.persistedQuery?.sha256Hash, hash, JSON.stringify(register));
-      assert.equal(sha256Hex(register.params.query), hash, 'the hash is that of the text sent');
-      assert.equal(register.status, 200, JSON.stringify(register));
-      assert.deepEqual(withoutTypename(register.body), { data: expected }, JSON.stringify(register));
-
-      assert.deepEqual(await run(), expected);
-      assert.equal(calls.length, 3, JSON.stringify(calls));
-      const hit = calls[2];
-      assert.equal(hit.method, overGet ? 'GET' : 'POST');
-      assert.equal(hit.params.query, undefined, 'a known hash is sent alone');
-      assert.equal(hit.params.extensions?.persistedQuery?.sha256Hash, hash, JSON.stringify(hit));
-      assert.equal(hit.status, 200, JSON.stringify(hit));
-      assert.deepEqual(withoutTypename(hit.body), { data: expected }, JSON.stringify(hit));
+      const method = overGet ? 'GET' : 'POST';
+      await assertPersistedRoundTrip(calls, { miss: method, register: 'POST', hit: method }, expected, run);
     } finally {
       client.stop();
     }
@@ -1069,27 +1079,8 @@ test('urql: persistedExchange over GET, the text once, then the hash alone', () 
 
     assert.deepEqual(await run(), expected);
     assert.equal(calls.length, 2, `a miss, then the registration: ${JSON.stringify(calls)}`);
-    const [miss, register] = calls;
-    const hash = miss.params.extensions?.persistedQuery?.sha256Hash;
-    assert.match(hash ?? '', /^[0-9a-f]{64}$/, JSON.stringify(miss));
-    assert.equal(miss.method, 'GET');
-    assert.equal(miss.params.query, undefined, 'the first request sends only the hash');
-    assertPersistedQueryNotFound(miss);
     // urql retries with the same method, the text added and the hash marked as a miss.
-    assert.equal(register.method, 'GET');
-    assert.equal(register.params.extensions?.persistedQuery?.sha256Hash, hash, JSON.stringify(register));
-    assert.equal(sha256Hex(register.params.query), hash, 'the hash is that of the text sent');
-    assert.equal(register.status, 200, JSON.stringify(register));
-    assert.deepEqual(withoutTypename(register.body), { data: expected }, JSON.stringify(register));
-
-    assert.deepEqual(await run(), expected);
-    assert.equal(calls.length, 3, JSON.stringify(calls));
-    const hit = calls[2];
-    assert.equal(hit.method, 'GET');
-    assert.equal(hit.params.query, undefined, 'a known hash is sent alone');
-    assert.equal(hit.params.extensions?.persistedQuery?.sha256Hash, hash, JSON.stringify(hit));
-    assert.equal(hit.status, 200, JSON.stringify(hit));
-    assert.deepEqual(withoutTypename(hit.body), { data: expected }, JSON.stringify(hit));
+    await assertPersistedRoundTrip(calls, { miss: 'GET', register: 'GET', hit: 'GET' }, expected, run);
   }),
 );
 
