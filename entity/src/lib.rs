@@ -1,6 +1,7 @@
 //! SeaORM entities of pubgate's store: one module per table, data only.
 
 pub mod assignment_count;
+pub mod assignment_total;
 pub mod campaign;
 pub mod category;
 pub mod customer;

@@ -8,8 +8,10 @@ mod m20261130_000001_bound_indexed_text;
 mod m20261130_000002_dashboard_indexes;
 mod m20261130_000003_database_identity;
 mod m20261202_000001_assignment_counts;
+mod m20261202_000002_assignment_totals;
 
 pub use m20261202_000001_assignment_counts::fill as fill_assignment_counts;
+pub use m20261202_000002_assignment_totals::fill as fill_assignment_totals;
 
 /// Every migration, oldest first.
 pub struct Migrator;
@@ -23,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000002_dashboard_indexes::Migration),
             Box::new(m20261130_000003_database_identity::Migration),
             Box::new(m20261202_000001_assignment_counts::Migration),
+            Box::new(m20261202_000002_assignment_totals::Migration),
         ]
     }
 }

@@ -1,13 +1,16 @@
-//! Exact assignment counts from `assignment_counts` (a range's whole days, hours and minutes)
-//! and `publications` (the partial minutes at its edges): the analytics series and the `totalCount` of
-//! publications filtered only by campaign, voucher type, channel and creation time. The number
-//! of statements does not grow with the number of publications.
+//! Exact assignment counts from `assignment_totals` or `assignment_counts` (a range's whole days,
+//! hours and minutes) and `publications` (the partial minutes at its edges): the analytics
+//! series and the `totalCount` of publications filtered only by campaign, voucher type, channel
+//! and creation time. A count that groups or filters by at most one dimension reads the totals
+//! (a row per span and value); one that combines dimensions reads every stored combination. The
+//! number of statements does not grow with the number of publications.
 
 use super::publications::PublicationFilter;
 use super::write::counts::join_vouchers;
+use super::write::counts::{BY_CAMPAIGN, BY_CHANNEL, BY_TYPE};
 pub use super::write::counts::{Change, WIDTHS, minute_of};
 use chrono::{DateTime, Duration, Utc};
-use entity::{assignment_count, publication, voucher};
+use entity::{assignment_count, assignment_total, publication, voucher};
 use sea_orm::sea_query::{
     Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Query, QueryStatementBuilder,
     SelectStatement, UnionType,
@@ -29,6 +32,81 @@ pub struct Dims {
     pub voucher_type: Option<String>,
     pub campaign_id: Option<String>,
     pub channel: Option<String>,
+}
+
+impl Dimension {
+    /// Its name in `assignment_totals`.
+    fn name(self) -> &'static str {
+        match self {
+            Dimension::VoucherType => BY_TYPE,
+            Dimension::Campaign => BY_CAMPAIGN,
+            Dimension::Channel => BY_CHANNEL,
+        }
+    }
+}
+
+/// The one dimension a count groups or filters by, and the value the filter fixes it to: what
+/// `assignment_totals` can answer. No dimension at all is the voucher type's "every type" row;
+/// two or more need `assignment_counts`.
+fn single(group_by: &BTreeSet<Dimension>, dims: &Dims) -> Option<(Dimension, Option<String>)> {
+    let fixed = [
+        (Dimension::VoucherType, &dims.voucher_type),
+        (Dimension::Campaign, &dims.campaign_id),
+        (Dimension::Channel, &dims.channel),
+    ];
+    let mut involved: BTreeSet<Dimension> = group_by.clone();
+    involved.extend(fixed.iter().filter(|(_, v)| v.is_some()).map(|(d, _)| *d));
+    let mut involved = involved.into_iter();
+    match (involved.next(), involved.next()) {
+        (None, _) => Some((Dimension::VoucherType, Some(String::new()))),
+        (Some(d), None) => {
+            let value = fixed
+                .iter()
+                .find(|(f, _)| *f == d)
+                .and_then(|(_, v)| (*v).clone());
+            Some((d, value))
+        }
+        (Some(_), Some(_)) => None,
+    }
+}
+
+/// The whole spans `[first, end)` from `assignment_totals`, for a count `single` says it can
+/// answer, in the rows' common shape: (bucket, voucher type or `""`, campaign, channel, count).
+fn totals(
+    first: i64,
+    end: i64,
+    bucket_minutes: i64,
+    (dimension, value): (Dimension, Option<String>),
+    group_by: &BTreeSet<Dimension>,
+) -> SelectStatement {
+    use assignment_total::Column as T;
+    let bucket = Expr::cust(format!("\"minute\" / {bucket_minutes}"));
+    let grouped = group_by.contains(&dimension);
+    let as_column = |d: Dimension| match d == dimension && (grouped || d == Dimension::VoucherType)
+    {
+        true => Expr::col(T::Value),
+        false => Expr::val(""),
+    };
+    let mut read = Query::select();
+    read.expr(bucket.clone())
+        .expr(as_column(Dimension::VoucherType))
+        .expr(as_column(Dimension::Campaign))
+        .expr(as_column(Dimension::Channel))
+        .expr(Func::cast_as(
+            Func::sum(Expr::col(T::Count)),
+            Alias::new("BIGINT"),
+        ))
+        .from(assignment_total::Entity)
+        .and_where(Expr::col(T::Dimension).eq(dimension.name()))
+        .cond_where(spanning(first, end, bucket_minutes));
+    if let Some(value) = value {
+        read.and_where(Expr::col(T::Value).eq(value));
+    }
+    match grouped || dimension == Dimension::VoucherType {
+        true => read.add_group_by([bucket, Expr::col(T::Value)]),
+        false => read.add_group_by([bucket]),
+    };
+    read
 }
 
 /// One group's key: the values of the grouped dimensions (the others `None`).
@@ -66,7 +144,10 @@ pub async fn series(
     // Rows of (bucket, voucher type or "" for every type, campaign, channel, count), from the
     // whole spans and from the edges, read in one statement.
     let mut parts: Vec<SelectStatement> = Vec::new();
-    if first < end {
+    let one = single(group_by, dims).filter(|_| first < end);
+    if let Some(one) = one {
+        parts.push(totals(first, end, bucket_minutes, one, group_by));
+    } else if first < end {
         use assignment_count::Column as A;
         // The width is inlined (it is one of three constants), so that PostgreSQL sees the
         // selected and the grouped expression as the same one.
@@ -209,19 +290,22 @@ fn spans(first: i64, end: i64, widest: i64) -> Vec<(i64, i64, i64)> {
     out
 }
 
-/// The rows of `assignment_counts` that make up the whole minutes `[first, end)`, in spans no
-/// wider than `widest`.
+/// The rows of `assignment_counts` or `assignment_totals` (both keyed by `width` and `minute`)
+/// that make up the whole minutes `[first, end)`, in spans no wider than `widest`.
 fn spanning(first: i64, end: i64, widest: i64) -> Condition {
-    use assignment_count::Column as A;
+    let (width_of, minute) = (
+        || Expr::col(Alias::new("width")),
+        || Expr::col(Alias::new("minute")),
+    );
     spans(first, end, widest)
         .into_iter()
         .fold(Condition::any(), |any, (width, lo, hi)| {
-            let mut span = Condition::all().add(Expr::col(A::Width).eq(width as i32));
+            let mut span = Condition::all().add(width_of().eq(width as i32));
             if lo != i64::MIN {
-                span = span.add(Expr::col(A::Minute).gte(lo));
+                span = span.add(minute().gte(lo));
             }
             if hi != i64::MAX {
-                span = span.add(Expr::col(A::Minute).lt(hi));
+                span = span.add(minute().lt(hi));
             }
             any.add(span)
         })
@@ -359,26 +443,38 @@ pub async fn count(
     filter: &PublicationFilter,
     dims: &Dims,
 ) -> Result<u64, DbErr> {
-    use assignment_count::Column as A;
     let (first, end) = whole_minutes(
         filter.created_after.map(|t| (t, true)),
         filter.created_before,
     );
     let mut minutes = Query::select();
-    minutes
-        .expr(Func::coalesce([
-            Func::sum(Expr::col(A::Count)).into(),
-            Expr::val(0i64),
-        ]))
-        .from(assignment_count::Entity)
-        .and_where(Expr::col(A::VoucherType).eq(dims.voucher_type.clone().unwrap_or_default()));
+    let sum = |count: Expr| Func::coalesce([Func::sum(count).into(), Expr::val(0i64)]);
+    match single(&BTreeSet::new(), dims) {
+        Some((dimension, value)) => {
+            use assignment_total::Column as T;
+            minutes
+                .expr(sum(Expr::col(T::Count)))
+                .from(assignment_total::Entity)
+                .and_where(Expr::col(T::Dimension).eq(dimension.name()))
+                .and_where(Expr::col(T::Value).eq(value.unwrap_or_default()));
+        }
+        None => {
+            use assignment_count::Column as A;
+            minutes
+                .expr(sum(Expr::col(A::Count)))
+                .from(assignment_count::Entity)
+                .and_where(
+                    Expr::col(A::VoucherType).eq(dims.voucher_type.clone().unwrap_or_default()),
+                );
+            if let Some(campaign) = &dims.campaign_id {
+                minutes.and_where(Expr::col(A::CampaignId).eq(campaign.as_str()));
+            }
+            if let Some(channel) = &dims.channel {
+                minutes.and_where(Expr::col(A::Channel).eq(channel.as_str()));
+            }
+        }
+    }
     minutes.cond_where(spanning(first, end, 1440));
-    if let Some(campaign) = &dims.campaign_id {
-        minutes.and_where(Expr::col(A::CampaignId).eq(campaign.as_str()));
-    }
-    if let Some(channel) = &dims.channel {
-        minutes.and_where(Expr::col(A::Channel).eq(channel.as_str()));
-    }
     let created = || Expr::col((publication::Entity, publication::Column::CreatedAt));
     let counted = |range: Condition| {
         let within = PublicationFilter {

@@ -428,10 +428,14 @@ async fn counts_equal_the_publications_for_random_ranges_and_groupings(backend: 
     let statements = app.statements.load(Ordering::Relaxed) - before;
     assert!(answer["errors"].is_null(), "{answer}");
     assert_eq!(statements, 1, "whole spans and edges in one statement");
-    // The migration's fill, from the publications alone, equals what ingest kept.
-    let kept = counts_table(&app).await;
+    // The migrations' fills, from the publications alone, equal what ingest kept.
+    let (kept, kept_totals) = (counts_table(&app).await, totals_table(&app).await);
     app.execute("DELETE FROM assignment_counts").await;
+    app.execute("DELETE FROM assignment_totals").await;
     migration::fill_assignment_counts(&app.db)
+        .await
+        .expect("fill");
+    migration::fill_assignment_totals(&app.db)
         .await
         .expect("fill");
     assert_eq!(
@@ -439,6 +443,24 @@ async fn counts_equal_the_publications_for_random_ranges_and_groupings(backend: 
         kept,
         "the fill equals the counts kept at ingest"
     );
+    assert_eq!(
+        totals_table(&app).await,
+        kept_totals,
+        "the fill equals the totals kept at ingest"
+    );
+}
+
+/// The non-zero rows of `assignment_totals`.
+async fn totals_table(app: &TestApp) -> Vec<String> {
+    let rows = app
+        .texts(
+            "SELECT width || '|' || minute || '|' || dimension || '|' || value || '|' || count \
+             FROM assignment_totals WHERE count <> 0 ORDER BY width, minute, dimension, value",
+        )
+        .await;
+    let rows: Vec<String> = rows.into_iter().map(|r| r.expect("a row")).collect();
+    assert!(!rows.is_empty(), "totals are kept");
+    rows
 }
 
 /// `totalCount` of the publications matching `filter`.

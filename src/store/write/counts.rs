@@ -3,11 +3,12 @@
 //! each distinct type among its vouchers. A stored publication moves between type rows when one
 //! of its vouchers changes type, or is first described after the publication was stored: its
 //! contribution is read before the batch's rows are written and again after, and the difference
-//! applied. Minutes are UTC minutes since the epoch, rounded down.
+//! applied. Minutes are UTC minutes since the epoch, rounded down. `assignment_totals` (the same
+//! counts by one dimension at a time) changes with them, in the same transaction.
 
 use super::replay::After;
 use chrono::{DateTime, Utc};
-use entity::{assignment_count, publication, publication_voucher, voucher};
+use entity::{assignment_count, assignment_total, publication, publication_voucher, voucher};
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType, OnConflict, Query, SelectStatement};
 use sea_orm::{ConnectionTrait, DbErr, EntityTrait, IntoActiveModel};
 use std::collections::{BTreeSet, HashMap};
@@ -24,10 +25,19 @@ pub const WIDTHS: [i64; 3] = [1, 60, 1440];
 /// campaign, channel.
 type Key = (i64, i64, String, String, String);
 
+/// `assignment_totals`' dimensions.
+pub const BY_TYPE: &str = "type";
+pub const BY_CAMPAIGN: &str = "campaign";
+pub const BY_CHANNEL: &str = "channel";
+
+/// A row of `assignment_totals`: width, first minute, dimension, value.
+type TotalKey = (i64, i64, &'static str, String);
+
 /// What a batch changes in the counts: known before its rows are written, completed after.
 #[derive(Debug, Default)]
 pub struct Change {
     deltas: HashMap<Key, i64>,
+    totals: HashMap<TotalKey, i64>,
     /// Stored publications whose contribution is read again once the rows are written.
     restated: Vec<String>,
 }
@@ -58,6 +68,19 @@ impl Change {
                     channel.clone(),
                 );
                 *self.deltas.entry(key).or_default() += sign;
+            }
+        }
+        for width in WIDTHS {
+            let start = minute.div_euclid(width) * width;
+            let every = std::iter::once((BY_TYPE, ""));
+            let typed = types.iter().map(|kind| (BY_TYPE, kind.as_str()));
+            let others = [
+                (BY_CAMPAIGN, campaign.as_str()),
+                (BY_CHANNEL, channel.as_str()),
+            ];
+            for (dimension, value) in every.chain(typed).chain(others) {
+                let key = (width, start, dimension, value.to_owned());
+                *self.totals.entry(key).or_default() += sign;
             }
         }
     }
@@ -156,8 +179,37 @@ pub(super) async fn after_write<C: ConnectionTrait>(
 }
 
 impl Change {
-    /// Adds the change to the stored counts, in one statement.
+    /// Adds the change to the stored counts: one statement for each table.
     pub async fn write<C: ConnectionTrait>(self, txn: &C) -> Result<(), DbErr> {
+        let totals: Vec<assignment_total::ActiveModel> = self
+            .totals
+            .into_iter()
+            .filter(|(_, delta)| *delta != 0)
+            .map(|((width, minute, dimension, value), count)| {
+                assignment_total::Model {
+                    width: width as i32,
+                    minute,
+                    dimension: dimension.to_owned(),
+                    value,
+                    count,
+                }
+                .into_active_model()
+            })
+            .collect();
+        if !totals.is_empty() {
+            use assignment_total::Column as T;
+            let mut on_conflict =
+                OnConflict::columns([T::Width, T::Minute, T::Dimension, T::Value]);
+            on_conflict.value(
+                T::Count,
+                Expr::col((assignment_total::Entity, T::Count))
+                    .add(Expr::col((Alias::new("excluded"), T::Count))),
+            );
+            assignment_total::Entity::insert_many(totals)
+                .on_conflict(on_conflict)
+                .exec_without_returning(txn)
+                .await?;
+        }
         let rows: Vec<assignment_count::ActiveModel> = self
             .deltas
             .into_iter()
