@@ -315,6 +315,28 @@ async fn answers_keep_the_selection_order_byte_for_byte() {
     }
 }
 
+/// An object whose every field is skipped is `{}` (GraphQL spec, ExecuteSelectionSet over an
+/// empty grouped field set), not null: null would break a non-null field.
+#[tokio::test]
+async fn an_object_with_every_field_skipped_is_empty() {
+    let Some(app) = TestApp::spawn(Backend::Sqlite).await else {
+        return;
+    };
+    let (status, _, text) = post(
+        &app,
+        None,
+        &json!({"query": "{ publications(first: 1) { totalCount @skip(if: true) } \
+                 stats: assignmentStats(from: \"2026-01-01T00:00:00Z\", to: \"2026-01-01T02:00:00Z\") { \
+                 buckets { count @include(if: false) } total } }"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{text}");
+    assert_eq!(
+        json_of(&text),
+        json!({"data": {"publications": {}, "stats": {"buckets": [{}, {}], "total": 0}}})
+    );
+}
+
 fn sha256(text: &str) -> String {
     hex::encode(Sha256::digest(text.as_bytes()))
 }

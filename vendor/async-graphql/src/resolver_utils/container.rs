@@ -204,11 +204,10 @@ pub(crate) async fn do_resolve_container<'a>(
         }
     }
 
-    if results.is_empty() {
-        Value::Null
-    } else {
-        Value::Object(results)
-    }
+    // pubgate: an object whose every field was skipped (`@skip`, `@include`) is `{}`, as the
+    // GraphQL spec's ExecuteSelectionSet gives for an empty grouped field set; upstream answered
+    // null, also where the type is non-null.
+    Value::Object(results)
 }
 
 type BoxFieldFuture<'a> = Pin<Box<dyn Future<Output = ServerResult<(Name, Value)>> + 'a + Send>>;
