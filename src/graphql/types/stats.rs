@@ -7,13 +7,8 @@ use crate::graphql::db;
 use crate::graphql::loaders::Lookup;
 use crate::graphql::scalars::DateTime;
 use crate::store::stats::{self, Dimension, Dims, GroupKey};
-use async_graphql::parser::types::{Field, Selection, SelectionSet};
-use async_graphql::{
-    Context, ContextSelectionSet, Enum, ID, InputObject, Name, Object, OutputType, Positioned,
-    ScalarType, ServerResult, SimpleObject, Value, registry::Registry,
-};
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::Duration;
-use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most buckets one answer may hold, over the series and every group.
@@ -78,7 +73,7 @@ pub struct AssignmentStats {
     /// Assignments made in the range.
     pub total: i64,
     /// Every bucket of the range, oldest first, zeros included.
-    pub buckets: Buckets,
+    pub buckets: Vec<StatsBucketCount>,
     /// One entry per combination of the `groupBy` dimensions that has assignments in the range.
     pub groups: Vec<StatsGroup>,
 }
@@ -90,104 +85,7 @@ pub struct StatsGroup {
     campaign_id: Option<String>,
     channel: Option<String>,
     total: i64,
-    buckets: Buckets,
-}
-
-/// A series' buckets, `[StatsBucketCount!]!` in the schema, resolved as values in one pass.
-///
-/// Written by hand rather than left to the derived object: a dashboard's counters hold hundreds
-/// of buckets, and resolving each of their fields as a future of its own was most of the CPU of
-/// an answer (allocation and task switches, measured; BENCHMARKS.md). The selection is read once
-/// (aliases, fragments, `__typename`; `@skip`/`@include` are already applied by then) and every
-/// bucket is written from it. Executing plainly (`--plain-execution`) keeps the derived path, so
-/// the differential test compares the two.
-pub struct Buckets(Vec<StatsBucketCount>);
-
-/// What a selected field of a bucket is.
-#[derive(Clone, Copy)]
-enum BucketField {
-    Start,
-    Count,
-    Typename,
-}
-
-impl Buckets {
-    /// The response keys of the selection and what each one is, in selection order, each key
-    /// once (fields merged under one key are the same field: validation checked that).
-    fn selected(
-        ctx: &ContextSelectionSet<'_>,
-        set: &SelectionSet,
-        out: &mut Vec<(Name, BucketField)>,
-    ) {
-        for selection in &set.items {
-            match &selection.node {
-                Selection::Field(field) => {
-                    let kind = match field.node.name.node.as_str() {
-                        "start" => BucketField::Start,
-                        "count" => BucketField::Count,
-                        "__typename" => BucketField::Typename,
-                        _ => continue,
-                    };
-                    let key = field.node.response_key().node.clone();
-                    if !out.iter().any(|(k, _)| *k == key) {
-                        out.push((key, kind));
-                    }
-                }
-                Selection::FragmentSpread(spread) => {
-                    if let Some(fragment) =
-                        ctx.query_env.fragments.get(&spread.node.fragment_name.node)
-                    {
-                        Self::selected(ctx, &fragment.node.selection_set.node, out);
-                    }
-                }
-                Selection::InlineFragment(inline) => {
-                    Self::selected(ctx, &inline.node.selection_set.node, out);
-                }
-            }
-        }
-    }
-}
-
-impl OutputType for Buckets {
-    fn type_name() -> Cow<'static, str> {
-        <Vec<StatsBucketCount> as OutputType>::type_name()
-    }
-
-    fn qualified_type_name() -> String {
-        <Vec<StatsBucketCount> as OutputType>::qualified_type_name()
-    }
-
-    fn create_type_info(registry: &mut Registry) -> String {
-        <Vec<StatsBucketCount> as OutputType>::create_type_info(registry)
-    }
-
-    async fn resolve(
-        &self,
-        ctx: &ContextSelectionSet<'_>,
-        field: &Positioned<Field>,
-    ) -> ServerResult<Value> {
-        if ctx
-            .data_opt::<crate::graphql::Execution>()
-            .is_some_and(|e| e.plain)
-        {
-            return OutputType::resolve(&self.0, ctx, field).await;
-        }
-        let mut keys = Vec::new();
-        Self::selected(ctx, &ctx.item.node, &mut keys);
-        let typename = Value::String(<StatsBucketCount as OutputType>::type_name().into_owned());
-        let bucket = |b: &StatsBucketCount| {
-            let fields = keys.iter().map(|(key, kind)| {
-                let value = match kind {
-                    BucketField::Start => b.start.to_value(),
-                    BucketField::Count => Value::from(b.count),
-                    BucketField::Typename => typename.clone(),
-                };
-                (key.clone(), value)
-            });
-            Value::Object(fields.collect())
-        };
-        Ok(Value::List(self.0.iter().map(bucket).collect()))
-    }
+    buckets: Vec<StatsBucketCount>,
 }
 
 /// One combination of the `groupBy` dimensions (the others are null), with its own total and
@@ -217,7 +115,7 @@ impl StatsGroup {
         self.total
     }
     /// This group's buckets, oldest first, zeros included.
-    async fn buckets(&self) -> &Buckets {
+    async fn buckets(&self) -> &[StatsBucketCount] {
         &self.buckets
     }
 }
@@ -268,15 +166,13 @@ pub async fn assignment_stats(
     if total_buckets > MAX_BUCKETS {
         return Err(too_many(total_buckets, bucket));
     }
-    let dense = |counts: &BTreeMap<i64, i64>| {
-        Buckets(
-            (first..=last)
-                .map(|b| StatsBucketCount {
-                    start: DateTime(chrono::DateTime::UNIX_EPOCH + Duration::minutes(b * width)),
-                    count: counts.get(&b).copied().unwrap_or(0),
-                })
-                .collect(),
-        )
+    let dense = |counts: &BTreeMap<i64, i64>| -> Vec<StatsBucketCount> {
+        (first..=last)
+            .map(|b| StatsBucketCount {
+                start: DateTime(chrono::DateTime::UNIX_EPOCH + Duration::minutes(b * width)),
+                count: counts.get(&b).copied().unwrap_or(0),
+            })
+            .collect()
     };
     let groups = series
         .groups
