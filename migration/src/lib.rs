@@ -13,6 +13,25 @@ mod m20261202_000002_assignment_totals;
 pub use m20261202_000001_assignment_counts::fill as fill_assignment_counts;
 pub use m20261202_000002_assignment_totals::fill as fill_assignment_totals;
 
+/// On PostgreSQL, keeps a table whose few rows every batch updates small: room on each page for
+/// the new row version (`fillfactor`) and a vacuum after every thousand dead versions, so that
+/// it, and every read of it, stays small.
+async fn keep_small_under_updates(manager: &SchemaManager<'_>, table: &str) -> Result<(), DbErr> {
+    use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+    if manager.get_database_backend() != DbBackend::Postgres {
+        return Ok(());
+    }
+    manager
+        .get_connection()
+        .execute_unprepared(&format!(
+            "ALTER TABLE {table} SET (fillfactor = 50, \
+             autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000, \
+             autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000)"
+        ))
+        .await?;
+    Ok(())
+}
+
 /// Every migration, oldest first.
 pub struct Migrator;
 

@@ -46,19 +46,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        if manager.get_database_backend() == DbBackend::Postgres {
-            // Every batch updates the same few rows, so each leaves dead versions behind: room
-            // on each page for the new version (fillfactor) and a vacuum after every thousand
-            // of them keep the table, and every read of it, small.
-            manager
-                .get_connection()
-                .execute_unprepared(
-                    "ALTER TABLE assignment_counts SET (fillfactor = 50, \
-                     autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000, \
-                     autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000)",
-                )
-                .await?;
-        }
+        crate::keep_small_under_updates(manager, "assignment_counts").await?;
         fill(manager.get_connection()).await
     }
 

@@ -3,7 +3,7 @@
 //! its own transaction.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::{ConnectionTrait, DbBackend};
+use sea_orm_migration::sea_orm::ConnectionTrait;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -43,17 +43,7 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        if manager.get_database_backend() == DbBackend::Postgres {
-            // As `assignment_counts`: every batch updates the same few rows.
-            manager
-                .get_connection()
-                .execute_unprepared(
-                    "ALTER TABLE assignment_totals SET (fillfactor = 50, \
-                     autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000, \
-                     autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000)",
-                )
-                .await?;
-        }
+        crate::keep_small_under_updates(manager, "assignment_totals").await?;
         fill(manager.get_connection()).await
     }
 

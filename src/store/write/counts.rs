@@ -181,75 +181,66 @@ pub(super) async fn after_write<C: ConnectionTrait>(
 impl Change {
     /// Adds the change to the stored counts: one statement for each table.
     pub async fn write<C: ConnectionTrait>(self, txn: &C) -> Result<(), DbErr> {
-        let totals: Vec<assignment_total::ActiveModel> = self
-            .totals
-            .into_iter()
-            .filter(|(_, delta)| *delta != 0)
-            .map(|((width, minute, dimension, value), count)| {
-                assignment_total::Model {
+        let totals = self.totals.into_iter().filter(|(_, delta)| *delta != 0);
+        let totals = totals.map(|((width, minute, dimension, value), count)| {
+            assignment_total::Model {
+                width: width as i32,
+                minute,
+                dimension: dimension.to_owned(),
+                value,
+                count,
+            }
+            .into_active_model()
+        });
+        use assignment_total::Column as T;
+        let keys = [T::Width, T::Minute, T::Dimension, T::Value];
+        add_counts::<_, assignment_total::Entity>(txn, totals.collect(), keys, T::Count).await?;
+        let rows = self.deltas.into_iter().filter(|(_, delta)| *delta != 0);
+        let rows = rows.map(
+            |((width, minute, voucher_type, campaign_id, channel), count)| {
+                assignment_count::Model {
                     width: width as i32,
                     minute,
-                    dimension: dimension.to_owned(),
-                    value,
+                    voucher_type,
+                    campaign_id,
+                    channel,
                     count,
                 }
                 .into_active_model()
-            })
-            .collect();
-        if !totals.is_empty() {
-            use assignment_total::Column as T;
-            let mut on_conflict =
-                OnConflict::columns([T::Width, T::Minute, T::Dimension, T::Value]);
-            on_conflict.value(
-                T::Count,
-                Expr::col((assignment_total::Entity, T::Count))
-                    .add(Expr::col((Alias::new("excluded"), T::Count))),
-            );
-            assignment_total::Entity::insert_many(totals)
-                .on_conflict(on_conflict)
-                .exec_without_returning(txn)
-                .await?;
-        }
-        let rows: Vec<assignment_count::ActiveModel> = self
-            .deltas
-            .into_iter()
-            .filter(|(_, delta)| *delta != 0)
-            .map(
-                |((width, minute, voucher_type, campaign_id, channel), count)| {
-                    assignment_count::Model {
-                        width: width as i32,
-                        minute,
-                        voucher_type,
-                        campaign_id,
-                        channel,
-                        count,
-                    }
-                    .into_active_model()
-                },
-            )
-            .collect();
-        if rows.is_empty() {
-            return Ok(());
-        }
+            },
+        );
         use assignment_count::Column as A;
-        let mut on_conflict = OnConflict::columns([
+        let keys = [
             A::Width,
             A::Minute,
             A::VoucherType,
             A::CampaignId,
             A::Channel,
-        ]);
-        on_conflict.value(
-            A::Count,
-            Expr::col((assignment_count::Entity, A::Count))
-                .add(Expr::col((Alias::new("excluded"), A::Count))),
-        );
-        assignment_count::Entity::insert_many(rows)
-            .on_conflict(on_conflict)
-            .exec_without_returning(txn)
-            .await?;
-        Ok(())
+        ];
+        add_counts::<_, assignment_count::Entity>(txn, rows.collect(), keys, A::Count).await
     }
+}
+
+/// Inserts `rows`, or adds their `count` to the stored row with the same `keys`: one statement.
+async fn add_counts<C: ConnectionTrait, E: EntityTrait>(
+    txn: &C,
+    rows: Vec<E::ActiveModel>,
+    keys: impl IntoIterator<Item = E::Column>,
+    count: E::Column,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut on_conflict = OnConflict::columns(keys);
+    on_conflict.value(
+        count,
+        Expr::col((E::default(), count)).add(Expr::col((Alias::new("excluded"), count))),
+    );
+    E::insert_many(rows)
+        .on_conflict(on_conflict)
+        .exec_without_returning(txn)
+        .await?;
+    Ok(())
 }
 
 /// A publication as counted: created_at, campaign, channel and the distinct types of its
