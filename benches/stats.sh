@@ -24,11 +24,19 @@ build_bound
 server=
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
 
-# REUSE=1 measures the store an earlier run of this script loaded (PostgreSQL).
-if [ "${REUSE:-0}" = 1 ] && [ "$backend" = postgres ]; then
-  url="postgres://postgres@127.0.0.1:5432/pubgate_stats?sslmode=disable"
+# REUSE=1 measures the store an earlier run of this script loaded (the SQLite one is kept in
+# target/bench/, as a run straight after loading measures the load's aftermath too).
+sqlite_url="sqlite://$PWD/target/bench/pubgate_stats.db?mode=rwc"
+if [ "${REUSE:-0}" = 1 ]; then
+  case "$backend" in
+    postgres) url="postgres://postgres@127.0.0.1:5432/pubgate_stats?sslmode=disable" ;;
+    *) url=$sqlite_url ;;
+  esac
 else
-  url=$(fresh_db "$backend" pubgate_stats)
+  case "$backend" in
+    sqlite) mkdir -p target/bench; rm -f target/bench/pubgate_stats.db*; url=$sqlite_url ;;
+    *) url=$(fresh_db "$backend" pubgate_stats) ;;
+  esac
   echo "== loading $events deliveries with the bound program"
   "$bound" --database-url "$url" --events "$events" --batch 1024 --seed 3 --customers 20000 --campaigns 50
 fi
