@@ -5,6 +5,7 @@
 
 use super::execute::{execute, is_failure, with_codes};
 use super::negotiate::{self, Accepted, Json};
+use super::persisted::Sent;
 use super::{
     GraphqlState,
     auth::{authorised, foreign_origin, origin_allowed},
@@ -82,18 +83,15 @@ async fn respond(state: &GraphqlState, request: Request, accepted: Accepted) -> 
             ApiError::response_with(StatusCode::BAD_REQUEST, ApiError::bad_input(message))
         })
     };
-    let (incoming, key) = match parsed {
+    let (sent, key) = match parsed {
         Ok(parsed) => parsed,
         Err(response) => return response,
     };
     let json = accepted.json_or_default();
-    let mut request = incoming.request;
-    if let Err(error) = state
-        .persisted
-        .resolve(&mut request, incoming.document_id.as_deref())
-    {
-        return reply(async_graphql::Response::from_errors(vec![error]), json);
-    }
+    let mut request = match state.persisted.resolve(sent) {
+        Ok(request) => request,
+        Err(error) => return reply(async_graphql::Response::from_errors(vec![error]), json),
+    };
     if request.query.trim().is_empty() {
         let message = match is_post {
             true => "the request has no `query` (nor a persisted document's hash)",
@@ -303,21 +301,11 @@ fn json_response(body: axum::body::Bytes, json: Json) -> Response {
         .into_response()
 }
 
-/// A GraphQL request as it arrived: the request, and the persisted document it names by
-/// `documentId`, if any (async-graphql's request has no field for it).
-struct Incoming {
-    request: async_graphql::Request,
-    document_id: Option<String>,
-}
-
 /// A POSTed GraphQL request and its cache key (its bytes). The body must be JSON
 /// (`Content-Type: application/json`; any other type, or none, is 415: a form a foreign page
 /// posts cannot be one) and is read under `--max-body-bytes` (413 past it, with or without
 /// `Content-Length`).
-async fn read_post(
-    state: &GraphqlState,
-    request: Request,
-) -> Result<(Incoming, Vec<u8>), Response> {
+async fn read_post(state: &GraphqlState, request: Request) -> Result<(Sent, Vec<u8>), Response> {
     let (parts, body) = request.into_parts();
     let content_type = parts
         .headers
@@ -355,28 +343,17 @@ async fn read_post(
             "batched requests are not supported; send one operation".into(),
         ));
     }
-    let request: async_graphql::Request = serde_json::from_slice(&bytes).map_err(|e| {
+    let sent: Sent = serde_json::from_slice(&bytes).map_err(|e| {
         refuse(format!(
             "the body is not a GraphQL request (JSON with a `query`): {e}"
         ))
     })?;
-    #[derive(serde::Deserialize)]
-    struct Named {
-        #[serde(rename = "documentId")]
-        document_id: Option<String>,
-    }
-    let named: Named = serde_json::from_slice(&bytes)
-        .map_err(|e| refuse(format!("`documentId` must be a string: {e}")))?;
-    let incoming = Incoming {
-        request,
-        document_id: named.document_id,
-    };
-    Ok((incoming, [b"P", &bytes[..]].concat()))
+    Ok((sent, [b"P", &bytes[..]].concat()))
 }
 
 /// A GET request's parameters (`query`, `operationName`, `variables` and `extensions` as
 /// URL-encoded JSON, `documentId`) and its cache key (the query string), or what is wrong.
-fn read_get(query: &str) -> Result<(Incoming, Vec<u8>), String> {
+fn read_get(query: &str) -> Result<(Sent, Vec<u8>), String> {
     #[derive(serde::Deserialize)]
     struct Params {
         #[serde(default)]
@@ -390,21 +367,21 @@ fn read_get(query: &str) -> Result<(Incoming, Vec<u8>), String> {
     }
     let params: Params = serde_urlencoded::from_str(query)
         .map_err(|e| format!("the query string is not a GraphQL request: {e}"))?;
-    let mut request = async_graphql::Request::new(params.query);
-    request.operation_name = params.operation_name.filter(|n| !n.is_empty());
+    let mut sent = Sent {
+        query: params.query,
+        operation_name: params.operation_name.filter(|n| !n.is_empty()),
+        document_id: params.document_id,
+        ..Sent::default()
+    };
     if let Some(variables) = params.variables.filter(|v| !v.is_empty()) {
-        request.variables = serde_json::from_str(&variables)
+        sent.variables = serde_json::from_str(&variables)
             .map_err(|e| format!("`variables` must be a JSON object, URL-encoded: {e}"))?;
     }
     if let Some(extensions) = params.extensions.filter(|v| !v.is_empty()) {
-        request.extensions = serde_json::from_str(&extensions)
+        sent.extensions = serde_json::from_str(&extensions)
             .map_err(|e| format!("`extensions` must be a JSON object, URL-encoded: {e}"))?;
     }
-    let incoming = Incoming {
-        request,
-        document_id: params.document_id,
-    };
-    Ok((incoming, [b"G", query.as_bytes()].concat()))
+    Ok((sent, [b"G", query.as_bytes()].concat()))
 }
 
 /// `application/json`, with or without parameters (a `charset` other than UTF-8 is not JSON).

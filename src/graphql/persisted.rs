@@ -57,6 +57,24 @@ pub fn read_manifest(path: &std::path::Path) -> anyhow::Result<Manifest> {
     Ok(manifest)
 }
 
+/// A GraphQL request as a client sends it (a POST body, a WebSocket `subscribe` payload, or
+/// built from a GET's parameters): async-graphql's request, and `documentId`, which it has no
+/// field for.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Sent {
+    #[serde(default)]
+    pub query: String,
+    #[serde(default)]
+    pub operation_name: Option<String>,
+    #[serde(default)]
+    pub variables: async_graphql::Variables,
+    #[serde(default)]
+    pub extensions: async_graphql::Extensions,
+    #[serde(default)]
+    pub document_id: Option<String>,
+}
+
 /// The documents this instance knows by hash.
 pub struct Persisted {
     trusted: Arc<Manifest>,
@@ -79,18 +97,23 @@ impl Persisted {
         }
     }
 
-    /// Puts the document `request` names by hash (`document_id`, or the APQ extension) into
-    /// its `query`, registers a document sent with its hash, and refuses what
-    /// `--only-trusted-documents` does not allow.
-    pub fn resolve(
-        &self,
-        request: &mut Request,
-        document_id: Option<&str>,
-    ) -> Result<(), ServerError> {
-        let hash = match document_id {
+    /// The request `sent` makes: the document it names by hash (`documentId`, or the APQ
+    /// extension) put in its `query`, a document sent with its hash registered, and what
+    /// `--only-trusted-documents` does not allow refused.
+    pub fn resolve(&self, sent: Sent) -> Result<Request, ServerError> {
+        let hash = match &sent.document_id {
             Some(id) => Some(document_hash(id)?),
-            None => apq_hash(request)?,
+            None => apq_hash(&sent.extensions)?,
         };
+        let mut request = Request::new(sent.query);
+        request.operation_name = sent.operation_name;
+        request.variables = sent.variables;
+        request.extensions = sent.extensions;
+        self.check(&mut request, hash)?;
+        Ok(request)
+    }
+
+    fn check(&self, request: &mut Request, hash: Option<String>) -> Result<(), ServerError> {
         let sent = !request.query.trim().is_empty();
         match hash {
             Some(hash) if sent => {
@@ -162,24 +185,28 @@ fn document_hash(id: &str) -> Result<String, ServerError> {
 }
 
 /// The hash of `extensions.persistedQuery`, if the request carries one.
-fn apq_hash(request: &Request) -> Result<Option<String>, ServerError> {
-    let Some(persisted) = request.extensions.get("persistedQuery") else {
+fn apq_hash(extensions: &async_graphql::Extensions) -> Result<Option<String>, ServerError> {
+    use async_graphql::Value;
+    let Some(persisted) = extensions.get("persistedQuery") else {
         return Ok(None);
     };
-    let persisted = serde_json::to_value(persisted).unwrap_or_default();
-    if persisted.get("version").and_then(|v| v.as_i64()) != Some(1) {
+    let field = |name: &str| match persisted {
+        Value::Object(fields) => fields.get(name),
+        _ => None,
+    };
+    if field("version") != Some(&Value::from(1)) {
         return Err(bad_input(
             "extensions.persistedQuery must have \"version\": 1 (the only version there is)",
         ));
     }
-    persisted
-        .get("sha256Hash")
-        .and_then(|h| h.as_str())
-        .and_then(hex_of)
-        .map(Some)
-        .ok_or_else(|| {
-            bad_input("extensions.persistedQuery.sha256Hash must be a SHA-256 in hex (64 digits)")
-        })
+    match field("sha256Hash") {
+        Some(Value::String(hash)) => hex_of(hash),
+        _ => None,
+    }
+    .map(Some)
+    .ok_or_else(|| {
+        bad_input("extensions.persistedQuery.sha256Hash must be a SHA-256 in hex (64 digits)")
+    })
 }
 
 /// `text` as lowercase hex if it is 64 hex digits.
@@ -221,31 +248,37 @@ mod tests {
             .unwrap_or_default()
     }
 
-    fn with_apq(query: &str, hash: &str) -> Request {
-        let mut request = Request::new(query);
-        request.extensions.insert(
+    fn sent(query: &str, document_id: Option<String>) -> Sent {
+        Sent {
+            query: query.into(),
+            document_id,
+            ..Sent::default()
+        }
+    }
+
+    fn with_apq(query: &str, hash: &str) -> Sent {
+        let mut sent = sent(query, None);
+        sent.extensions.insert(
             "persistedQuery".into(),
             async_graphql::Value::from_json(serde_json::json!({"version": 1, "sha256Hash": hash}))
                 .expect("value"),
         );
-        request
+        sent
     }
 
     #[test]
     fn automatic_registers_then_serves_by_hash() {
         let persisted = Persisted::new(Arc::default(), false);
         let hash = sha256(DOC);
-        let mut unknown = with_apq("", &hash);
-        let error = persisted.resolve(&mut unknown, None).expect_err("unknown");
+        let error = persisted.resolve(with_apq("", &hash)).expect_err("unknown");
         assert_eq!(error.message, "PersistedQueryNotFound");
         assert_eq!(code(&error), "\"PERSISTED_QUERY_NOT_FOUND\"");
-        persisted
-            .resolve(&mut with_apq(DOC, &hash), None)
-            .expect("registers");
-        let mut known = with_apq("", &hash.to_ascii_uppercase());
-        persisted.resolve(&mut known, None).expect("found");
+        persisted.resolve(with_apq(DOC, &hash)).expect("registers");
+        let known = persisted
+            .resolve(with_apq("", &hash.to_ascii_uppercase()))
+            .expect("found");
         assert_eq!(known.query, DOC);
-        let mismatch = persisted.resolve(&mut with_apq("{ x }", &hash), None);
+        let mismatch = persisted.resolve(with_apq("{ x }", &hash));
         assert_eq!(code(&mismatch.expect_err("mismatch")), "\"BAD_USER_INPUT\"");
     }
 
@@ -254,21 +287,18 @@ mod tests {
         let hash = sha256(DOC);
         let manifest = Arc::new(Manifest::from([(hash.clone(), Arc::from(DOC))]));
         let persisted = Persisted::new(manifest, true);
-        let mut by_id = Request::new("");
-        persisted
-            .resolve(&mut by_id, Some(&format!("sha256:{hash}")))
+        let by_id = persisted
+            .resolve(sent("", Some(format!("sha256:{hash}"))))
             .expect("trusted");
         assert_eq!(by_id.query, DOC);
-        persisted
-            .resolve(&mut Request::new(DOC), None)
-            .expect("trusted text");
-        let other = persisted.resolve(&mut Request::new("{ customers { totalCount } }"), None);
-        assert_eq!(code(&other.expect_err("untrusted")), "\"FORBIDDEN\"");
-        // Registering through APQ is no way around it.
+        persisted.resolve(sent(DOC, None)).expect("trusted text");
         let other = "{ customers { totalCount } }";
-        let sneak = persisted.resolve(&mut with_apq(other, &sha256(other)), None);
+        let refused = persisted.resolve(sent(other, None));
+        assert_eq!(code(&refused.expect_err("untrusted")), "\"FORBIDDEN\"");
+        // Registering through APQ is no way around it.
+        let sneak = persisted.resolve(with_apq(other, &sha256(other)));
         assert_eq!(code(&sneak.expect_err("untrusted")), "\"FORBIDDEN\"");
-        let bad = persisted.resolve(&mut Request::new(""), Some("md5:abc"));
+        let bad = persisted.resolve(sent("", Some("md5:abc".into())));
         assert_eq!(code(&bad.expect_err("bad id")), "\"BAD_USER_INPUT\"");
     }
 }

@@ -7,8 +7,8 @@ use crate::error::ApiError;
 use crate::graphql::GraphqlState;
 use crate::graphql::hub::Hub;
 use crate::graphql::loaders::Loaders;
+use crate::graphql::persisted::Sent;
 use crate::metrics::{GaugeGuard, Transport};
-use async_graphql::Request;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -204,21 +204,15 @@ impl Connection {
         if self.operations.contains_key(&id) {
             return Err(Close(4409, format!("Subscriber for {id} already exists")));
         }
-        let document_id = match payload.get("documentId") {
-            None | Some(Value::Null) => None,
-            Some(Value::String(id)) => Some(id.clone()),
-            Some(_) => return Err(Close(4400, "Invalid message received: documentId".into())),
-        };
-        let mut request: Request = serde_json::from_value(payload)
+        let sent: Sent = serde_json::from_value(payload)
             .map_err(|e| Close(4400, format!("Invalid message received: {e}")))?;
-        if let Err(error) = self
-            .state
-            .persisted
-            .resolve(&mut request, document_id.as_deref())
-        {
-            self.fail(&id, error).await;
-            return Ok(());
-        }
+        let request = match self.state.persisted.resolve(sent) {
+            Ok(request) => request,
+            Err(error) => {
+                self.fail(&id, error).await;
+                return Ok(());
+            }
+        };
         let limit = self.state.config.max_subscriptions_per_connection;
         let permit =
             if self.operations.len() >= limit {
