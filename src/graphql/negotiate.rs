@@ -73,20 +73,9 @@ impl Accepted {
 
 /// Reads every `Accept` header of a request.
 pub fn accepted(headers: &HeaderMap) -> Accepted {
-    let mut values = headers
-        .get_all(header::ACCEPT)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .peekable();
-    if values.peek().is_none() {
-        return Accepted::DEFAULT;
-    }
-    let ranges: Vec<Range> = values
-        .flat_map(|v| v.split(','))
-        .filter_map(Range::parse)
-        .collect();
+    let ranges = ranges(headers);
     if ranges.is_empty() {
-        // `Accept:` with nothing usable in it says nothing either.
+        // No `Accept`, or one with nothing usable in it, says nothing.
         return Accepted::DEFAULT;
     }
     let quality = |kind: &str, sub: &str| {
@@ -120,17 +109,22 @@ pub fn accepted(headers: &HeaderMap) -> Accepted {
 
 /// Whether `text/html` is acceptable: a browser asking for a page.
 pub fn wants_html(headers: &HeaderMap) -> bool {
-    let ranges: Vec<Range> = headers
+    let ranges = ranges(headers);
+    // Only an explicit `text/html`: `*/*` is what scripts send too.
+    ranges
+        .iter()
+        .any(|r| r.kind == "text" && r.sub == "html" && r.quality > 0.0)
+}
+
+/// The media ranges of every `Accept` header of a request.
+fn ranges(headers: &HeaderMap) -> Vec<Range<'_>> {
+    headers
         .get_all(header::ACCEPT)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(Range::parse)
-        .collect();
-    // Only an explicit `text/html`: `*/*` is what scripts send too.
-    ranges
-        .iter()
-        .any(|r| r.kind == "text" && r.sub == "html" && r.quality > 0.0)
+        .collect()
 }
 
 /// One media range of an `Accept` header.
