@@ -34,15 +34,22 @@ pub fn prepare(
     refuse_introspection: bool,
     documents: &Documents,
 ) -> Result<OperationKind, ServerError> {
-    if has_nul(request) {
-        return Err(ServerError::new(
+    let nul = || {
+        ServerError::new(
             "strings may not contain the NUL character (U+0000): no stored value can hold it",
             None,
-        ));
+        )
+    };
+    if variables_hold_nul(request) {
+        return Err(nul());
     }
+    // A kept document passed every check on its text, this one included.
     if let Some(document) = documents.get(&request.query) {
         request.set_parsed_query(document);
         return checked(request, refuse_introspection);
+    }
+    if text_holds_nul(&request.query) {
+        return Err(nul());
     }
     if too_deep(&request.query) {
         return Err(ServerError::new(
@@ -57,10 +64,10 @@ pub fn prepare(
     checked(request, refuse_introspection)
 }
 
-/// Whether a string of the request holds NUL, raw or escaped in the document, or in a
-/// variable (name, key or value). PostgreSQL's text cannot hold it, so such an argument would
-/// fail in the database instead of matching nothing; it is refused here, on either database.
-fn has_nul(request: &Request) -> bool {
+/// Whether a variable of the request (name, key or value) holds NUL. PostgreSQL's text cannot
+/// hold it, so such an argument would fail in the database instead of matching nothing; it is
+/// refused here, on either database (as is NUL in the document's text: `text_holds_nul`).
+fn variables_hold_nul(request: &Request) -> bool {
     fn in_value(value: &async_graphql::Value) -> bool {
         match value {
             async_graphql::Value::String(s) => s.contains('\0'),
@@ -71,8 +78,16 @@ fn has_nul(request: &Request) -> bool {
             _ => false,
         }
     }
-    fn escaped_nul(text: &str) -> bool {
-        text.match_indices("\\u").any(|(at, _)| {
+    request
+        .variables
+        .iter()
+        .any(|(name, value)| name.contains('\0') || in_value(value))
+}
+
+/// Whether a document's text holds NUL, raw or as a string escape (`\u0000`, `\u{0}`).
+fn text_holds_nul(text: &str) -> bool {
+    text.contains('\0')
+        || text.match_indices("\\u").any(|(at, _)| {
             let rest = &text[at + 2..];
             let digits = match rest.strip_prefix('{') {
                 Some(braced) => braced.split('}').next().unwrap_or_default(),
@@ -80,13 +95,6 @@ fn has_nul(request: &Request) -> bool {
             };
             !digits.is_empty() && digits.bytes().all(|b| b == b'0')
         })
-    }
-    request.query.contains('\0')
-        || escaped_nul(&request.query)
-        || request
-            .variables
-            .iter()
-            .any(|(name, value)| name.contains('\0') || in_value(value))
 }
 
 /// A parse failure as one line ("expected name") at its position, instead of the parser's
