@@ -44,6 +44,17 @@ pub fn etag(body: &str) -> HeaderValue {
         .unwrap_or_else(|_| HeaderValue::from_static("\"\""))
 }
 
+/// Whether `If-None-Match` values name `tag` (compared weakly, as RFC 9110 13.1.2 asks) or are
+/// `*`: the client's copy is current.
+pub fn none_match<'a>(values: impl IntoIterator<Item = &'a HeaderValue>, tag: &str) -> bool {
+    values
+        .into_iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .any(|v| v == "*" || v.trim_start_matches("W/") == tag)
+}
+
 /// How long a browser keeps a file.
 #[derive(Debug, Clone, Copy)]
 pub enum Caching {
@@ -61,12 +72,10 @@ pub fn respond(
     policy: &'static str,
     request: &HeaderMap,
 ) -> Response {
-    let fresh = request
-        .get_all(header::IF_NONE_MATCH)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .any(|v| v.trim() == "*" || v.trim().trim_start_matches("W/") == tag);
+    let fresh = none_match(
+        request.get_all(header::IF_NONE_MATCH),
+        tag.to_str().unwrap_or(""),
+    );
     let mut response = if fresh {
         StatusCode::NOT_MODIFIED.into_response()
     } else {

@@ -74,7 +74,12 @@ async fn respond(state: &GraphqlState, request: Request, accepted: Accepted) -> 
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let is_post = request.method() == Method::POST;
-    let if_none_match = request.headers().get(header::IF_NONE_MATCH).cloned();
+    let if_none_match: Vec<HeaderValue> = request
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .cloned()
+        .collect();
     let origin_ok = origin_allowed(&state.config, request.headers());
     let parsed = if is_post {
         read_post(state, request).await
@@ -128,7 +133,7 @@ async fn answer(
     request: async_graphql::Request,
     key: Vec<u8>,
     json: Json,
-    if_none_match: Option<HeaderValue>,
+    if_none_match: Vec<HeaderValue>,
 ) -> Response {
     use cache::Decision;
     let metrics = &state.metrics;
@@ -155,7 +160,7 @@ async fn answer(
         .filter(|_| key.first() == Some(&b'G'))
         .map(|head| entity_tag(state, head, &key, json));
     if let Some(tag) = &tag
-        && if_none_match.is_some_and(|held| matches_tag(&held, tag))
+        && crate::assets::none_match(&if_none_match, tag)
     {
         return not_modified(tag);
     }
@@ -207,15 +212,6 @@ fn entity_tag(state: &GraphqlState, head: &cache::Version, key: &[u8], json: Jso
     hash.update(json.content_type().as_bytes());
     hash.update(key);
     format!("\"{}\"", hex::encode(&hash.finalize()[..16]))
-}
-
-/// Whether an `If-None-Match` value names `tag` (weakly, as RFC 9110 13.1.2 asks), or is `*`.
-fn matches_tag(held: &HeaderValue, tag: &str) -> bool {
-    held.to_str().is_ok_and(|held| {
-        held.split(',')
-            .map(|t| t.trim().trim_start_matches("W/"))
-            .any(|t| t == tag || t == "*")
-    })
 }
 
 /// 304: the client's copy is the answer.
