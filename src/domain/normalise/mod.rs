@@ -6,6 +6,7 @@
 mod campaigns;
 mod customers;
 mod publications;
+pub mod rest;
 mod vouchers;
 
 use super::envelope::{Envelope, clean_text, string_at, timestamp};
@@ -27,6 +28,9 @@ pub struct VoucherFacts {
     /// False when the payload did not say its type: the store then asks the campaign.
     pub type_known: bool,
     pub category_ids: Vec<String>,
+    /// The campaign's name when the payload names it without its id (the REST publications
+    /// list does): the store links the voucher to the stored campaign of that name.
+    pub campaign_name: Option<String>,
 }
 
 /// A publication and every voucher it assigned, in payload order.

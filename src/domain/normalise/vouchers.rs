@@ -44,6 +44,10 @@ impl Reader {
         if let Some(campaign_id) = &campaign_id {
             self.campaign_stub(campaign_id, string_at(Some(value), "campaign"));
         }
+        let campaign_name = campaign_id
+            .is_none()
+            .then(|| string_at(Some(value), "campaign"))
+            .flatten();
         let (voucher_type, type_known) = voucher_type(value, template, campaign_id.as_deref());
         let category_ids = self.categories_of(value);
         let redemption = value.get("redemption");
@@ -75,6 +79,7 @@ impl Reader {
             row,
             type_known,
             category_ids,
+            campaign_name,
         });
     }
 

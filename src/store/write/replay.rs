@@ -81,6 +81,7 @@ impl<M> Slots<M> {
 pub(super) fn replay(before: Before, batch: &[(i64, &Delivery)]) -> After {
     let mut customers = Slots::stored(before.customers);
     let mut campaign_types: HashMap<String, Option<String>> = HashMap::new();
+    let mut campaign_names = before.campaign_names;
     let mut campaigns = Slots::stored(before.campaigns.into_iter().map(|(id, (at, kind))| {
         campaign_types.insert(id.clone(), kind);
         (id, at)
@@ -108,24 +109,35 @@ pub(super) fn replay(before: Before, batch: &[(i64, &Delivery)]) -> After {
                 event_id,
                 ..row.clone()
             };
-            let (id, voucher_type) = (row.id.clone(), row.voucher_type.clone());
+            let (id, name, voucher_type) =
+                (row.id.clone(), row.name.clone(), row.voucher_type.clone());
             if campaigns.offer(&id, row.facts_at, row) {
-                campaign_types.insert(id, voucher_type);
+                campaign_types.insert(id.clone(), voucher_type);
+                campaign_names.insert(name, id);
             }
         }
         for row in &n.categories {
             categories.insert(row.id.clone(), row.clone());
         }
+        // Campaigns this delivery's vouchers were linked to by name.
+        let mut named: HashMap<&str, String> = HashMap::new();
         for facts in &n.vouchers {
             let VoucherFacts {
                 row,
                 type_known,
                 category_ids,
+                campaign_name,
             } = facts;
             let mut row = voucher::Model {
                 event_id,
                 ..row.clone()
             };
+            if row.campaign_id.is_none()
+                && let Some(id) = campaign_name.as_ref().and_then(|n| campaign_names.get(n))
+            {
+                row.campaign_id = Some(id.clone());
+                named.insert(&facts.row.id, id.clone());
+            }
             if !type_known
                 && let Some(campaign_id) = &row.campaign_id
                 && let Some(Some(kind)) = campaign_types.get(campaign_id)
@@ -140,9 +152,15 @@ pub(super) fn replay(before: Before, batch: &[(i64, &Delivery)]) -> After {
         if let Some(facts) = &n.publication
             && publications_seen.insert(facts.row.id.clone())
         {
+            let campaign_id = facts
+                .row
+                .campaign_id
+                .clone()
+                .or_else(|| named.get(facts.row.voucher_id.as_str()).cloned());
             let row = publication::Model {
                 seq: event_id,
                 received_at: delivery.received_at,
+                campaign_id,
                 ..facts.row.clone()
             };
             for (position, voucher_id) in facts.voucher_ids.iter().enumerate() {

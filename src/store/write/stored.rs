@@ -14,6 +14,8 @@ pub(super) struct Before {
     pub customers: HashMap<String, i64>,
     /// Facts time and voucher type by campaign id.
     pub campaigns: HashMap<String, (i64, Option<String>)>,
+    /// Campaign id by name, for the names vouchers give without an id (also in `campaigns`).
+    pub campaign_names: HashMap<String, String>,
     /// Facts time and type by voucher id: the vouchers the batch describes or its
     /// publications assign.
     pub vouchers: HashMap<String, (i64, String)>,
@@ -40,6 +42,11 @@ pub(super) async fn read<C: ConnectionTrait>(
             )
         })
         .collect();
+    let campaign_names: HashSet<&str> = facts()
+        .flat_map(|n| n.vouchers.iter())
+        .filter(|v| v.row.campaign_id.is_none())
+        .filter_map(|v| v.campaign_name.as_deref())
+        .collect();
     let voucher_ids: HashSet<&str> = facts()
         .flat_map(|n| {
             n.vouchers.iter().map(|v| v.row.id.as_str()).chain(
@@ -52,6 +59,21 @@ pub(super) async fn read<C: ConnectionTrait>(
     let publication_ids: HashSet<&str> = facts()
         .filter_map(|n| n.publication.as_ref().map(|p| p.row.id.as_str()))
         .collect();
+    let mut campaigns = campaigns_by(txn, campaign::Column::Id, campaign_ids).await?;
+    let mut by_name: HashMap<String, (String, i64)> = HashMap::new();
+    for (id, name, facts_at, kind) in
+        campaigns_by(txn, campaign::Column::Name, campaign_names).await?
+    {
+        // Names are unique within a Voucherify project; should two rows share one, the one
+        // with the newest facts (then the greatest id) wins, the same on every read.
+        let newer = by_name
+            .get(&name)
+            .is_none_or(|(seen, at)| (facts_at, &id) > (*at, seen));
+        if newer {
+            by_name.insert(name.clone(), (id.clone(), facts_at));
+        }
+        campaigns.push((id, name, facts_at, kind));
+    }
     Ok(Before {
         customers: facts_times::<customer::Entity, _>(
             txn,
@@ -60,21 +82,14 @@ pub(super) async fn read<C: ConnectionTrait>(
             customer_ids,
         )
         .await?,
-        campaigns: match campaign_ids.is_empty() {
-            true => HashMap::new(),
-            false => campaign::Entity::find()
-                .select_only()
-                .column(campaign::Column::Id)
-                .column(campaign::Column::FactsAt)
-                .column(campaign::Column::VoucherType)
-                .filter(campaign::Column::Id.is_in(campaign_ids))
-                .into_tuple::<(String, i64, Option<String>)>()
-                .all(txn)
-                .await?
-                .into_iter()
-                .map(|(id, facts_at, kind)| (id, (facts_at, kind)))
-                .collect(),
-        },
+        campaigns: campaigns
+            .into_iter()
+            .map(|(id, _, facts_at, kind)| (id, (facts_at, kind)))
+            .collect(),
+        campaign_names: by_name
+            .into_iter()
+            .map(|(name, (id, _))| (name, id))
+            .collect(),
         vouchers: match voucher_ids.is_empty() {
             true => HashMap::new(),
             false => voucher::Entity::find()
@@ -103,6 +118,28 @@ pub(super) async fn read<C: ConnectionTrait>(
                 .collect(),
         },
     })
+}
+
+/// The stored campaigns whose `column` (id or name) is one of `keys`: id, name, facts time and
+/// voucher type (no statement when there are none).
+async fn campaigns_by<C: ConnectionTrait>(
+    txn: &C,
+    column: campaign::Column,
+    keys: HashSet<&str>,
+) -> Result<Vec<(String, String, i64, Option<String>)>, DbErr> {
+    if keys.is_empty() {
+        return Ok(vec![]);
+    }
+    campaign::Entity::find()
+        .select_only()
+        .column(campaign::Column::Id)
+        .column(campaign::Column::Name)
+        .column(campaign::Column::FactsAt)
+        .column(campaign::Column::VoucherType)
+        .filter(column.is_in(keys))
+        .into_tuple()
+        .all(txn)
+        .await
 }
 
 /// The stored facts time of each of `ids` that exists (no statement when there are none).
