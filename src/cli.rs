@@ -1,11 +1,13 @@
 //! The command line: `serve`, `schema`, `migrate`, `simulate`. Every serve flag has an env var.
 
 use crate::{
-    App, Config,
+    App, Config, backfill,
     config::{LogColor, LogFormat},
     simulate,
 };
+use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
 use migration::{Migrator, MigratorTrait};
 use std::{net::SocketAddr, time::Duration};
 
@@ -48,6 +50,8 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Post realistic, signed Voucherify publication events to a running gateway.
     Simulate(simulate::SimulateArgs),
+    /// Read Voucherify's publications list and store every publication not stored yet.
+    Backfill(BackfillArgs),
 }
 
 /// `pubgate serve`.
@@ -156,6 +160,121 @@ pub struct ServeArgs {
     /// any other (FORBIDDEN).
     #[arg(long, env = "PUBGATE_ONLY_TRUSTED_DOCUMENTS")]
     pub only_trusted_documents: bool,
+    /// Read Voucherify's publications list this often (e.g. `15m`, `1h`) and store what the
+    /// webhooks missed; needs the --voucherify-* credentials. Off by default.
+    #[arg(long, env = "PUBGATE_RECONCILE_EVERY", value_parser = humantime::parse_duration)]
+    pub reconcile_every: Option<Duration>,
+    #[command(flatten)]
+    pub voucherify: VoucherifyArgs,
+}
+
+/// Voucherify's REST API: where it is and an API key that may read publications and campaigns.
+#[derive(clap::Args, Clone)]
+pub struct VoucherifyArgs {
+    /// The project's API base URL (its region: `https://us1.api.voucherify.io`, …).
+    #[arg(
+        long,
+        env = "PUBGATE_VOUCHERIFY_URL",
+        default_value = "https://api.voucherify.io"
+    )]
+    pub voucherify_url: String,
+    /// Application ID of the API key (`X-App-Id`).
+    #[arg(long, env = "PUBGATE_VOUCHERIFY_APP_ID", hide_env_values = true)]
+    pub voucherify_app_id: Option<String>,
+    /// Secret key of the API key (`X-App-Token`); never logged.
+    #[arg(long, env = "PUBGATE_VOUCHERIFY_APP_TOKEN", hide_env_values = true)]
+    pub voucherify_app_token: Option<String>,
+    /// Retries of a request that may pass later (429, 408, 5xx, a timeout) before giving up.
+    #[arg(long, env = "PUBGATE_VOUCHERIFY_RETRIES", default_value_t = 8)]
+    pub voucherify_retries: u32,
+    /// Seconds one request to Voucherify may take.
+    #[arg(long, env = "PUBGATE_VOUCHERIFY_TIMEOUT_SECS", default_value_t = 60)]
+    pub voucherify_timeout_secs: u64,
+    /// The first wait before a retry, doubled at each (a 429's `Retry-After` wins).
+    #[arg(long, hide = true, default_value_t = 1000)]
+    pub voucherify_backoff_ms: u64,
+}
+
+impl std::fmt::Debug for VoucherifyArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VoucherifyArgs")
+            .field("voucherify_url", &self.voucherify_url)
+            .field("voucherify_app_id", &self.voucherify_app_id)
+            .field("voucherify_app_token", &"<redacted>")
+            .finish_non_exhaustive()
+    }
+}
+
+impl VoucherifyArgs {
+    /// The credentials, or an error naming the flag that is missing.
+    pub fn credentials(&self) -> anyhow::Result<backfill::Credentials> {
+        let named = |value: &Option<String>, flag: &str, env: &str| match value {
+            Some(v) if !v.trim().is_empty() => Ok(v.trim().to_owned()),
+            _ => Err(anyhow::anyhow!(
+                "reading Voucherify's API needs {flag} ({env}): an API key's {} from the \
+                 project's settings",
+                if flag.ends_with("id") {
+                    "application ID"
+                } else {
+                    "secret key"
+                }
+            )),
+        };
+        Ok(backfill::Credentials {
+            url: self.voucherify_url.trim_end_matches('/').to_owned(),
+            app_id: named(
+                &self.voucherify_app_id,
+                "--voucherify-app-id",
+                "PUBGATE_VOUCHERIFY_APP_ID",
+            )?,
+            app_token: named(
+                &self.voucherify_app_token,
+                "--voucherify-app-token",
+                "PUBGATE_VOUCHERIFY_APP_TOKEN",
+            )?,
+        })
+    }
+
+    pub fn patience(&self) -> backfill::Patience {
+        backfill::Patience {
+            retries: self.voucherify_retries,
+            backoff: Duration::from_millis(self.voucherify_backoff_ms),
+            timeout: Duration::from_secs(self.voucherify_timeout_secs.max(1)),
+        }
+    }
+}
+
+/// `pubgate backfill`.
+#[derive(clap::Args, Debug)]
+pub struct BackfillArgs {
+    /// Read publications created at or after this instant (`2026-01-01` or RFC 3339).
+    #[arg(long, value_parser = instant)]
+    pub since: DateTime<Utc>,
+    /// … and before this one (default: now).
+    #[arg(long, value_parser = instant)]
+    pub until: Option<DateTime<Utc>>,
+    /// Start at --since even when an earlier run of this source got further.
+    #[arg(long)]
+    pub no_resume: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    #[command(flatten)]
+    pub voucherify: VoucherifyArgs,
+}
+
+/// An instant: RFC 3339, or a date (midnight UTC).
+fn instant(text: &str) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc())
+        .ok_or_else(|| format!("{text:?} is not a date (2026-01-31) or an RFC 3339 instant"))
 }
 
 /// Where the store lives.
@@ -215,6 +334,14 @@ impl ServeArgs {
             query_cache_bytes: self.query_cache_bytes,
             trusted_documents: trusted_documents.into(),
             only_trusted_documents: self.only_trusted_documents,
+            reconcile: match self.reconcile_every {
+                Some(every) => Some(backfill::Reconcile {
+                    credentials: self.voucherify.credentials()?,
+                    patience: self.voucherify.patience(),
+                    every,
+                }),
+                None => None,
+            },
             ..Config::new(self.listen, self.database.database_url.clone())
         })
     }
@@ -247,6 +374,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Migrate(args) => migrate(args).await,
+        Command::Backfill(args) => backfill(args).await,
         Command::Simulate(args) => {
             let summary = simulate::run(&args).await?;
             println!("{summary}");
@@ -268,6 +396,28 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     );
     app.serve(shutdown_signal()).await?;
     tracing::info!("stopped");
+    Ok(())
+}
+
+async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
+    let credentials = args.voucherify.credentials()?;
+    let until = args.until.unwrap_or_else(Utc::now);
+    if args.since >= until {
+        anyhow::bail!("--since must be before --until (or now)");
+    }
+    let bar = match args.quiet {
+        true => ProgressBar::hidden(),
+        false => ProgressBar::new(0).with_style(ProgressStyle::with_template(
+            "{spinner} {pos}/{len} publications read [{elapsed_precise}] {per_sec}",
+        )?),
+    };
+    let patience = args.voucherify.patience();
+    let run =
+        backfill::Backfill::open(&args.database.database_url, credentials, patience, bar).await?;
+    let summary = run.run(args.since, until, !args.no_resume).await;
+    run.bar.finish_and_clear();
+    let summary = summary?;
+    println!("{summary}");
     Ok(())
 }
 

@@ -90,6 +90,9 @@ pub struct Config {
     pub trusted_documents: std::sync::Arc<Manifest>,
     /// Run no document but the trusted ones (and the built-in dashboard's own).
     pub only_trusted_documents: bool,
+    /// Read Voucherify's publications list now and then for what the webhooks missed
+    /// (`--reconcile-every`).
+    pub reconcile: Option<crate::backfill::Reconcile>,
 }
 
 impl Config {
@@ -122,6 +125,7 @@ impl Config {
             query_cache_bytes: 32 * 1024 * 1024,
             trusted_documents: Default::default(),
             only_trusted_documents: false,
+            reconcile: None,
         }
     }
 
@@ -144,6 +148,9 @@ impl Config {
         }
         if self.max_subscriptions == 0 || self.max_subscriptions_per_connection == 0 {
             return Err("subscription limits must be at least 1".into());
+        }
+        if self.reconcile.as_ref().is_some_and(|r| r.every.is_zero()) {
+            return Err("--reconcile-every must be longer than zero".into());
         }
         if self.request_timeout.is_zero() {
             return Err("--request-timeout-secs must be at least 1".into());
@@ -260,6 +267,7 @@ impl fmt::Debug for Config {
             .field("plain_execution", &self.plain_execution)
             .field("query_cache_bytes", &self.query_cache_bytes)
             .field("trusted_documents", &self.trusted_documents.len())
+            .field("reconcile", &self.reconcile)
             .field("only_trusted_documents", &self.only_trusted_documents)
             .finish()
     }

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod assets;
+pub mod backfill;
 pub mod body;
 pub mod cli;
 pub mod config;

@@ -92,6 +92,11 @@ pub struct Metrics {
     active: [Gauge; 2],
     frames: [Counter; 2],
     pub subscriptions_refused: Counter,
+    /// The reconciliation job: publications it stored that no webhook had brought, runs that
+    /// failed, and when the last one succeeded.
+    pub reconcile_found: Counter,
+    pub reconcile_failures: Counter,
+    pub reconcile_last_success: Gauge,
     /// Queries answered from the query cache (the head had not moved) and computed afresh.
     pub query_cache_hits: Counter,
     pub query_cache_misses: Counter,
@@ -178,6 +183,23 @@ impl Metrics {
                 r.describe_counter(name, "Operations refused by a subscription limit.");
                 r.counter(name, &[])
             },
+            reconcile_found: {
+                let name = "pubgate_reconcile_publications_found_total";
+                r.describe_counter(
+                    name,
+                    "Publications the reconciliation read from Voucherify's API that were not stored yet.",
+                );
+                r.counter(name, &[])
+            },
+            reconcile_failures: {
+                let name = "pubgate_reconcile_failures_total";
+                r.describe_counter(name, "Reconciliation runs that stopped with an error.");
+                r.counter(name, &[])
+            },
+            reconcile_last_success: r.described_gauge(
+                "pubgate_reconcile_last_success_timestamp_seconds",
+                "When the last reconciliation run finished (Unix time; 0: never).",
+            ),
             query_cache_hits: r.counter(cache, &[("result", "hit")]),
             query_cache_misses: r.counter(cache, &[("result", "miss")]),
             sql_api: r.counter(sql, &[("source", "api")]),

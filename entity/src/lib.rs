@@ -2,6 +2,7 @@
 
 pub mod assignment_count;
 pub mod assignment_total;
+pub mod backfill_progress;
 pub mod campaign;
 pub mod category;
 pub mod customer;

@@ -91,9 +91,18 @@ impl App {
             listen_url,
             config.subscriber_queue,
         );
+        let (shutdown, shutting_down) = watch::channel(false);
         let subscriptions = Arc::new(Semaphore::new(config.max_subscriptions));
         let listener = TcpListener::bind(config.listen).await?;
-        let (shutdown, shutting_down) = watch::channel(false);
+        // Started once nothing can fail any more: it runs until shutdown.
+        if let Some(reconcile) = config.reconcile.clone() {
+            reconcile.start(
+                ingest.clone(),
+                db.clone(),
+                metrics.clone(),
+                shutting_down.clone(),
+            );
+        }
         let state = AppState {
             config: Arc::new(config),
             db,

@@ -1,6 +1,7 @@
 //! pubgate's integration tests: the real server on 127.0.0.1:0, spoken to over its sockets.
 
 mod analytics;
+mod backfill;
 mod batching;
 mod crash;
 mod dashboard;
@@ -19,8 +20,9 @@ mod over_http;
 mod properties;
 mod query_cache;
 mod restore;
-mod security;
+pub mod security;
 mod startup;
 mod subscriptions;
+mod voucherify_mock;
 mod webhook;
 mod ws_client;

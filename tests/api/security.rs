@@ -64,7 +64,7 @@ pub async fn metric(app: &TestApp, series: &str) -> f64 {
 }
 
 /// Waits (bounded) until `series` reaches `want`.
-async fn metric_reaches(app: &TestApp, series: &str, want: f64) {
+pub async fn metric_reaches(app: &TestApp, series: &str, want: f64) {
     let reached = tokio::time::timeout(WAIT, async {
         loop {
             if metric(app, series).await == want {
