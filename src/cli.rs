@@ -335,7 +335,7 @@ impl ServeArgs {
             trusted_documents: trusted_documents.into(),
             only_trusted_documents: self.only_trusted_documents,
             reconcile: match self.reconcile_every {
-                Some(every) => Some(backfill::Reconcile {
+                Some(every) => Some(crate::config::Reconcile {
                     credentials: self.voucherify.credentials()?,
                     patience: self.voucherify.patience(),
                     every,

@@ -37,6 +37,44 @@ impl LogColor {
     }
 }
 
+/// Where and as whom to read.
+#[derive(Clone)]
+pub struct Credentials {
+    /// `https://api.voucherify.io` or a regional cluster.
+    pub url: String,
+    pub app_id: String,
+    pub app_token: String,
+}
+
+impl fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Credentials")
+            .field("url", &self.url)
+            .field("app_id", &self.app_id)
+            .field("app_token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// How hard to try.
+#[derive(Debug, Clone, Copy)]
+pub struct Patience {
+    /// Attempts after the first, for what may pass.
+    pub retries: u32,
+    /// The first backoff; it doubles with each retry.
+    pub backoff: Duration,
+    /// Longest a request may take, body included.
+    pub timeout: Duration,
+}
+
+/// `serve --reconcile-every`: the backfill, run again and again in the background.
+#[derive(Debug, Clone)]
+pub struct Reconcile {
+    pub credentials: Credentials,
+    pub patience: Patience,
+    pub every: Duration,
+}
+
 /// Everything `pubgate serve` needs.
 #[derive(Clone)]
 pub struct Config {
@@ -92,7 +130,7 @@ pub struct Config {
     pub only_trusted_documents: bool,
     /// Read Voucherify's publications list now and then for what the webhooks missed
     /// (`--reconcile-every`).
-    pub reconcile: Option<crate::backfill::Reconcile>,
+    pub reconcile: Option<Reconcile>,
 }
 
 impl Config {

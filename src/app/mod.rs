@@ -96,7 +96,8 @@ impl App {
         let listener = TcpListener::bind(config.listen).await?;
         // Started once nothing can fail any more: it runs until shutdown.
         if let Some(reconcile) = config.reconcile.clone() {
-            reconcile.start(
+            crate::backfill::reconcile(
+                reconcile,
                 ingest.clone(),
                 db.clone(),
                 metrics.clone(),

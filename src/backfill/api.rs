@@ -4,46 +4,17 @@
 //! exponential backoff, and gives up at once on what will not (refused credentials, a refused
 //! request).
 
+pub use crate::config::{Credentials, Patience};
 use chrono::{DateTime, SecondsFormat, Utc};
 use reqwest::{StatusCode, header::HeaderMap};
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use std::{fmt, time::Duration};
+use std::time::Duration;
 
 /// Publications per page: the endpoint's maximum.
 pub const LIMIT: usize = 100;
 /// The longest wait between two attempts, whatever `Retry-After` asks for.
 const MAX_WAIT: Duration = Duration::from_secs(300);
-
-/// Where and as whom to read.
-#[derive(Clone)]
-pub struct Credentials {
-    /// `https://api.voucherify.io` or a regional cluster.
-    pub url: String,
-    pub app_id: String,
-    pub app_token: String,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("url", &self.url)
-            .field("app_id", &self.app_id)
-            .field("app_token", &"<redacted>")
-            .finish()
-    }
-}
-
-/// How hard to try.
-#[derive(Debug, Clone, Copy)]
-pub struct Patience {
-    /// Attempts after the first, for what may pass.
-    pub retries: u32,
-    /// The first backoff; it doubles with each retry.
-    pub backoff: Duration,
-    /// Longest a request may take, body included.
-    pub timeout: Duration,
-}
 
 /// Why a request failed for good.
 #[derive(Debug, thiserror::Error)]

@@ -23,9 +23,9 @@
 pub mod api;
 mod progress;
 
-use crate::domain::delivery::Outcome;
+use crate::domain::delivery::{Delivery, Outcome};
 use crate::domain::envelope;
-use crate::domain::normalise::rest::{self, ApiObject};
+use crate::domain::normalise::rest::ApiObject;
 use crate::store::ingest::{Ingest, IngestError};
 use api::{ApiError, LIMIT, Voucherify};
 use chrono::{DateTime, Utc};
@@ -36,7 +36,7 @@ use serde_json::Value;
 use std::collections::HashSet;
 use std::fmt;
 
-pub use api::{Credentials, Patience};
+pub use crate::config::{Credentials, Patience, Reconcile};
 
 /// Pages read from one window start before the next window begins (the API serves at most
 /// 1000 pages of one query, and deep pages are the slow ones).
@@ -302,7 +302,8 @@ impl Run<'_> {
         self.read_campaigns(names).await?;
         let received_at = envelope::now();
         let submitted = missing.iter().filter_map(|item| {
-            let delivery = rest::delivery(ApiObject::Publication, item.body.clone(), received_at)?;
+            let delivery =
+                Delivery::from_api(ApiObject::Publication, item.body.clone(), received_at)?;
             let normalised = delivery.normalised.normalized;
             let ingest = self.backfill.ingest.clone();
             Some(async move { (normalised, ingest.submit(delivery).await) })
@@ -345,7 +346,8 @@ impl Run<'_> {
                 tracing::info!(name, "a listed voucher's campaign is not found (deleted?)");
                 continue;
             };
-            let Some(delivery) = rest::delivery(ApiObject::Campaign, body, envelope::now()) else {
+            let Some(delivery) = Delivery::from_api(ApiObject::Campaign, body, envelope::now())
+            else {
                 continue;
             };
             if let Outcome::Stored(_) = self.backfill.ingest.submit(delivery).await? {
@@ -389,14 +391,6 @@ async fn stored_publications(
         .collect())
 }
 
-/// `serve --reconcile-every`: the backfill, run again and again in the background.
-#[derive(Debug, Clone)]
-pub struct Reconcile {
-    pub credentials: Credentials,
-    pub patience: Patience,
-    pub every: std::time::Duration,
-}
-
 /// How far back a reconciliation reads again before where the last one got to: publications
 /// committed by Voucherify a little after their creation time are not missed.
 const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
@@ -404,56 +398,54 @@ const OVERLAP: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 /// Voucherify retries a webhook. Older history is `pubgate backfill --since`'s job.
 const FIRST_LOOKBACK: chrono::TimeDelta = chrono::TimeDelta::hours(48);
 
-impl Reconcile {
-    /// Runs now and then every `every`, until `shutdown` flips.
-    pub fn start(
-        self,
-        ingest: Ingest,
-        db: DatabaseConnection,
-        metrics: std::sync::Arc<crate::metrics::Metrics>,
-        mut shutdown: tokio::sync::watch::Receiver<bool>,
-    ) {
-        tokio::spawn(async move {
-            loop {
-                match self.once(&ingest, &db).await {
-                    Ok(summary) => {
-                        tracing::info!(%summary, "reconciled with Voucherify");
-                        metrics.reconcile_found.increment(summary.new);
-                        metrics
-                            .reconcile_last_success
-                            .set(Utc::now().timestamp() as f64);
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "reconciliation with Voucherify failed");
-                        metrics.reconcile_failures.increment(1);
-                    }
+/// Reconciles now and then every `reconcile.every`, in the background, until `shutdown` flips.
+pub fn reconcile(
+    reconcile: Reconcile,
+    ingest: Ingest,
+    db: DatabaseConnection,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    tokio::spawn(async move {
+        loop {
+            match reconcile_once(&reconcile, &ingest, &db).await {
+                Ok(summary) => {
+                    tracing::info!(%summary, "reconciled with Voucherify");
+                    metrics.reconcile_found.increment(summary.new);
+                    metrics
+                        .reconcile_last_success
+                        .set(Utc::now().timestamp() as f64);
                 }
-                tokio::select! {
-                    () = tokio::time::sleep(self.every) => {}
-                    _ = shutdown.wait_for(|stopping| *stopping) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "reconciliation with Voucherify failed");
+                    metrics.reconcile_failures.increment(1);
                 }
             }
-        });
-    }
+            tokio::select! {
+                () = tokio::time::sleep(reconcile.every) => {}
+                _ = shutdown.wait_for(|stopping| *stopping) => return,
+            }
+        }
+    });
+}
 
-    async fn once(
-        &self,
-        ingest: &Ingest,
-        db: &DatabaseConnection,
-    ) -> Result<Summary, anyhow::Error> {
-        let api = Voucherify::new(self.credentials.clone(), self.patience)?;
-        let until = envelope::now();
-        let since = match progress::load(db, &api.source()).await? {
-            Some(saved) => saved.reached.min(until) - OVERLAP,
-            None => until - FIRST_LOOKBACK,
-        };
-        let backfill = Backfill {
-            api,
-            ingest: ingest.clone(),
-            db: db.clone(),
-            bar: ProgressBar::hidden(),
-            window_pages: WINDOW_PAGES,
-        };
-        Ok(backfill.run(since, until, false).await?)
-    }
+async fn reconcile_once(
+    reconcile: &Reconcile,
+    ingest: &Ingest,
+    db: &DatabaseConnection,
+) -> Result<Summary, anyhow::Error> {
+    let api = Voucherify::new(reconcile.credentials.clone(), reconcile.patience)?;
+    let until = envelope::now();
+    let since = match progress::load(db, &api.source()).await? {
+        Some(saved) => saved.reached.min(until) - OVERLAP,
+        None => until - FIRST_LOOKBACK,
+    };
+    let backfill = Backfill {
+        api,
+        ingest: ingest.clone(),
+        db: db.clone(),
+        bar: ProgressBar::hidden(),
+        window_pages: WINDOW_PAGES,
+    };
+    Ok(backfill.run(since, until, false).await?)
 }

@@ -11,7 +11,7 @@ const FLOORS: &[&[&str]] = &[
     &["config", "error", "metrics", "domain"],
     &["telemetry"],
     &["store"],
-    &["feed"],
+    &["feed", "backfill"],
     &["state", "body", "assets"],
     &["webhook", "graphql", "ops", "dashboard"],
     &["simulate"],

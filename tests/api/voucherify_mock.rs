@@ -49,6 +49,8 @@ struct Behaviour {
 /// The mock's data, behaviour and what it was asked.
 pub struct Mock {
     publications: Vec<Value>,
+    /// Each publication's creation time, in the same (ascending) order.
+    created: Vec<DateTime<Utc>>,
     campaigns: HashMap<String, Value>,
     /// Pages beyond this answer `page_over_limit`, as the real API does beyond 1000.
     max_page: u32,
@@ -78,7 +80,12 @@ impl Mock {
             (a["created_at"].as_str(), a["id"].as_str())
                 .cmp(&(b["created_at"].as_str(), b["id"].as_str()))
         });
+        let created = publications
+            .iter()
+            .map(|p| instant(p["created_at"].as_str()).expect("a creation time"))
+            .collect();
         Arc::new(Mock {
+            created,
             publications,
             campaigns: campaigns
                 .into_iter()
@@ -140,7 +147,7 @@ fn authorised(headers: &HeaderMap) -> bool {
     header("x-app-id") == Some(APP_ID) && header("x-app-token") == Some(APP_TOKEN)
 }
 
-fn instant(text: Option<&String>) -> Option<DateTime<Utc>> {
+fn instant(text: Option<&str>) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text?)
         .ok()
         .map(|t| t.with_timezone(&Utc))
@@ -207,22 +214,26 @@ async fn list(
         return error(StatusCode::BAD_REQUEST, "invalid_param", "unknown order");
     }
     assert_eq!(order, "created_at", "the backfill reads oldest first");
-    let from = instant(query.get("filters[created_at][conditions][$more_than_equal][0]"));
-    let until = instant(query.get("filters[created_at][conditions][$less_than][0]"));
-    let inside = |p: &&Value| {
-        if ignore_window {
-            return true;
-        }
-        let at = instant(p["created_at"].as_str().map(str::to_owned).as_ref());
-        from.is_none_or(|f| at >= Some(f)) && until.is_none_or(|u| at < Some(u))
+    let bound = |key: &str| instant(query.get(key).map(String::as_str));
+    let from = bound("filters[created_at][conditions][$more_than_equal][0]");
+    let until = bound("filters[created_at][conditions][$less_than][0]");
+    // The publications are in creation order: the window is a range of them.
+    let (first, end) = match ignore_window {
+        true => (0, mock.created.len()),
+        false => (
+            from.map_or(0, |f| mock.created.partition_point(|at| *at < f)),
+            until.map_or(mock.created.len(), |u| {
+                mock.created.partition_point(|at| *at < u)
+            }),
+        ),
     };
-    let matching: Vec<&Value> = mock.publications.iter().filter(inside).collect();
+    let matching = &mock.publications[first..end.max(first)];
     let start = ((page - 1) as u64 * limit) as usize;
     let items: Vec<Value> = matching
         .iter()
         .skip(start)
         .take(limit as usize)
-        .map(|p| (*p).clone())
+        .cloned()
         .collect();
     mock.served.lock().expect("lock").push((
         query

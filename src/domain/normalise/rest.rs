@@ -9,8 +9,7 @@
 //! only by name: the store links them to the stored campaign of that name.
 
 use super::{Normalised, Reader};
-use crate::domain::delivery::Delivery;
-use crate::domain::envelope::{Envelope, string_at, timestamp};
+use crate::domain::envelope::{string_at, timestamp};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 
@@ -24,50 +23,6 @@ pub const API_CAMPAIGN: &str = "api.campaign";
 pub enum ApiObject {
     Publication,
     Campaign,
-}
-
-/// The delivery that stores `body`, a REST object of kind `object`, read at `received_at`.
-/// `None` when the body is not a JSON object with an id.
-pub fn delivery(object: ApiObject, body: String, received_at: DateTime<Utc>) -> Option<Delivery> {
-    let value: Value = serde_json::from_str(&body).ok()?;
-    let id = string_at(Some(&value), "id")?;
-    let created_at = timestamp(value.get("created_at"));
-    let (event_type, idempotency_key, occurred_at, normalised) = match object {
-        ApiObject::Publication => (
-            API_PUBLICATION,
-            // One event per publication however often it is read: never a second frame.
-            format!("api:publication:{id}"),
-            created_at,
-            publication(&value, received_at),
-        ),
-        ApiObject::Campaign => {
-            let updated_at = timestamp(value.get("updated_at")).or(created_at);
-            let version = updated_at.map(|t| t.to_rfc3339()).unwrap_or_default();
-            (
-                API_CAMPAIGN,
-                // A campaign read again with newer facts is a new event; unchanged, a duplicate.
-                format!("api:campaign:{id}:{version}"),
-                updated_at,
-                campaign(&value, received_at),
-            )
-        }
-    };
-    Some(Delivery {
-        envelope: Envelope {
-            idempotency_key: migration::bounds::idempotency_key(idempotency_key),
-            delivery_id: None,
-            event_id: None,
-            source_id: None,
-            project_id: None,
-            event_type: event_type.to_owned(),
-            event_name: None,
-            occurred_at,
-        },
-        normalised,
-        body,
-        received_at,
-        signature_verified: false,
-    })
 }
 
 /// The rows a publication from the REST list describes.
@@ -229,16 +184,5 @@ mod tests {
         let mut value = listed();
         value["result"] = json!("FAILURE");
         assert!(!publication(&value, Utc::now()).normalized);
-    }
-
-    #[test]
-    fn the_same_publication_read_twice_is_one_event() {
-        let body = listed().to_string();
-        let a = delivery(ApiObject::Publication, body.clone(), Utc::now()).expect("a delivery");
-        let b = delivery(ApiObject::Publication, body, Utc::now()).expect("a delivery");
-        assert_eq!(a.envelope.idempotency_key, b.envelope.idempotency_key);
-        assert_eq!(a.envelope.event_type, API_PUBLICATION);
-        assert!(!a.signature_verified);
-        assert!(delivery(ApiObject::Publication, "[]".into(), Utc::now()).is_none());
     }
 }
