@@ -17,6 +17,11 @@ pub struct Model {
     /// The voucher template's type (`DISCOUNT_VOUCHER`, `GIFT_VOUCHER`, `LOYALTY_CARD`).
     pub voucher_type: Option<String>,
     pub metadata: Json,
+    pub auto_join: Option<bool>,
+    pub join_once: Option<bool>,
+    /// `voucher`: the template its vouchers are made from (type, discount, gift or loyalty
+    /// card, `code_config`, …).
+    pub voucher_template: Option<Json>,
     pub start_date: Option<DateTimeUtc>,
     pub expiration_date: Option<DateTimeUtc>,
     pub created_at: Option<DateTimeUtc>,

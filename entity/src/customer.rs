@@ -11,6 +11,8 @@ pub struct Model {
     pub name: Option<String>,
     pub email: Option<String>,
     pub metadata: Json,
+    /// `address` (`{line_1, line_2, city, state, postal_code, country}`).
+    pub address: Option<Json>,
     pub created_at: Option<DateTimeUtc>,
     pub updated_at: Option<DateTimeUtc>,
     /// Microseconds since the epoch of the facts stored (their `updated_at`, else event time).

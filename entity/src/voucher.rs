@@ -17,6 +17,17 @@ pub struct Model {
     pub gift: Option<Json>,
     pub loyalty_card: Option<Json>,
     pub metadata: Json,
+    /// `assets`: the QR code and barcode (`{qr: {id, url}, barcode: {id, url}}`).
+    pub assets: Option<Json>,
+    /// `validity_timeframe` (`{interval, duration}`, ISO 8601 durations).
+    pub validity_timeframe: Option<Json>,
+    /// `validity_day_of_week`: days it can be redeemed on (0 is Sunday).
+    pub validity_day_of_week: Option<Json>,
+    /// `validity_hours` (`{daily: [{start_time, expiration_time, days_of_week}]}`).
+    pub validity_hours: Option<Json>,
+    pub additional_info: Option<String>,
+    /// `publish.count`: how many times it was published.
+    pub publish_count: Option<i64>,
     pub redemption_quantity: Option<i64>,
     pub redemption_redeemed_quantity: Option<i64>,
     pub start_date: Option<DateTimeUtc>,

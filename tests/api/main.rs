@@ -5,6 +5,7 @@ mod backfill;
 mod batching;
 mod crash;
 mod dashboard;
+mod details;
 mod differential;
 mod filters;
 mod graphql_events;

@@ -1,6 +1,6 @@
 //! Campaigns: from a campaign object, or a stub from a voucher's reference to one.
 
-use super::{Reader, entity_id, metadata, string_at, timestamp, vouchers::is_voucher_type};
+use super::{Reader, entity_id, metadata, object, string_at, timestamp, vouchers::is_voucher_type};
 use entity::campaign;
 use serde_json::{Map, Value};
 
@@ -10,6 +10,12 @@ impl Reader {
             return;
         };
         let value = value.unwrap_or(&Value::Null);
+        if string_at(Some(value), "name").is_none() {
+            // `{id, object}` alone (validation-rule events send that) is a reference, not the
+            // campaign's facts: it must not overwrite a stored name with the id.
+            self.campaign_stub(&id, None);
+            return;
+        }
         let template_type = value
             .get("voucher")
             .and_then(|v| string_at(Some(v), "type"));
@@ -22,6 +28,9 @@ impl Reader {
             is_referral_code: value.get("is_referral_code").and_then(Value::as_bool),
             voucher_type: template_type.filter(|t| is_voucher_type(t)),
             metadata: metadata(value),
+            auto_join: value.get("auto_join").and_then(Value::as_bool),
+            join_once: value.get("join_once").and_then(Value::as_bool),
+            voucher_template: object(value.get("voucher")),
             start_date: timestamp(value.get("start_date")),
             expiration_date: timestamp(value.get("expiration_date")),
             created_at: timestamp(value.get("created_at")),
@@ -37,9 +46,15 @@ impl Reader {
 
     /// A campaign known only by a voucher's reference: the lowest facts, so real ones win.
     pub(super) fn campaign_stub(&mut self, id: &str, name: Option<String>) {
-        if !self.campaigns.iter().any(|c| c.id == id) {
-            let stub = stub_campaign(id, name);
-            self.campaigns.push(stub);
+        match self.campaigns.iter_mut().find(|c| c.id == id) {
+            // A reference without a name, named by a voucher of the same payload.
+            Some(stub) if stub.facts_at == i64::MIN && stub.name == id => {
+                if let Some(name) = name {
+                    stub.name = name;
+                }
+            }
+            Some(_) => {}
+            None => self.campaigns.push(stub_campaign(id, name)),
         }
     }
 }
@@ -55,6 +70,9 @@ fn stub_campaign(id: &str, name: Option<String>) -> campaign::Model {
         is_referral_code: None,
         voucher_type: None,
         metadata: Value::Object(Map::new()),
+        auto_join: None,
+        join_once: None,
+        voucher_template: None,
         start_date: None,
         expiration_date: None,
         created_at: None,

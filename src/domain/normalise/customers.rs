@@ -1,6 +1,6 @@
 //! Customers: from a customer object, or a stub from a reference to one.
 
-use super::{Reader, entity_id, metadata, string_at, timestamp};
+use super::{Reader, entity_id, metadata, object, string_at, timestamp};
 use entity::customer;
 use serde_json::{Map, Value};
 
@@ -15,6 +15,7 @@ impl Reader {
             name: string_at(Some(value), "name"),
             email: string_at(Some(value), "email"),
             metadata: metadata(value),
+            address: object(value.get("address")),
             created_at: timestamp(value.get("created_at")),
             updated_at: timestamp(value.get("updated_at")),
             facts_at: self.facts_at(value),
@@ -28,6 +29,7 @@ impl Reader {
                 seen.source_id = seen.source_id.take().or(row.source_id);
                 seen.name = seen.name.take().or(row.name);
                 seen.email = seen.email.take().or(row.email);
+                seen.address = seen.address.take().or(row.address);
             }
             None => self.customers.push(row),
         }
@@ -49,6 +51,7 @@ fn stub_customer(id: &str) -> customer::Model {
         name: None,
         email: None,
         metadata: Value::Object(Map::new()),
+        address: None,
         created_at: None,
         updated_at: None,
         facts_at: i64::MIN,

@@ -33,6 +33,16 @@ impl Reader {
                 .loyalty_card
                 .take()
                 .or_else(|| object(value.get("loyalty_card")));
+            let details = details(value);
+            row.assets = row.assets.take().or(details.assets);
+            row.validity_timeframe = row.validity_timeframe.take().or(details.validity_timeframe);
+            row.validity_day_of_week = row
+                .validity_day_of_week
+                .take()
+                .or(details.validity_day_of_week);
+            row.validity_hours = row.validity_hours.take().or(details.validity_hours);
+            row.additional_info = row.additional_info.take().or(details.additional_info);
+            row.publish_count = row.publish_count.take().or(details.publish_count);
             return;
         }
         let campaign_id = string_at(Some(value), "campaign_id").or_else(|| {
@@ -51,7 +61,14 @@ impl Reader {
         let (voucher_type, type_known) = voucher_type(value, template, campaign_id.as_deref());
         let category_ids = self.categories_of(value);
         let redemption = value.get("redemption");
+        let details = details(value);
         let row = voucher::Model {
+            assets: details.assets,
+            validity_timeframe: details.validity_timeframe,
+            validity_day_of_week: details.validity_day_of_week,
+            validity_hours: details.validity_hours,
+            additional_info: details.additional_info,
+            publish_count: details.publish_count,
             code,
             voucher_type,
             active: value.get("active").and_then(Value::as_bool),
@@ -119,6 +136,31 @@ impl Reader {
             }
         }
         ids
+    }
+}
+
+/// What a voucher says for a consumer to act on: its assets, validity rules, additional info
+/// and how often it was published (the `voucher::Model` columns of the same names).
+struct Details {
+    assets: Option<Value>,
+    validity_timeframe: Option<Value>,
+    validity_day_of_week: Option<Value>,
+    validity_hours: Option<Value>,
+    additional_info: Option<String>,
+    publish_count: Option<i64>,
+}
+
+fn details(value: &Value) -> Details {
+    Details {
+        assets: object(value.get("assets")),
+        validity_timeframe: object(value.get("validity_timeframe")),
+        validity_day_of_week: value
+            .get("validity_day_of_week")
+            .filter(|days| days.as_array().is_some_and(|d| d.iter().all(Value::is_i64)))
+            .cloned(),
+        validity_hours: object(value.get("validity_hours")),
+        additional_info: string_at(Some(value), "additional_info"),
+        publish_count: value.get("publish").and_then(|p| p.get("count")?.as_i64()),
     }
 }
 

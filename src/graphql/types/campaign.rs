@@ -62,6 +62,21 @@ impl Campaign {
     async fn metadata(&self) -> Json<&serde_json::Value> {
         Json(&self.0.metadata)
     }
+    /// Whether customers join it without being asked (loyalty and referral programs).
+    async fn auto_join(&self) -> Option<bool> {
+        self.0.auto_join
+    }
+    /// Whether a customer can join it only once.
+    async fn join_once(&self) -> Option<bool> {
+        self.0.join_once
+    }
+    /// What its vouchers are made from: type, value and how codes are generated.
+    async fn voucher_template(&self) -> Option<super::VoucherTemplate> {
+        self.0
+            .voucher_template
+            .as_ref()
+            .map(super::VoucherTemplate::from_json)
+    }
     /// When the campaign starts.
     async fn start_date(&self) -> Option<DateTime> {
         time(self.0.start_date)

@@ -4,6 +4,7 @@ use super::lists;
 use super::{PublicationConnection, VoucherConnection, VoucherFilter};
 use crate::error::ApiResult;
 use crate::graphql::connection::{Paging, connection, page_cost};
+use crate::graphql::scalars::DateTime;
 use crate::store::{directory, publications};
 use async_graphql::{Context, ID, InputObject, Json, Object};
 use entity::customer;
@@ -47,6 +48,18 @@ impl Customer {
     /// The customer's metadata, as sent.
     async fn metadata(&self) -> Json<&serde_json::Value> {
         Json(&self.0.metadata)
+    }
+    /// When the customer was created in Voucherify.
+    async fn created_at(&self) -> Option<DateTime> {
+        super::time(self.0.created_at)
+    }
+    /// When the customer last changed in Voucherify.
+    async fn updated_at(&self) -> Option<DateTime> {
+        super::time(self.0.updated_at)
+    }
+    /// The customer's postal address, when one was given.
+    async fn address(&self) -> Option<super::Address> {
+        self.0.address.as_ref().and_then(super::Address::from_json)
     }
     /// Vouchers this customer holds, by voucher id.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]

@@ -2,6 +2,7 @@
 
 mod campaign;
 mod customer;
+mod details;
 mod event;
 pub mod lists;
 mod node;
@@ -12,6 +13,7 @@ mod voucher_values;
 
 pub use campaign::*;
 pub use customer::*;
+pub use details::*;
 pub use event::*;
 pub use node::*;
 pub use publication::*;

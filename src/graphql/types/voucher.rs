@@ -1,6 +1,7 @@
 //! `Voucher`: the node, its references and its filter. The values it carries are in
 //! `voucher_values`.
 
+use super::details::*;
 use super::lists;
 use super::voucher_values::*;
 use super::{Campaign, Customer, PublicationConnection, time};
@@ -11,7 +12,6 @@ use crate::graphql::scalars::DateTime;
 use crate::store::{directory, publications};
 use async_graphql::{Context, ID, InputObject, Json, Object};
 use entity::voucher;
-use serde_json::Value;
 use std::sync::Arc;
 
 /// A Voucherify voucher, as the newest delivery described it.
@@ -71,22 +71,11 @@ impl Voucher {
     }
     /// The value, for gift vouchers.
     async fn gift(&self) -> Option<Gift> {
-        let g = self.0.gift.as_ref()?;
-        let int = |k: &str| g.get(k).and_then(Value::as_i64);
-        Some(Gift {
-            amount: int("amount"),
-            balance: int("balance"),
-            effect: g.get("effect").and_then(Value::as_str).map(str::to_owned),
-        })
+        self.0.gift.as_ref().map(Gift::from_json)
     }
     /// The points, for loyalty cards.
     async fn loyalty_card(&self) -> Option<LoyaltyCard> {
-        let l = self.0.loyalty_card.as_ref()?;
-        let int = |k: &str| l.get(k).and_then(Value::as_i64);
-        Some(LoyaltyCard {
-            points: int("points"),
-            balance: int("balance"),
-        })
+        self.0.loyalty_card.as_ref().map(LoyaltyCard::from_json)
     }
     /// The categories it is in, by name.
     async fn categories(&self, ctx: &Context<'_>) -> ApiResult<Vec<Category>> {
@@ -119,6 +108,33 @@ impl Voucher {
     /// When it was created in Voucherify.
     async fn created_at(&self) -> Option<DateTime> {
         time(self.0.created_at)
+    }
+    /// Its QR code and barcode images, as Voucherify hosts them.
+    async fn assets(&self) -> Option<VoucherAssets> {
+        self.0.assets.as_ref().map(VoucherAssets::from_json)
+    }
+    /// Hours of the day it can be redeemed in.
+    async fn validity_hours(&self) -> Option<ValidityHours> {
+        self.0.validity_hours.as_ref().map(ValidityHours::from_json)
+    }
+    /// A recurring window it can be redeemed in.
+    async fn validity_timeframe(&self) -> Option<ValidityTimeframe> {
+        self.0
+            .validity_timeframe
+            .as_ref()
+            .map(ValidityTimeframe::from_json)
+    }
+    /// Days of the week it can be redeemed on (0 is Sunday).
+    async fn validity_day_of_week(&self) -> Option<Vec<i32>> {
+        self.0.validity_day_of_week.as_ref().map(days)
+    }
+    /// Free text Voucherify keeps with it.
+    async fn additional_info(&self) -> Option<&str> {
+        self.0.additional_info.as_deref()
+    }
+    /// How many times it was published, as of the newest delivery that said.
+    async fn publish_count(&self) -> Option<i64> {
+        self.0.publish_count
     }
     /// When it last changed in Voucherify.
     async fn updated_at(&self) -> Option<DateTime> {

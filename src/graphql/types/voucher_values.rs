@@ -112,6 +112,17 @@ pub struct Gift {
     pub effect: Option<String>,
 }
 
+impl Gift {
+    pub(super) fn from_json(g: &Value) -> Self {
+        let int = |k: &str| g.get(k).and_then(Value::as_i64);
+        Gift {
+            amount: int("amount"),
+            balance: int("balance"),
+            effect: g.get("effect").and_then(Value::as_str).map(str::to_owned),
+        }
+    }
+}
+
 /// A loyalty card's points.
 #[derive(SimpleObject, Clone)]
 pub struct LoyaltyCard {
@@ -119,6 +130,16 @@ pub struct LoyaltyCard {
     pub points: Option<i64>,
     /// Points left to spend.
     pub balance: Option<i64>,
+}
+
+impl LoyaltyCard {
+    pub(super) fn from_json(l: &Value) -> Self {
+        let int = |k: &str| l.get(k).and_then(Value::as_i64);
+        LoyaltyCard {
+            points: int("points"),
+            balance: int("balance"),
+        }
+    }
 }
 
 /// A voucher category.
