@@ -9,6 +9,7 @@ mod m20261130_000002_dashboard_indexes;
 mod m20261130_000003_database_identity;
 mod m20261202_000001_assignment_counts;
 mod m20261202_000002_assignment_totals;
+mod m20261203_000002_deletions;
 
 pub use m20261202_000001_assignment_counts::fill as fill_assignment_counts;
 pub use m20261202_000002_assignment_totals::fill as fill_assignment_totals;
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_database_identity::Migration),
             Box::new(m20261202_000001_assignment_counts::Migration),
             Box::new(m20261202_000002_assignment_totals::Migration),
+            Box::new(m20261203_000002_deletions::Migration),
         ]
     }
 }
