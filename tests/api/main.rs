@@ -4,6 +4,7 @@ mod analytics;
 mod batching;
 mod crash;
 mod dashboard;
+mod deletions;
 mod differential;
 mod filters;
 mod graphql_events;

@@ -1,9 +1,10 @@
 //! `Customer`: a Voucherify customer with its vouchers and publications.
 
 use super::lists;
-use super::{PublicationConnection, VoucherConnection, VoucherFilter};
+use super::{PublicationConnection, VoucherConnection, VoucherFilter, time};
 use crate::error::ApiResult;
 use crate::graphql::connection::{Paging, connection, page_cost};
+use crate::graphql::scalars::DateTime;
 use crate::store::{directory, publications};
 use async_graphql::{Context, ID, InputObject, Json, Object};
 use entity::customer;
@@ -48,7 +49,13 @@ impl Customer {
     async fn metadata(&self) -> Json<&serde_json::Value> {
         Json(&self.0.metadata)
     }
-    /// Vouchers this customer holds, by voucher id.
+    /// When Voucherify deleted the customer (`customer.deleted`); null while it exists. Lists
+    /// leave deleted customers out unless their filter has `includeDeleted: true`;
+    /// `customer(…)` and the publications that name them still find them.
+    async fn deleted_at(&self) -> Option<DateTime> {
+        time(self.0.deleted_at)
+    }
+    /// Vouchers this customer holds, by voucher id; deleted ones only with `includeDeleted`.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn vouchers(
         &self,
@@ -125,6 +132,8 @@ pub struct CustomerFilter {
     pub source_id: Option<String>,
     /// Names containing this text, ignoring case.
     pub name_contains: Option<String>,
+    /// Deleted customers too (default false: lists leave them out).
+    pub include_deleted: Option<bool>,
 }
 
 impl From<CustomerFilter> for directory::CustomerFilter {
@@ -133,6 +142,7 @@ impl From<CustomerFilter> for directory::CustomerFilter {
             email: f.email,
             source_id: f.source_id,
             name_contains: f.name_contains,
+            include_deleted: f.include_deleted.unwrap_or(false),
         }
     }
 }
