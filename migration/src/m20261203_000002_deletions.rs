@@ -1,13 +1,11 @@
 //! Deletions: `deleted_at` on customers, vouchers and campaigns, set by `customer.deleted`,
 //! `voucher.deleted` and `campaign.deleted` (null while the entity exists).
 //!
-//! No index: lists leave deleted rows out with `deleted_at IS NULL` as a residual condition on
-//! the index ranges they already read (the primary key, or `ix_vouchers_holder` and
-//! `ix_vouchers_campaign`), so no list reads more rows than it did before deletions were
-//! applied, beyond the deleted ones a page steps over. An index on `deleted_at` itself would not
-//! be selective (almost every row is live), and putting it inside the list indexes would
-//! cost the order by id that those pages read in (PostgreSQL does not treat `IS NULL` as
-//! an equality that leaves the next column ordered).
+//! No index: lists leave deleted rows out with `deleted_at IS NULL`, a residual condition on
+//! the ranges they already read (the primary key, `ix_vouchers_holder`, `ix_vouchers_campaign`);
+//! deletions are few, so a page steps over few rows. An index on `deleted_at` would not be
+//! selective (nearly every row is live), and putting the column in the list indexes, before
+//! `id`, would make their order by id depend on the planner treating `IS NULL` as an equality.
 
 use sea_orm_migration::prelude::*;
 
