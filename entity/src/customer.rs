@@ -19,6 +19,9 @@ pub struct Model {
     pub facts_at: i64,
     /// The webhook event these facts came from.
     pub event_id: i64,
+    /// When Voucherify deleted the customer (`customer.deleted`); null while it exists. Once set it
+    /// stays: deletions are final.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

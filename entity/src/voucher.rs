@@ -36,6 +36,9 @@ pub struct Model {
     pub updated_at: Option<DateTimeUtc>,
     pub facts_at: i64,
     pub event_id: i64,
+    /// When Voucherify deleted the voucher (`voucher.deleted`); null while it exists. Once set it
+    /// stays: deletions are final.
+    pub deleted_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

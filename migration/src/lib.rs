@@ -10,6 +10,7 @@ mod m20261130_000003_database_identity;
 mod m20261202_000001_assignment_counts;
 mod m20261202_000002_assignment_totals;
 mod m20261203_000001_backfill_progress;
+mod m20261203_000002_deletions;
 mod m20261203_000004_details;
 
 pub use m20261202_000001_assignment_counts::fill as fill_assignment_counts;
@@ -48,6 +49,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000001_assignment_counts::Migration),
             Box::new(m20261202_000002_assignment_totals::Migration),
             Box::new(m20261203_000001_backfill_progress::Migration),
+            Box::new(m20261203_000002_deletions::Migration),
             Box::new(m20261203_000004_details::Migration),
         ]
     }

@@ -168,7 +168,7 @@ pub enum Count {
     Publications(publications::PublicationFilter),
     Customers(directory::CustomerFilter),
     Vouchers(directory::VoucherFilter),
-    Campaigns,
+    Campaigns(directory::CampaignFilter),
     /// Already known: the page held the whole list.
     Known(usize),
 }
@@ -186,7 +186,7 @@ impl Count {
             },
             Count::Customers(f) => directory::count_customers(db, f).await?,
             Count::Vouchers(f) => directory::count_vouchers(db, f).await?,
-            Count::Campaigns => directory::count_campaigns(db).await?,
+            Count::Campaigns(f) => directory::count_campaigns(db, f).await?,
             Count::Known(n) => *n as u64,
         };
         Ok(i64::try_from(n).unwrap_or(i64::MAX))

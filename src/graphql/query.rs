@@ -101,7 +101,8 @@ impl Query {
         lists::publication(ctx, id.0).await
     }
 
-    /// One customer by Voucherify id or by your source id; null when unknown.
+    /// One customer by Voucherify id or by your source id (a live one before a deleted one that
+    /// had it); null when unknown. Deleted customers are found too, with `deletedAt`.
     async fn customer(
         &self,
         ctx: &Context<'_>,
@@ -113,7 +114,7 @@ impl Query {
             .map(Customer::from))
     }
 
-    /// Customers, by customer id.
+    /// Customers, by customer id; deleted ones only with `includeDeleted`.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn customers(
         &self,
@@ -141,7 +142,8 @@ impl Query {
         .await
     }
 
-    /// One voucher by Voucherify id or by code; null when unknown.
+    /// One voucher by Voucherify id or by code (a live one before a deleted one that had it);
+    /// null when unknown. Deleted vouchers are found too, with `deletedAt`.
     async fn voucher(
         &self,
         ctx: &Context<'_>,
@@ -153,7 +155,7 @@ impl Query {
             .map(Voucher::from))
     }
 
-    /// Vouchers, by voucher id.
+    /// Vouchers, by voucher id; deleted ones only with `includeDeleted`.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn vouchers(
         &self,
@@ -181,7 +183,8 @@ impl Query {
         .await
     }
 
-    /// One campaign by Voucherify id or by name; null when unknown.
+    /// One campaign by Voucherify id or by name (a live one before a deleted one that had it);
+    /// null when unknown. Deleted campaigns are found too, with `deletedAt`.
     async fn campaign(
         &self,
         ctx: &Context<'_>,
@@ -193,11 +196,14 @@ impl Query {
             .map(Campaign::from))
     }
 
-    /// Campaigns, by campaign id.
+    /// Campaigns, by campaign id; deleted ones only with `includeDeleted`.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn campaigns(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list; every field given must match.")] filter: Option<
+            CampaignFilter,
+        >,
         #[graphql(desc = "Page size, reading forwards (default 20, at most 500).")] first: Option<
             i32,
         >,
@@ -207,6 +213,7 @@ impl Query {
     ) -> ApiResult<CampaignConnection> {
         lists::campaigns(
             ctx,
+            filter.unwrap_or_default().into(),
             Paging {
                 first,
                 after,

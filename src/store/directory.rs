@@ -16,12 +16,14 @@ pub struct CustomerFilter {
     pub source_id: Option<String>,
     /// Case-insensitive substring of the name.
     pub name_contains: Option<String>,
+    /// Deleted customers too (by default a list leaves them out).
+    pub include_deleted: bool,
 }
 
 impl CustomerFilter {
     pub fn condition(&self) -> Condition {
         use customer::Column as C;
-        let mut cond = Condition::all();
+        let mut cond = live(C::DeletedAt, self.include_deleted);
         if let Some(email) = &self.email {
             cond = cond.add(C::Email.eq(email.clone()));
         }
@@ -48,12 +50,14 @@ pub struct VoucherFilter {
     pub active: Option<bool>,
     /// A category id or name.
     pub category: Option<String>,
+    /// Deleted vouchers too (by default a list leaves them out).
+    pub include_deleted: bool,
 }
 
 impl VoucherFilter {
     pub fn condition(&self) -> Condition {
         use voucher::Column as V;
-        let mut cond = Condition::all();
+        let mut cond = live(V::DeletedAt, self.include_deleted);
         if let Some(holder) = &self.holder_id {
             cond = cond.add(V::HolderId.eq(holder.clone()));
         }
@@ -96,6 +100,39 @@ impl VoucherFilter {
         }
         cond
     }
+}
+
+/// Filters on campaigns.
+#[derive(Debug, Clone, Default)]
+pub struct CampaignFilter {
+    /// Deleted campaigns too (by default a list leaves them out).
+    pub include_deleted: bool,
+}
+
+impl CampaignFilter {
+    pub fn condition(&self) -> Condition {
+        live(campaign::Column::DeletedAt, self.include_deleted)
+    }
+}
+
+/// Every row, or only those not deleted.
+fn live(deleted_at: impl ColumnTrait, include_deleted: bool) -> Condition {
+    match include_deleted {
+        true => Condition::all(),
+        false => Condition::all().add(deleted_at.is_null()),
+    }
+}
+
+/// Where several rows share a name, code or source id (Voucherify frees them when it deletes
+/// an object), the live one first, then by id.
+fn live_first<E: EntityTrait>(
+    select: Select<E>,
+    deleted_at: E::Column,
+    id: E::Column,
+) -> Select<E> {
+    select
+        .order_by_asc(Expr::col(deleted_at).is_not_null())
+        .order_by_asc(id)
 }
 
 fn escape_like(text: &str) -> String {
@@ -187,16 +224,25 @@ pub async fn count_vouchers(db: &DatabaseConnection, filter: &VoucherFilter) -> 
 
 pub async fn campaigns(
     db: &DatabaseConnection,
+    filter: &CampaignFilter,
     window: &Window<String>,
 ) -> Result<Page<campaign::Model>, DbErr> {
-    page_by_id(db, campaign::Entity::find(), campaign::Column::Id, window).await
+    let select = campaign::Entity::find().filter(filter.condition());
+    page_by_id(db, select, campaign::Column::Id, window).await
 }
 
-pub async fn count_campaigns(db: &DatabaseConnection) -> Result<u64, DbErr> {
-    campaign::Entity::find().count(db).await
+pub async fn count_campaigns(
+    db: &DatabaseConnection,
+    filter: &CampaignFilter,
+) -> Result<u64, DbErr> {
+    campaign::Entity::find()
+        .filter(filter.condition())
+        .count(db)
+        .await
 }
 
-/// The customer with this id, or else the one with this source id.
+/// The customer with this id, or else the one with this source id (a live one first).
+/// Deleted customers are found too.
 pub async fn customer(
     db: &DatabaseConnection,
     id: Option<String>,
@@ -205,17 +251,16 @@ pub async fn customer(
     match (id, source_id) {
         (Some(id), _) => customer::Entity::find_by_id(id).one(db).await,
         (None, Some(source)) => {
-            customer::Entity::find()
-                .filter(customer::Column::SourceId.eq(source))
-                .order_by_asc(customer::Column::Id)
-                .one(db)
-                .await
+            let select = customer::Entity::find().filter(customer::Column::SourceId.eq(source));
+            let select = live_first(select, customer::Column::DeletedAt, customer::Column::Id);
+            select.one(db).await
         }
         (None, None) => Ok(None),
     }
 }
 
-/// The voucher with this id, or else the one with this code.
+/// The voucher with this id, or else the one with this code (a live one first). Deleted
+/// vouchers are found too.
 pub async fn voucher(
     db: &DatabaseConnection,
     id: Option<String>,
@@ -224,17 +269,16 @@ pub async fn voucher(
     match (id, code) {
         (Some(id), _) => voucher::Entity::find_by_id(id).one(db).await,
         (None, Some(code)) => {
-            voucher::Entity::find()
-                .filter(voucher::Column::Code.eq(code))
-                .order_by_asc(voucher::Column::Id)
-                .one(db)
-                .await
+            let select = voucher::Entity::find().filter(voucher::Column::Code.eq(code));
+            let select = live_first(select, voucher::Column::DeletedAt, voucher::Column::Id);
+            select.one(db).await
         }
         (None, None) => Ok(None),
     }
 }
 
-/// The campaign with this id, or else the one with this name.
+/// The campaign with this id, or else the one with this name (a live one first). Deleted
+/// campaigns are found too.
 pub async fn campaign(
     db: &DatabaseConnection,
     id: Option<String>,
@@ -243,11 +287,9 @@ pub async fn campaign(
     match (id, name) {
         (Some(id), _) => campaign::Entity::find_by_id(id).one(db).await,
         (None, Some(name)) => {
-            campaign::Entity::find()
-                .filter(campaign::Column::Name.eq(name))
-                .order_by_asc(campaign::Column::Id)
-                .one(db)
-                .await
+            let select = campaign::Entity::find().filter(campaign::Column::Name.eq(name));
+            let select = live_first(select, campaign::Column::DeletedAt, campaign::Column::Id);
+            select.one(db).await
         }
         (None, None) => Ok(None),
     }

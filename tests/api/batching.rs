@@ -2,9 +2,12 @@
 //! ingest rules say for the same deliveries in commit order. The rules are stated again here,
 //! plainly, over the test's own description of each delivery (an oracle that shares no code
 //! with the server), and both the batched writer and the one-delivery-per-transaction writer
-//! must store exactly what the oracle predicts.
+//! must store exactly what the oracle predicts. Some deliveries delete a customer, voucher or
+//! campaign, with facts older or newer than those stored.
 
 use crate::helpers::*;
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -23,9 +26,7 @@ impl Said {
         format!("2024-01-01T00:00:{:02}Z", (self.i * k) % 60)
     }
     fn micros(&self, k: usize) -> i64 {
-        chrono::DateTime::parse_from_rfc3339(&self.at(k))
-            .expect("time")
-            .timestamp_micros()
+        micros(&self.at(k))
     }
     fn customer(&self) -> String {
         format!("cust_{}", self.i % 3)
@@ -57,6 +58,31 @@ impl Said {
         self.has_campaign()
             .then_some(if self.i % 3 == 1 { GIFT } else { DISCOUNT })
     }
+    /// Two deliveries in six delete a customer, a voucher or a campaign (in turn) instead,
+    /// both the same one at different times.
+    fn deletes(&self) -> Option<(&'static str, String)> {
+        let n = self.i / 18;
+        if !matches!(self.i % 6, 2 | 5) {
+            return None;
+        }
+        match (self.i / 6) % 3 {
+            0 => Some(("customer", format!("cust_{}", n % 3))),
+            1 => Some(("voucher", format!("v_{}", n % 4))),
+            _ => Some(("campaign", format!("camp_{}", n % 2))),
+        }
+    }
+    /// The facts time of the deleted object: as old as the others' for every other deletion,
+    /// newer than all of them for the rest.
+    fn deleted_facts(&self, k: usize) -> String {
+        match (self.i / 6).is_multiple_of(2) {
+            true => format!("2024-01-01T00:01:{:02}Z", (self.i * k) % 60),
+            false => self.at(k),
+        }
+    }
+    /// When that deletion happened (the event's time, or the campaign's `deleted_at`).
+    fn deleted_at(&self) -> String {
+        format!("2024-02-01T00:{:02}:00Z", self.i % 60)
+    }
     fn category(&self) -> Option<(String, String)> {
         self.i.is_multiple_of(2).then(|| {
             (
@@ -66,8 +92,42 @@ impl Said {
         })
     }
 
+    /// The deletion's payload: the object as it last was, dated `at(k)` like any other.
+    fn deletion(&self, member: &str, id: &str) -> Vec<u8> {
+        let i = self.i;
+        let object = match member {
+            "customer" => {
+                json!({"id": id, "name": format!("Gone {i}"), "updated_at": self.deleted_facts(7)})
+            }
+            "voucher" => json!({
+                "id": id, "code": format!("GONE-{i}"), "type": self.deleted_type(),
+                "campaign_id": self.campaign(), "holder_id": self.holder(), "updated_at": self.deleted_facts(11),
+            }),
+            _ => json!({"id": id, "name": format!("Gone {i}"),
+                        "voucher": {"type": self.deleted_type()}, "updated_at": self.deleted_facts(13)}),
+        };
+        let mut data = json!({ member: object });
+        let event_type = format!("{member}.deleted");
+        let mut body = wrap(&event_type, &format!("ev_{i}"), data.take());
+        match member {
+            "campaign" => body["data"]["deleted_at"] = json!(self.deleted_at()),
+            _ => body["event"]["created_at"] = json!(self.deleted_at()),
+        }
+        bytes(&body)
+    }
+    fn deleted_type(&self) -> &'static str {
+        if self.i.is_multiple_of(2) {
+            GIFT
+        } else {
+            DISCOUNT
+        }
+    }
+
     fn body(&self) -> Vec<u8> {
         let i = self.i;
+        if let Some((member, id)) = self.deletes() {
+            return self.deletion(member, &id);
+        }
         let mut voucher = json!({
             "id": self.voucher(), "code": format!("CODE-{}", i % 4),
             "campaign_id": self.campaign(), "updated_at": self.at(11),
@@ -112,15 +172,66 @@ fn offer(rows: &mut Rows, id: &str, facts_at: i64, text: String) -> bool {
     newer
 }
 
-/// The rules, applied one delivery at a time in commit order: `(event id, delivery)`.
-fn oracle(committed: &[(i64, Said)]) -> Vec<Vec<String>> {
+/// Deletion times by id, per table (customers, campaigns, vouchers): the first one stays.
+type Deleted = [BTreeMap<String, i64>; 3];
+
+fn micros(at: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(at)
+        .expect("time")
+        .timestamp_micros()
+}
+
+/// The rules, applied one delivery at a time in commit order: `(event id, delivery)`; and how
+/// many deletions carried the newest facts of their row, and how many older ones.
+fn oracle(committed: &[(i64, Said)]) -> (Vec<Vec<String>>, [usize; 2]) {
     const STUB: i64 = i64::MIN;
     let (mut customers, mut campaigns, mut vouchers) = (Rows::new(), Rows::new(), Rows::new());
     let mut campaign_types: BTreeMap<String, Option<&str>> = BTreeMap::new();
     let mut categories = BTreeMap::new();
     let mut voucher_categories: BTreeMap<String, String> = BTreeMap::new();
     let mut publications: BTreeMap<String, String> = BTreeMap::new();
+    let mut deleted = Deleted::default();
+    let mut outdated = [0, 0];
     for (event, s) in committed {
+        // A deletion: the object's last facts, offered like any others; deleted for good, at
+        // the first deletion time.
+        if let Some((member, id)) = s.deletes() {
+            let (i, at) = (s.i, micros(&s.deleted_at()));
+            let newest = match member {
+                "customer" => {
+                    let f = micros(&s.deleted_facts(7));
+                    let text = format!("{id}|Gone {i}||{f}|{event}");
+                    let newest = offer(&mut customers, &id, f, text);
+                    deleted[0].entry(id).or_insert(at);
+                    newest
+                }
+                "voucher" => {
+                    let (h, camp) = (s.holder(), s.campaign());
+                    offer(&mut customers, &h, STUB, format!("{h}|||{STUB}|{event}"));
+                    let stub = format!("{camp}|{camp}||{STUB}|{event}");
+                    if offer(&mut campaigns, &camp, STUB, stub) {
+                        campaign_types.insert(camp, None);
+                    }
+                    let (kind, f) = (s.deleted_type(), micros(&s.deleted_facts(11)));
+                    let text = format!("{id}|{kind}|{h}|{f}|{event}");
+                    let newest = offer(&mut vouchers, &id, f, text);
+                    deleted[2].entry(id).or_insert(at);
+                    newest
+                }
+                _ => {
+                    let (kind, f) = (s.deleted_type(), micros(&s.deleted_facts(13)));
+                    let text = format!("{id}|Gone {i}|{kind}|{f}|{event}");
+                    let newest = offer(&mut campaigns, &id, f, text);
+                    if newest {
+                        campaign_types.insert(id.clone(), Some(kind));
+                    }
+                    deleted[1].entry(id).or_insert(at);
+                    newest
+                }
+            };
+            outdated[usize::from(!newest)] += 1;
+            continue;
+        }
         let (c, f) = (s.customer(), s.micros(7));
         let text = format!("{c}|Name {}|c{}@example.com|{f}|{event}", s.i, s.i);
         offer(&mut customers, &c, f, text);
@@ -160,7 +271,11 @@ fn oracle(committed: &[(i64, Said)]) -> Vec<Vec<String>> {
             .or_insert_with(|| format!("{}|{c}|{v}|{event}", s.publication()));
     }
     let texts = |rows: Rows| rows.into_values().map(|(_, t)| t).collect::<Vec<_>>();
-    vec![
+    let deleted = deleted.map(|table| {
+        let rows = table.into_iter().map(|(id, at)| format!("{id}|{at}"));
+        rows.collect::<Vec<_>>()
+    });
+    let mut all = vec![
         texts(customers),
         texts(campaigns),
         texts(vouchers),
@@ -181,7 +296,9 @@ fn oracle(committed: &[(i64, Said)]) -> Vec<Vec<String>> {
                 format!("{}|{}|0", id.unwrap_or(""), voucher.unwrap_or(""))
             })
             .collect(),
-    ]
+    ];
+    all.extend(deleted);
+    (all, outdated)
 }
 
 /// Every stored row the rules decide, as text, table by table, sorted.
@@ -197,6 +314,25 @@ async fn dump(app: &TestApp) -> Vec<Vec<String>> {
         "SELECT publication_id || '|' || voucher_id || '|' || CAST(position AS TEXT) FROM publication_vouchers",
     ] {
         let mut rows: Vec<String> = app.texts(sql).await.into_iter().flatten().collect();
+        rows.sort();
+        all.push(rows);
+    }
+    // Deletion times, read as instants (each database writes them as text its own way).
+    for table in ["customers", "campaigns", "vouchers"] {
+        let sql = format!("SELECT id, deleted_at FROM {table} WHERE deleted_at IS NOT NULL");
+        let backend = app.db.get_database_backend();
+        let mut rows: Vec<String> = app
+            .db
+            .query_all_raw(Statement::from_string(backend, sql))
+            .await
+            .expect("query")
+            .into_iter()
+            .map(|row| {
+                let id: String = row.try_get_by_index(0).expect("id");
+                let at: DateTime<Utc> = row.try_get_by_index(1).expect("deleted_at");
+                format!("{id}|{}", at.timestamp_micros())
+            })
+            .collect();
         rows.sort();
         all.push(rows);
     }
@@ -231,8 +367,11 @@ async fn what_is_stored_is_what_the_rules_say(backend: Backend) {
     };
     single.post_all(bodies).await;
     for app in [&batched, &single] {
-        let expected = oracle(&committed(app).await);
+        let (expected, deletions) = oracle(&committed(app).await);
         assert!(expected.iter().all(|t| !t.is_empty()), "{expected:?}");
+        // Deletions with the newest facts of their row, and with older ones (only their time
+        // is written).
+        assert!(deletions.iter().all(|n| *n > 0), "{deletions:?}");
         assert_eq!(
             dump(app).await,
             expected.into_iter().map(sorted).collect::<Vec<_>>()

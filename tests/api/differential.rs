@@ -466,6 +466,34 @@ fn errors_sorted(mut answer: Value) -> Value {
     answer
 }
 
+/// Deletions of some of the hand-shaped deliveries' customers, campaigns and vouchers, with
+/// facts newer and older than those stored, so that lists, counts and references meet them.
+fn deletions() -> Vec<Vec<u8>> {
+    let deleted = [
+        ("customer", "cust_1", "2024-06-01T00:00:00Z"),
+        ("customer", "cust_3", "2024-01-01T00:00:00Z"),
+        ("campaign", "camp_2", "2024-06-01T00:00:00Z"),
+        ("voucher", "v_00004", "2024-06-01T00:00:00Z"),
+        ("voucher", "v_00007", "2024-01-01T00:00:00Z"),
+        ("voucher", "v_00011", "2024-06-01T00:00:00Z"),
+    ];
+    deleted
+        .iter()
+        .map(|(member, id, at)| {
+            let mut object = json!({"id": id, "updated_at": at});
+            if *member == "voucher" {
+                object["code"] = json!(format!("GONE-{id}"));
+            }
+            let event_type = format!("{member}.deleted");
+            bytes(&wrap(
+                &event_type,
+                &format!("ev_del_{id}"),
+                json!({ *member: object }),
+            ))
+        })
+        .collect()
+}
+
 async fn look_ahead_and_plain_execution_answer_alike(backend: Backend) {
     let Some(planned) = TestApp::spawn_with(backend, |c| c.query_cache_bytes = 0).await else {
         return;
@@ -482,6 +510,7 @@ async fn look_ahead_and_plain_execution_answer_alike(backend: Backend) {
     let mut generated = pubgate::simulate::Generator::new(5, 25, 4, 0.1);
     bodies.extend((0..120).map(|_| generated.next_body()));
     planned.post_all(bodies).await;
+    planned.post_all(deletions()).await;
 
     let schema = read_schema(&planned.graphql(INTROSPECTION, json!({})).await);
     assert!(schema.objects.contains_key("Publication"), "introspection");

@@ -5,6 +5,7 @@ mod backfill;
 mod batching;
 mod crash;
 mod dashboard;
+mod deletions;
 mod details;
 mod differential;
 mod filters;

@@ -255,11 +255,9 @@ async fn unrecognised_bodies_are_stored_and_flagged(backend: Backend) {
         bytes(
             &json!({"id": "evcus_legacy", "object": "event", "type": "customer.publication.succeeded", "data": {"object": {"id": "pub_x"}, "related_object": {}}}),
         ),
-        bytes(&wrap(
-            "customer.deleted",
-            "ev_del",
-            json!({"customer": {"id": "cust_gone"}}),
-        )),
+        // Deletions of what pubgate does not keep (tiers, rules, assignments) are not applied,
+        // whatever they carry.
+        bytes(&envelope("campaign.promotion_tier.deleted", "ev_del")),
         bytes(&wrap("something.new", "ev_new", json!({"thing": 1}))),
         bytes(&wrap(
             "customer.publication.succeeded",
@@ -298,7 +296,7 @@ async fn unrecognised_bodies_are_stored_and_flagged(backend: Backend) {
         .collect();
     assert!(
         types.contains(&"unknown")
-            && types.contains(&"customer.deleted")
+            && types.contains(&"campaign.promotion_tier.deleted")
             && types.contains(&"something.new"),
         "{types:?}"
     );
@@ -308,6 +306,7 @@ async fn unrecognised_bodies_are_stored_and_flagged(backend: Backend) {
         0,
         "nothing was half-normalised"
     );
+    assert_eq!(app.count("campaigns").await, 0, "nor the tier's campaign");
 }
 
 async fn nul_characters_are_stored_not_refused(backend: Backend) {

@@ -8,8 +8,8 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config as ProptestConfig;
 use pubgate::domain::cursor::{self, PublicationKey};
-use pubgate::domain::envelope::{Envelope, now};
-use pubgate::domain::normalise::{Normalised, clean_json, normalise};
+use pubgate::domain::envelope::{Envelope, clean_text, now};
+use pubgate::domain::normalise::{DELETIONS, Normalised, clean_json, normalise};
 use reqwest::StatusCode;
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
@@ -74,6 +74,7 @@ const KEYS: &[&str] = &[
     "campaign_type",
     "is_referral_code",
     "description",
+    "deleted_at",
     "",
     "\u{0}",
     "id\u{0}",
@@ -86,6 +87,8 @@ const WORDS: &[&str] = &[
     "publication.succeeded",
     "voucher.published",
     "voucher.deleted",
+    "customer.deleted",
+    "campaign.deleted",
     "customer.created",
     "campaign.created",
     "event",
@@ -170,13 +173,16 @@ fn deep() -> impl Strategy<Value = Value> {
     )
 }
 
-/// Real publication-bearing deliveries from tests/fixtures.
+/// Real publication-bearing deliveries and deletions from tests/fixtures.
 static SHAPED: LazyLock<Vec<Value>> = LazyLock::new(|| {
     let mut out: Vec<Value> = [
         "customer.publication.succeeded",
         "publication.succeeded",
         "voucher.published",
         "distribution.manual_distribution_schedule",
+        "customer.deleted",
+        "voucher.deleted",
+        "campaign.deleted",
     ]
     .iter()
     .map(|t| envelope(t, "evcus_prop"))
@@ -329,6 +335,36 @@ fn check(value: &Value) -> Result<(), TestCaseError> {
     if !n.normalized {
         prop_assert!(n.customers.is_empty() && n.vouchers.is_empty() && n.publication.is_none());
         return Ok(());
+    }
+    // A deletion marks exactly one row, the one its type names, and assigns nothing; no other
+    // event marks any.
+    let marked: Vec<(&str, &str)> = (n.customers.iter())
+        .filter(|c| c.deleted_at.is_some())
+        .map(|c| ("customer", c.id.as_str()))
+        .chain(
+            n.campaigns
+                .iter()
+                .filter(|c| c.deleted_at.is_some())
+                .map(|c| ("campaign", c.id.as_str())),
+        )
+        .chain(
+            n.vouchers
+                .iter()
+                .filter(|v| v.row.deleted_at.is_some())
+                .map(|v| ("voucher", v.row.id.as_str())),
+        )
+        .collect();
+    match DELETIONS.iter().find(|(t, _)| *t == envelope.event_type) {
+        Some((_, member)) => {
+            prop_assert_eq!(marked.len(), 1, "{:?}", marked);
+            prop_assert_eq!(marked[0].0, *member);
+            let id = value
+                .pointer(&format!("/data/{member}/id"))
+                .and_then(Value::as_str);
+            prop_assert_eq!(Some(marked[0].1.to_owned()), id.map(clean_text));
+            prop_assert!(n.publication.is_none());
+        }
+        None => prop_assert!(marked.is_empty(), "{:?}", marked),
     }
     let customers = unique(n.customers.iter().map(|c| &c.id));
     let campaigns = unique(n.campaigns.iter().map(|c| &c.id));

@@ -37,6 +37,7 @@ impl Reader {
             updated_at: timestamp(value.get("updated_at")),
             facts_at: self.facts_at(value),
             event_id: 0,
+            deleted_at: None,
             id,
         };
         if !self.campaigns.iter().any(|c| c.id == row.id) {
@@ -79,5 +80,6 @@ fn stub_campaign(id: &str, name: Option<String>) -> campaign::Model {
         updated_at: None,
         facts_at: i64::MIN,
         event_id: 0,
+        deleted_at: None,
     }
 }

@@ -20,6 +20,7 @@ impl Reader {
             updated_at: timestamp(value.get("updated_at")),
             facts_at: self.facts_at(value),
             event_id: 0,
+            deleted_at: None,
             id,
         };
         match self.customers.iter_mut().find(|c| c.id == row.id) {
@@ -56,5 +57,6 @@ fn stub_customer(id: &str) -> customer::Model {
         updated_at: None,
         facts_at: i64::MIN,
         event_id: 0,
+        deleted_at: None,
     }
 }

@@ -5,6 +5,7 @@
 
 mod campaigns;
 mod customers;
+mod deletions;
 mod publications;
 pub mod rest;
 mod vouchers;
@@ -13,6 +14,8 @@ use super::envelope::{Envelope, clean_text, string_at, timestamp};
 use chrono::{DateTime, Utc};
 use entity::{campaign, category, customer, publication, voucher};
 use serde_json::{Map, Value};
+
+pub use deletions::DELETIONS;
 
 /// The event types that assign vouchers even when their `data` is old-format.
 pub const PUBLICATION_EVENTS: [&str; 3] = [
@@ -72,6 +75,15 @@ pub fn normalise(value: &Value, envelope: &Envelope, received_at: DateTime<Utc>)
         return flagged(
             "legacy (v2018-08-01) webhook format: stored verbatim, not normalised".into(),
         );
+    }
+    if let Some((_, member)) = DELETIONS.iter().find(|(t, _)| *t == envelope.event_type) {
+        return deletions::deletion(data, member, envelope.occurred_at, received_at)
+            .unwrap_or_else(|note| {
+                flagged(format!(
+                    "`{}`: {note}; stored verbatim",
+                    envelope.event_type
+                ))
+            });
     }
     if envelope.event_type.ends_with(".deleted") {
         return flagged(format!(

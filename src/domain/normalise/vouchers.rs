@@ -87,6 +87,7 @@ impl Reader {
             updated_at: timestamp(value.get("updated_at")),
             facts_at: self.facts_at(value),
             event_id: 0,
+            deleted_at: None,
             id,
         };
         if let Some(holder) = &row.holder_id {

@@ -1,12 +1,12 @@
 //! `Campaign`: a Voucherify campaign with its publications and vouchers.
 
 use super::lists;
-use super::{PublicationConnection, VoucherConnection, time};
+use super::{PublicationConnection, VoucherConnection, VoucherFilter, time};
 use crate::error::ApiResult;
 use crate::graphql::connection::{Paging, connection, page_cost};
 use crate::graphql::scalars::DateTime;
 use crate::store::{directory, publications};
-use async_graphql::{Context, ID, Json, Object};
+use async_graphql::{Context, ID, InputObject, Json, Object};
 use entity::campaign;
 use std::sync::Arc;
 
@@ -93,6 +93,12 @@ impl Campaign {
     async fn updated_at(&self) -> Option<DateTime> {
         time(self.0.updated_at)
     }
+    /// When Voucherify deleted the campaign (`campaign.deleted`); null while it exists.
+    /// `campaigns` leaves deleted campaigns out unless its filter has `includeDeleted: true`;
+    /// `campaign(…)` and their vouchers and publications still find them.
+    async fn deleted_at(&self) -> Option<DateTime> {
+        time(self.0.deleted_at)
+    }
     /// Assignments of this campaign's vouchers, newest first.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn publications(
@@ -122,11 +128,14 @@ impl Campaign {
         )
         .await
     }
-    /// This campaign's vouchers, by voucher id.
+    /// This campaign's vouchers, by voucher id; deleted ones only with `includeDeleted`.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn vouchers(
         &self,
         ctx: &Context<'_>,
+        #[graphql(desc = "Narrows the list (`campaignId` is this campaign).")] filter: Option<
+            VoucherFilter,
+        >,
         #[graphql(desc = "Page size, reading forwards (default 20, at most 500).")] first: Option<
             i32,
         >,
@@ -134,10 +143,8 @@ impl Campaign {
         #[graphql(desc = "Page size, reading backwards (at most 500).")] last: Option<i32>,
         #[graphql(desc = "End before this cursor.")] before: Option<String>,
     ) -> ApiResult<VoucherConnection> {
-        let filter = directory::VoucherFilter {
-            campaign_id: Some(self.0.id.clone()),
-            ..Default::default()
-        };
+        let mut filter: directory::VoucherFilter = filter.unwrap_or_default().into();
+        filter.campaign_id = Some(self.0.id.clone());
         lists::vouchers(
             ctx,
             filter,
@@ -159,3 +166,18 @@ connection!(
     CampaignEdge,
     "campaigns"
 );
+
+/// Narrows a list of campaigns.
+#[derive(InputObject, Default, Clone)]
+pub struct CampaignFilter {
+    /// Deleted campaigns too (default false: lists leave them out).
+    pub include_deleted: Option<bool>,
+}
+
+impl From<CampaignFilter> for directory::CampaignFilter {
+    fn from(f: CampaignFilter) -> Self {
+        directory::CampaignFilter {
+            include_deleted: f.include_deleted.unwrap_or(false),
+        }
+    }
+}

@@ -1,7 +1,7 @@
 //! `Customer`: a Voucherify customer with its vouchers and publications.
 
 use super::lists;
-use super::{PublicationConnection, VoucherConnection, VoucherFilter};
+use super::{PublicationConnection, VoucherConnection, VoucherFilter, time};
 use crate::error::ApiResult;
 use crate::graphql::connection::{Paging, connection, page_cost};
 use crate::graphql::scalars::DateTime;
@@ -51,17 +51,23 @@ impl Customer {
     }
     /// When the customer was created in Voucherify.
     async fn created_at(&self) -> Option<DateTime> {
-        super::time(self.0.created_at)
+        time(self.0.created_at)
     }
     /// When the customer last changed in Voucherify.
     async fn updated_at(&self) -> Option<DateTime> {
-        super::time(self.0.updated_at)
+        time(self.0.updated_at)
     }
     /// The customer's postal address, when one was given.
     async fn address(&self) -> Option<super::Address> {
         self.0.address.as_ref().and_then(super::Address::from_json)
     }
-    /// Vouchers this customer holds, by voucher id.
+    /// When Voucherify deleted the customer (`customer.deleted`); null while it exists. Lists
+    /// leave deleted customers out unless their filter has `includeDeleted: true`;
+    /// `customer(…)` and the publications that name them still find them.
+    async fn deleted_at(&self) -> Option<DateTime> {
+        time(self.0.deleted_at)
+    }
+    /// Vouchers this customer holds, by voucher id; deleted ones only with `includeDeleted`.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn vouchers(
         &self,
@@ -138,6 +144,8 @@ pub struct CustomerFilter {
     pub source_id: Option<String>,
     /// Names containing this text, ignoring case.
     pub name_contains: Option<String>,
+    /// Deleted customers too (default false: lists leave them out).
+    pub include_deleted: Option<bool>,
 }
 
 impl From<CustomerFilter> for directory::CustomerFilter {
@@ -146,6 +154,7 @@ impl From<CustomerFilter> for directory::CustomerFilter {
             email: f.email,
             source_id: f.source_id,
             name_contains: f.name_contains,
+            include_deleted: f.include_deleted.unwrap_or(false),
         }
     }
 }

@@ -197,15 +197,19 @@ pub async fn vouchers(
     ))
 }
 
-pub async fn campaigns(ctx: &Context<'_>, paging: Paging) -> ApiResult<CampaignConnection> {
+pub async fn campaigns(
+    ctx: &Context<'_>,
+    filter: directory::CampaignFilter,
+    paging: Paging,
+) -> ApiResult<CampaignConnection> {
     let window = paging.window(|c| cursor::decode_entity('k', c))?;
-    let page = directory::campaigns(db(ctx), &window).await?;
+    let page = directory::campaigns(db(ctx), &filter, &window).await?;
     let cursor = |row: &entity::campaign::Model| cursor::entity('k', &row.id);
     Ok(CampaignConnection::from_page(
         counted(ctx, page),
         cursor,
         Campaign::from,
-        Count::Campaigns,
+        Count::Campaigns(filter),
     ))
 }
 

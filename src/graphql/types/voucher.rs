@@ -140,6 +140,12 @@ impl Voucher {
     async fn updated_at(&self) -> Option<DateTime> {
         time(self.0.updated_at)
     }
+    /// When Voucherify deleted it (`voucher.deleted`); null while it exists. Lists leave
+    /// deleted vouchers out unless their filter has `includeDeleted: true`; `voucher(…)` still
+    /// finds them, and the publications that assigned them stay and still refer to them.
+    async fn deleted_at(&self) -> Option<DateTime> {
+        time(self.0.deleted_at)
+    }
     /// Assignments of this voucher, newest first.
     #[graphql(complexity = "page_cost(first, last, child_complexity)")]
     async fn publications(
@@ -193,6 +199,8 @@ pub struct VoucherFilter {
     pub active: Option<bool>,
     /// Only vouchers in this category (its id or its name).
     pub category: Option<String>,
+    /// Deleted vouchers too (default false: lists leave them out).
+    pub include_deleted: Option<bool>,
 }
 
 impl From<VoucherFilter> for directory::VoucherFilter {
@@ -203,6 +211,7 @@ impl From<VoucherFilter> for directory::VoucherFilter {
             voucher_type: f.kind.map(|k| k.as_str().to_owned()),
             active: f.active,
             category: f.category,
+            include_deleted: f.include_deleted.unwrap_or(false),
         }
     }
 }

@@ -5,13 +5,19 @@
 //! - a voucher whose payload leaves out its type takes its campaign's, as known at that event;
 //! - a voucher's categories are those of the last applied payload that carried any;
 //! - a publication belongs to the first event that carried it (its `seq`), and later copies
-//!   change nothing.
+//!   change nothing;
+//! - a deletion is final: the first deletion time stored for a customer, campaign or voucher
+//!   stays, whatever arrives later and in whatever order (its columns still follow the newest
+//!   facts, the deleted object's last facts among them). Voucherify never restores a deleted
+//!   object nor reuses its id, so no fact can follow a deletion; a "newer" one only means that
+//!   the times compared came from different clocks (an object's `updated_at`, an event's time).
 //!
 //! Pure: no I/O. The result is only the rows that must be written.
 
 use super::stored::Before;
 use crate::domain::delivery::Delivery;
 use crate::domain::normalise::VoucherFacts;
+use chrono::{DateTime, Utc};
 use entity::{campaign, category, customer, publication, publication_voucher, voucher};
 use std::collections::HashMap;
 
@@ -26,19 +32,52 @@ pub(super) struct After {
     pub voucher_categories: HashMap<String, Vec<String>>,
     pub publications: Vec<publication::Model>,
     pub publication_vouchers: Vec<publication_voucher::Model>,
+    /// Deletions of rows whose stored facts are newer than the deleted object's: only their
+    /// `deleted_at` is written (unless one is stored already).
+    pub deleted: Deleted,
 }
 
+/// `deleted_at` to set on stored rows, by id, per table.
+#[derive(Debug, Default)]
+pub(super) struct Deleted {
+    pub customers: Vec<(String, DateTime<Utc>)>,
+    pub campaigns: Vec<(String, DateTime<Utc>)>,
+    pub vouchers: Vec<(String, DateTime<Utc>)>,
+}
+
+/// A row that a deletion may mark.
+trait Deletable {
+    fn deleted_at(&self) -> Option<DateTime<Utc>>;
+    fn set_deleted_at(&mut self, at: Option<DateTime<Utc>>);
+}
+
+macro_rules! deletable {
+    ($($entity:ident),*) => {$(
+        impl Deletable for $entity::Model {
+            fn deleted_at(&self) -> Option<DateTime<Utc>> {
+                self.deleted_at
+            }
+            fn set_deleted_at(&mut self, at: Option<DateTime<Utc>>) {
+                self.deleted_at = at;
+            }
+        }
+    )*};
+}
+
+deletable!(customer, campaign, voucher);
+
 /// A row's latest state during the replay: the facts time it holds and, once the batch wrote
-/// it, the row to write.
+/// it, the row to write; and the first time the batch saw it deleted.
 struct Slot<M> {
     facts_at: i64,
     row: Option<M>,
+    deleted_at: Option<DateTime<Utc>>,
 }
 
 /// Rows by id, starting from their stored facts times.
 struct Slots<M>(HashMap<String, Slot<M>>);
 
-impl<M> Slots<M> {
+impl<M: Deletable> Slots<M> {
     fn stored(facts_times: impl IntoIterator<Item = (String, i64)>) -> Self {
         Slots(
             facts_times
@@ -49,6 +88,7 @@ impl<M> Slots<M> {
                         Slot {
                             facts_at,
                             row: None,
+                            deleted_at: None,
                         },
                     )
                 })
@@ -56,12 +96,15 @@ impl<M> Slots<M> {
         )
     }
 
-    /// `row` replaces the slot unless the slot's facts are newer; true when it did.
+    /// `row` replaces the slot unless the slot's facts are newer; true when it did. A deletion
+    /// counts either way.
     fn offer(&mut self, id: &str, facts_at: i64, row: M) -> bool {
         let slot = self.0.entry(id.to_owned()).or_insert(Slot {
             facts_at: i64::MIN,
             row: None,
+            deleted_at: None,
         });
+        slot.deleted_at = slot.deleted_at.or(row.deleted_at());
         if slot.facts_at <= facts_at {
             slot.facts_at = facts_at;
             slot.row = Some(row);
@@ -71,9 +114,21 @@ impl<M> Slots<M> {
         }
     }
 
-    /// The rows the replay decided to write.
-    fn written(self) -> Vec<M> {
-        self.0.into_values().filter_map(|slot| slot.row).collect()
+    /// The rows the replay decided to write, each with the batch's first deletion of it (the
+    /// store keeps one stored before); and the deletions of rows it does not write.
+    fn written(self) -> (Vec<M>, Vec<(String, DateTime<Utc>)>) {
+        let (mut rows, mut deleted) = (vec![], vec![]);
+        for (id, slot) in self.0 {
+            match (slot.row, slot.deleted_at) {
+                (Some(mut row), at) => {
+                    row.set_deleted_at(at);
+                    rows.push(row);
+                }
+                (None, Some(at)) => deleted.push((id, at)),
+                (None, None) => {}
+            }
+        }
+        (rows, deleted)
     }
 }
 
@@ -173,9 +228,9 @@ pub(super) fn replay(before: Before, batch: &[(i64, &Delivery)]) -> After {
             after.publications.push(row);
         }
     }
-    after.customers = customers.written();
-    after.campaigns = campaigns.written();
+    (after.customers, after.deleted.customers) = customers.written();
+    (after.campaigns, after.deleted.campaigns) = campaigns.written();
     after.categories = categories.into_values().collect();
-    after.vouchers = vouchers.written();
+    (after.vouchers, after.deleted.vouchers) = vouchers.written();
     after
 }

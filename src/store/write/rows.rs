@@ -1,36 +1,40 @@
 //! Writes what the replay decided: one multi-row statement per table, parents before children.
 
 use super::replay::After;
+use chrono::{DateTime, Utc};
 use entity::{
     campaign, category, customer, publication, publication_voucher, voucher, voucher_category,
 };
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, IntoActiveModel, Iterable,
     QueryFilter,
 };
 
-/// A table written by newer facts: its key, and the column whose value must not go backwards
-/// (the key itself where any later write wins).
+/// A table written by newer facts: its key, the column whose value must not go backwards
+/// (the key itself where any later write wins), and the deletion time that, once stored,
+/// stays (the key itself where rows are never deleted).
 trait Newer: EntityTrait {
     const ID: Self::Column;
     const FACTS_AT: Self::Column;
+    const DELETED_AT: Self::Column;
 }
 
 macro_rules! newer {
-    ($($entity:ident: $facts_at:ident;)*) => {$(
+    ($($entity:ident: $facts_at:ident, $deleted_at:ident;)*) => {$(
         impl Newer for $entity::Entity {
             const ID: Self::Column = $entity::Column::Id;
             const FACTS_AT: Self::Column = $entity::Column::$facts_at;
+            const DELETED_AT: Self::Column = $entity::Column::$deleted_at;
         }
     )*};
 }
 
 newer! {
-    customer: FactsAt;
-    campaign: FactsAt;
-    category: Id;
-    voucher: FactsAt;
+    customer: FactsAt, DeletedAt;
+    campaign: FactsAt, DeletedAt;
+    category: Id, Id;
+    voucher: FactsAt, DeletedAt;
 }
 
 /// Writes `after`.
@@ -39,6 +43,9 @@ pub(super) async fn write<C: ConnectionTrait>(txn: &C, after: After) -> Result<(
     upsert_newer::<campaign::Entity, _>(txn, after.campaigns).await?;
     upsert_newer::<category::Entity, _>(txn, after.categories).await?;
     upsert_newer::<voucher::Entity, _>(txn, after.vouchers).await?;
+    mark_deleted::<customer::Entity, _>(txn, after.deleted.customers).await?;
+    mark_deleted::<campaign::Entity, _>(txn, after.deleted.campaigns).await?;
+    mark_deleted::<voucher::Entity, _>(txn, after.deleted.vouchers).await?;
     if !after.voucher_categories.is_empty() {
         voucher_category::Entity::delete_many()
             .filter(
@@ -97,18 +104,50 @@ where
     Ok(())
 }
 
-/// ON CONFLICT (id) DO UPDATE every other column, WHERE the stored facts are not newer.
+/// ON CONFLICT (id) DO UPDATE every other column, WHERE the stored facts are not newer; a
+/// stored deletion time stays.
 fn newer_wins<E: Newer>() -> OnConflict {
-    let (id, facts_at) = (E::ID, E::FACTS_AT);
+    let (id, facts_at, deleted_at) = (E::ID, E::FACTS_AT, E::DELETED_AT);
     let others: Vec<E::Column> = E::Column::iter()
-        .filter(|c| c.as_str() != id.as_str())
+        .filter(|c| c.as_str() != id.as_str() && c.as_str() != deleted_at.as_str())
         .collect();
     let mut on_conflict = OnConflict::column(id);
     on_conflict.update_columns(others);
+    if deleted_at.as_str() != id.as_str() {
+        let (stored, excluded) = (
+            Expr::col((E::default(), deleted_at)),
+            Expr::col((Alias::new("excluded"), deleted_at)),
+        );
+        on_conflict.value(deleted_at, Func::coalesce([stored, excluded]));
+    }
     if facts_at.as_str() != id.as_str() {
         on_conflict.action_and_where(
             Expr::col((E::default(), facts_at)).lte(Expr::col((Alias::new("excluded"), facts_at))),
         );
     }
     on_conflict
+}
+
+/// Sets `deleted_at` on stored rows that have none, each to its own time: one statement.
+async fn mark_deleted<E, C>(txn: &C, deleted: Vec<(String, DateTime<Utc>)>) -> Result<(), DbErr>
+where
+    E: Newer,
+    C: ConnectionTrait,
+{
+    let Some((first, rest)) = deleted.split_first() else {
+        return Ok(());
+    };
+    let is = |id: &str| Expr::col(E::ID).eq(id);
+    let mut time = Expr::case(is(&first.0), first.1);
+    for (id, at) in rest {
+        time = time.case(is(id), *at);
+    }
+    let update = Query::update()
+        .table(E::default())
+        .value(E::DELETED_AT, time)
+        .and_where(Expr::col(E::ID).is_in(deleted.iter().map(|(id, _)| id.clone())))
+        .and_where(Expr::col(E::DELETED_AT).is_null())
+        .to_owned();
+    txn.execute(&update).await?;
+    Ok(())
 }

@@ -1,0 +1,115 @@
+//! Deletions: `customer.deleted`, `voucher.deleted` and `campaign.deleted` carry the deleted
+//! object as it last was. It becomes a row like any other payload's (newer facts win), and the
+//! deleted entity's row carries when it was deleted, which the store keeps for good.
+
+use super::{Normalised, Reader, entity_id, timestamp};
+use chrono::{DateTime, Utc};
+use entity::voucher;
+use serde_json::{Map, Value};
+
+/// The event types that delete an entity, with the member of `data` that holds it.
+pub const DELETIONS: [(&str, &str); 3] = [
+    ("customer.deleted", "customer"),
+    ("voucher.deleted", "voucher"),
+    ("campaign.deleted", "campaign"),
+];
+
+/// The rows of a deletion of the entity in `data[member]`: its last facts and what they refer
+/// to, with `deleted_at` on its row. The time of the deletion is `deleted_at` when Voucherify
+/// sends one (in `data` or in the object), else the event's; it is also the facts time of
+/// whatever in the payload has no `updated_at`. `Err` is the note when no entity is named.
+pub(super) fn deletion(
+    data: &Map<String, Value>,
+    member: &str,
+    event_time: Option<DateTime<Utc>>,
+    received_at: DateTime<Utc>,
+) -> Result<Normalised, String> {
+    let object = data.get(member).filter(|o| o.is_object());
+    let deleted_at = timestamp(data.get("deleted_at"))
+        .or_else(|| timestamp(object.and_then(|o| o.get("deleted_at"))))
+        .or(event_time)
+        .unwrap_or(received_at);
+    let mut reader = Reader::new(deleted_at);
+    reader.read_entities(data);
+    let prefix = match member {
+        "customer" => "cust_",
+        "campaign" => "camp_",
+        _ => "",
+    };
+    let id =
+        entity_id(object, prefix).ok_or_else(|| format!("`data.{member}` has no usable `id`"))?;
+    // The row exists after this: read from the object, or a stub when it was too bare.
+    let at = Some(deleted_at);
+    match member {
+        "customer" => {
+            reader.customer_stub(&id);
+            let rows = reader.customers.iter_mut().filter(|row| row.id == id);
+            rows.for_each(|row| row.deleted_at = at);
+        }
+        "campaign" => {
+            reader.campaign_stub(&id, None);
+            let rows = reader.campaigns.iter_mut().filter(|row| row.id == id);
+            rows.for_each(|row| row.deleted_at = at);
+        }
+        _ => {
+            reader.voucher_stub(&id);
+            let rows = reader
+                .vouchers
+                .iter_mut()
+                .filter(|facts| facts.row.id == id);
+            rows.for_each(|facts| facts.row.deleted_at = at);
+        }
+    }
+    Ok(Normalised {
+        customers: reader.customers,
+        campaigns: reader.campaigns,
+        categories: reader.categories,
+        vouchers: reader.vouchers,
+        publication: None,
+        normalized: true,
+        note: None,
+    })
+}
+
+impl Reader {
+    /// A voucher known only by its id, which a deletion without a code leaves: its id stands for
+    /// its code until real facts arrive (the lowest facts time, so any real ones win).
+    fn voucher_stub(&mut self, id: &str) {
+        if self.vouchers.iter().any(|v| v.row.id == id) {
+            return;
+        }
+        let row = voucher::Model {
+            id: id.to_owned(),
+            code: id.to_owned(),
+            voucher_type: "DISCOUNT_VOUCHER".to_owned(),
+            active: None,
+            campaign_id: None,
+            holder_id: None,
+            discount: None,
+            gift: None,
+            loyalty_card: None,
+            metadata: Value::Object(Map::new()),
+            assets: None,
+            validity_timeframe: None,
+            validity_day_of_week: None,
+            validity_hours: None,
+            additional_info: None,
+            publish_count: None,
+            redemption_quantity: None,
+            redemption_redeemed_quantity: None,
+            start_date: None,
+            expiration_date: None,
+            created_at: None,
+            updated_at: None,
+            facts_at: i64::MIN,
+            event_id: 0,
+            deleted_at: None,
+        };
+        self.vouchers.push(super::VoucherFacts {
+            row,
+            type_known: false,
+            category_ids: vec![],
+            campaign_name: None,
+        });
+    }
+}
