@@ -251,7 +251,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let summary = simulate::run(&args).await?;
             println!("{summary}");
             if summary.failed() {
-                anyhow::bail!("some deliveries were not accepted");
+                anyhow::bail!(
+                    "{} of {} deliveries failed (see above)",
+                    summary.failures(),
+                    summary.sent
+                );
             }
             Ok(())
         }

@@ -20,6 +20,7 @@ mod properties;
 mod query_cache;
 mod restore;
 mod security;
+mod simulate;
 mod startup;
 mod subscriptions;
 mod webhook;
