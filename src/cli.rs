@@ -156,6 +156,14 @@ pub struct ServeArgs {
     /// any other (FORBIDDEN).
     #[arg(long, env = "PUBGATE_ONLY_TRUSTED_DOCUMENTS")]
     pub only_trusted_documents: bool,
+    /// Remove the raw bodies of normalised events received more than this many days ago
+    /// (their rows and everything normalised from them stay; bodies of events that were not
+    /// normalised are kept). Default: keep every body.
+    #[arg(long, env = "PUBGATE_RETAIN_RAW_DAYS", value_name = "DAYS")]
+    pub retain_raw_days: Option<u32>,
+    /// Seconds between two runs of the --retain-raw-days removal (for tests).
+    #[arg(long, hide = true, default_value_t = 3600)]
+    pub raw_retention_every_secs: u64,
 }
 
 /// Where the store lives.
@@ -215,6 +223,8 @@ impl ServeArgs {
             query_cache_bytes: self.query_cache_bytes,
             trusted_documents: trusted_documents.into(),
             only_trusted_documents: self.only_trusted_documents,
+            retain_raw_days: self.retain_raw_days,
+            raw_retention_every: Duration::from_secs(self.raw_retention_every_secs),
             ..Config::new(self.listen, self.database.database_url.clone())
         })
     }

@@ -9,9 +9,11 @@ mod m20261130_000002_dashboard_indexes;
 mod m20261130_000003_database_identity;
 mod m20261202_000001_assignment_counts;
 mod m20261202_000002_assignment_totals;
+mod m20261203_000003_raw_retention;
 
 pub use m20261202_000001_assignment_counts::fill as fill_assignment_counts;
 pub use m20261202_000002_assignment_totals::fill as fill_assignment_totals;
+pub use m20261203_000003_raw_retention::REMOVABLE as RAW_REMOVABLE;
 
 /// On PostgreSQL, keeps a table whose few rows every batch updates small: room on each page for
 /// the new row version (`fillfactor`) and a vacuum after every thousand dead versions, so that
@@ -45,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000003_database_identity::Migration),
             Box::new(m20261202_000001_assignment_counts::Migration),
             Box::new(m20261202_000002_assignment_totals::Migration),
+            Box::new(m20261203_000003_raw_retention::Migration),
         ]
     }
 }

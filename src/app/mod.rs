@@ -94,6 +94,10 @@ impl App {
         let subscriptions = Arc::new(Semaphore::new(config.max_subscriptions));
         let listener = TcpListener::bind(config.listen).await?;
         let (shutdown, shutting_down) = watch::channel(false);
+        if let Some(days) = config.retain_raw_days {
+            let (every, stop) = (config.raw_retention_every, shutting_down.clone());
+            store::retention::start(db.clone(), days, every, metrics.clone(), stop);
+        }
         let state = AppState {
             config: Arc::new(config),
             db,

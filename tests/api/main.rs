@@ -19,6 +19,7 @@ mod over_http;
 mod properties;
 mod query_cache;
 mod restore;
+mod retention;
 mod security;
 mod simulate;
 mod startup;
