@@ -84,7 +84,8 @@ fn prepare(generator: &mut Generator, first: usize, count: usize) -> Vec<Ready> 
                 signature_verified: true,
                 normalized: rows.normalized,
                 normalization_note: rows.note.clone(),
-                body: String::from_utf8_lossy(&body).into_owned(),
+                body: Some(String::from_utf8_lossy(&body).into_owned()),
+                payload_removed_at: None,
             };
             Ready { event, rows }
         })

@@ -160,6 +160,14 @@ pub struct ServeArgs {
     /// any other (FORBIDDEN).
     #[arg(long, env = "PUBGATE_ONLY_TRUSTED_DOCUMENTS")]
     pub only_trusted_documents: bool,
+    /// Remove the raw bodies of normalised events received more than this many days ago
+    /// (their rows and everything normalised from them stay; bodies of events that were not
+    /// normalised are kept). Default: keep every body.
+    #[arg(long, env = "PUBGATE_RETAIN_RAW_DAYS", value_name = "DAYS")]
+    pub retain_raw_days: Option<u32>,
+    /// Seconds between two runs of the --retain-raw-days removal (for tests).
+    #[arg(long, hide = true, default_value_t = 3600)]
+    pub raw_retention_every_secs: u64,
     /// Read Voucherify's publications list this often (e.g. `15m`, `1h`) and store what the
     /// webhooks missed; needs the --voucherify-* credentials. Off by default.
     #[arg(long, env = "PUBGATE_RECONCILE_EVERY", value_parser = humantime::parse_duration)]
@@ -342,6 +350,8 @@ impl ServeArgs {
                 }),
                 None => None,
             },
+            retain_raw_days: self.retain_raw_days,
+            raw_retention_every: Duration::from_secs(self.raw_retention_every_secs),
             ..Config::new(self.listen, self.database.database_url.clone())
         })
     }
@@ -379,7 +389,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let summary = simulate::run(&args).await?;
             println!("{summary}");
             if summary.failed() {
-                anyhow::bail!("some deliveries were not accepted");
+                anyhow::bail!(
+                    "{} of {} deliveries failed (see above)",
+                    summary.failures(),
+                    summary.sent
+                );
             }
             Ok(())
         }

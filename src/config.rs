@@ -131,6 +131,12 @@ pub struct Config {
     /// Read Voucherify's publications list now and then for what the webhooks missed
     /// (`--reconcile-every`).
     pub reconcile: Option<Reconcile>,
+    /// Remove the raw bodies of normalised events received more than this many days ago
+    /// (`--retain-raw-days`; none: keep every body).
+    pub retain_raw_days: Option<u32>,
+    /// How often the removal runs (it also runs at start); the hidden
+    /// `--raw-retention-every-secs`, for tests.
+    pub raw_retention_every: Duration,
 }
 
 impl Config {
@@ -164,6 +170,8 @@ impl Config {
             trusted_documents: Default::default(),
             only_trusted_documents: false,
             reconcile: None,
+            retain_raw_days: None,
+            raw_retention_every: Duration::from_secs(3600),
         }
     }
 
@@ -192,6 +200,14 @@ impl Config {
         }
         if self.request_timeout.is_zero() {
             return Err("--request-timeout-secs must be at least 1".into());
+        }
+        if self.retain_raw_days == Some(0) {
+            return Err(
+                "--retain-raw-days must be at least 1 (leave it out to keep every body)".into(),
+            );
+        }
+        if self.raw_retention_every.is_zero() {
+            return Err("--raw-retention-every-secs must be at least 1".into());
         }
         for origin in &self.cors_origins {
             let host = origin
@@ -307,6 +323,8 @@ impl fmt::Debug for Config {
             .field("trusted_documents", &self.trusted_documents.len())
             .field("reconcile", &self.reconcile)
             .field("only_trusted_documents", &self.only_trusted_documents)
+            .field("retain_raw_days", &self.retain_raw_days)
+            .field("raw_retention_every", &self.raw_retention_every)
             .finish()
     }
 }
@@ -379,6 +397,16 @@ mod tests {
         config.webhook_secrets = vec!["s".into()];
         assert!(!config.checks_host("/graphql") && !config.checks_host("/webhooks/voucherify"));
         assert!(!on("0.0.0.0:8080").checks_host("/graphql"));
+    }
+
+    #[test]
+    fn retention_keeps_at_least_a_day() {
+        let mut config = on("127.0.0.1:0");
+        config.retain_raw_days = Some(0);
+        let err = config.validate().expect_err("refused");
+        assert!(err.contains("--retain-raw-days"), "{err}");
+        config.retain_raw_days = Some(1);
+        assert!(config.validate().is_ok());
     }
 
     #[test]

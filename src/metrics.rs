@@ -110,6 +110,10 @@ pub struct Metrics {
     /// Connections open and checked out, by pool (`Pool` order).
     pub pool_size: [Gauge; 3],
     pub pool_in_use: [Gauge; 3],
+    /// Raw bodies this instance removed (`--retain-raw-days`).
+    pub raw_bodies_removed: Counter,
+    /// Removal passes this instance completed (`--retain-raw-days`).
+    pub raw_retention_runs: Counter,
 }
 
 impl Default for Metrics {
@@ -232,6 +236,14 @@ impl Metrics {
                 "pubgate_db_pool_in_use",
                 "Database connections checked out, by pool.",
             ),
+            raw_bodies_removed: r.described_counter(
+                "pubgate_raw_bodies_removed_total",
+                "Raw bodies of normalised events removed by --retain-raw-days (this instance).",
+            ),
+            raw_retention_runs: r.described_counter(
+                "pubgate_raw_retention_runs_total",
+                "Completed --retain-raw-days removal passes (this instance).",
+            ),
             recorder,
         }
     }
@@ -310,6 +322,11 @@ impl Reg<'_> {
     fn pool_gauges(&self, name: &'static str, help: &'static str) -> [Gauge; 3] {
         self.describe_gauge(name, help);
         Pool::ALL.map(|p| self.gauge(name, &[("pool", p.label())]))
+    }
+
+    fn described_counter(&self, name: &'static str, help: &'static str) -> Counter {
+        self.describe_counter(name, help);
+        self.counter(name, &[])
     }
 
     fn described_gauge(&self, name: &'static str, help: &'static str) -> Gauge {

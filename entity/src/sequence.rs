@@ -11,6 +11,9 @@ pub struct Model {
     pub value: i64,
     /// This database's identity, made at its first migration.
     pub database_id: String,
+    /// Moved by every change to stored rows that is not a new event (raw bodies removed by
+    /// retention), so that what was read at an older revision is not taken for current.
+    pub revision: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -27,9 +27,12 @@ pub struct Model {
     pub signature_verified: bool,
     pub normalized: bool,
     pub normalization_note: Option<String>,
-    /// The request body, byte for byte.
-    #[sea_orm(column_type = "Text")]
-    pub body: String,
+    /// The request body, byte for byte; `None` once removed by `--retain-raw-days`.
+    #[sea_orm(column_type = "Text", nullable)]
+    pub body: Option<String>,
+    /// When the body was removed (`--retain-raw-days`); the row and what was normalised from
+    /// it stay.
+    pub payload_removed_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -11,10 +11,12 @@ mod m20261202_000001_assignment_counts;
 mod m20261202_000002_assignment_totals;
 mod m20261203_000001_backfill_progress;
 mod m20261203_000002_deletions;
+mod m20261203_000003_raw_retention;
 mod m20261203_000004_details;
 
 pub use m20261202_000001_assignment_counts::fill as fill_assignment_counts;
 pub use m20261202_000002_assignment_totals::fill as fill_assignment_totals;
+pub use m20261203_000003_raw_retention::REMOVABLE as RAW_REMOVABLE;
 
 /// On PostgreSQL, keeps a table whose few rows every batch updates small: room on each page for
 /// the new row version (`fillfactor`) and a vacuum after every thousand dead versions, so that
@@ -50,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000002_assignment_totals::Migration),
             Box::new(m20261203_000001_backfill_progress::Migration),
             Box::new(m20261203_000002_deletions::Migration),
+            Box::new(m20261203_000003_raw_retention::Migration),
             Box::new(m20261203_000004_details::Migration),
         ]
     }

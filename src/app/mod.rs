@@ -104,6 +104,10 @@ impl App {
                 shutting_down.clone(),
             );
         }
+        if let Some(days) = config.retain_raw_days {
+            let (every, stop) = (config.raw_retention_every, shutting_down.clone());
+            store::retention::start(db.clone(), days, every, metrics.clone(), stop);
+        }
         let state = AppState {
             config: Arc::new(config),
             db,

@@ -9,7 +9,9 @@
 //!
 //! The head is a `Version`: the sequence number, the database's identity and the feed's reset
 //! generation, so a replaced or restored database, whose numbers start again, never meets an
-//! answer computed before.
+//! answer computed before; and the store's revision, which moves with the sequence row when
+//! stored rows change without a new event (`--retain-raw-days` removing raw bodies), so that
+//! change is seen at once too.
 //!
 //! All entries belong to one head: the first answer stored for a newer head drops the rest.
 //! Hand-written rather than an LRU crate because that one rule is the whole eviction policy.
@@ -30,17 +32,19 @@ pub struct Version {
     pub database: String,
     pub generation: u64,
     pub seq: i64,
+    pub revision: i64,
 }
 
 impl Version {
     /// True when `self` was read before `other`: an older generation, or the same database
-    /// and generation with a lower head. A different database in the same generation is the
-    /// newer one (it was read just now, before the feed noticed).
+    /// and generation with a lower head (or the same head at a lower revision; both only grow).
+    /// A different database in the same generation is the newer one (it was read just now,
+    /// before the feed noticed).
     fn before(&self, other: &Version) -> bool {
         if self.generation != other.generation {
             return self.generation < other.generation;
         }
-        self.database == other.database && self.seq < other.seq
+        self.database == other.database && (self.seq, self.revision) < (other.seq, other.revision)
     }
 }
 
@@ -208,7 +212,27 @@ mod tests {
             database: "db".into(),
             generation: 0,
             seq,
+            revision: 0,
         }
+    }
+
+    #[test]
+    fn a_new_revision_at_the_same_head_meets_no_older_answer() {
+        let cache = QueryCache::new(1024);
+        cache.put(&v(5), b"q".to_vec(), Bytes::from_static(b"with bodies"));
+        let revised = Version {
+            revision: 1,
+            ..v(5)
+        };
+        assert_eq!(cache.get(&revised, b"q"), None, "bodies were removed since");
+        cache.put(&revised, b"q".to_vec(), Bytes::from_static(b"without"));
+        cache.put(&v(5), b"r".to_vec(), Bytes::from_static(b"late"));
+        assert_eq!(
+            cache.get(&v(5), b"r"),
+            None,
+            "an older revision is not kept"
+        );
+        assert_eq!(cache.get(&revised, b"q").as_deref(), Some(&b"without"[..]));
     }
 
     #[test]

@@ -146,6 +146,7 @@ async fn answer(
                 database: stored.database,
                 generation: state.feed.generation(),
                 seq: stored.seq,
+                revision: stored.revision,
             }),
         false => None,
     };
@@ -209,6 +210,7 @@ fn entity_tag(state: &GraphqlState, head: &cache::Version, key: &[u8], json: Jso
     hash.update(head.database.as_bytes());
     hash.update(head.generation.to_be_bytes());
     hash.update(head.seq.to_be_bytes());
+    hash.update(head.revision.to_be_bytes());
     hash.update(json.content_type().as_bytes());
     hash.update(key);
     format!("\"{}\"", hex::encode(&hash.finalize()[..16]))

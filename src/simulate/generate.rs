@@ -1,6 +1,10 @@
 //! Realistic Voucherify publication deliveries: every voucher type, every discount type, gift
 //! and loyalty cards, categories, metadata, unicode names, null emails, old and new formats,
 //! project-settings and distribution envelopes, and exact re-sends on purpose.
+//!
+//! Like a Voucherify project, campaign names, voucher codes and category names are unique: each
+//! run draws its ids, names and codes from one run tag that no other seed shares, and a given
+//! id always comes with the same name or code.
 
 use chrono::{Duration, SecondsFormat, Utc};
 use rand::{Rng, SeedableRng, rngs::StdRng, seq::IndexedRandom};
@@ -43,6 +47,7 @@ const REGIONS: [&str; 4] = ["EMEA", "AMER", "APAC", "LATAM"];
 
 #[derive(Clone)]
 struct CampaignSpec {
+    index: u64,
     id: String,
     name: String,
     voucher_type: &'static str,
@@ -66,7 +71,7 @@ impl Generator {
     /// A generator over `customers` customers and `campaigns` campaigns.
     pub fn new(seed: u64, customers: u64, campaigns: u64, duplicate_ratio: f64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
-        let run = format!("{:08x}", rng.random::<u32>());
+        let run = run_tag(seed);
         let campaigns = (0..campaigns.max(1))
             .map(|n| campaign_spec(&mut rng, &run, n))
             .collect();
@@ -201,9 +206,12 @@ impl Generator {
         at: &dyn Fn(i64) -> String,
     ) -> Value {
         let n = self.issued;
+        // The id names the campaign as well, so that an id never comes with two codes, even
+        // from runs with the same seed and another `--campaigns`.
+        let id = format!("v_{}{:04}{n:08}", self.run, campaign.index);
         let code = format!("{}{n:06X}", campaign.prefix);
         let mut voucher = json!({
-            "id": format!("v_{}{n:012}", self.run), "code": code, "object": "voucher",
+            "id": id, "code": code, "object": "voucher",
             "campaign": campaign.name, "campaign_id": campaign.id, "holder_id": customer["id"],
             "active": true, "is_referral_code": false,
             "categories": campaign.categories, "category_id": campaign.categories.first().map(|c| c["id"].clone()),
@@ -258,17 +266,29 @@ fn campaign_spec(rng: &mut StdRng, run: &str, n: u64) -> CampaignSpec {
     let categories = (0..n % 3)
         .map(|c| {
             let name = ["Gold", "Été", "早鸟"][c as usize];
-            json!({"id": format!("cat_{run}{c}"), "name": name, "hierarchy": c, "object": "category"})
+            // One project, one category per name: every run uses the same ones.
+            json!({"id": format!("cat_simulated{c}"), "name": name, "hierarchy": c, "object": "category"})
         })
         .collect();
     CampaignSpec {
+        index: n,
         id: format!("camp_{run}{n:04}"),
-        name: format!("{} campaign {n}", kind.to_lowercase()),
+        name: format!("{} campaign {n} ({run})", kind.to_lowercase()),
         voucher_type,
         discount,
         categories,
-        prefix: format!("{}-{n}-", &kind[..3]),
+        prefix: format!("{}-{n}-{}-", &kind[..3], run.to_uppercase()),
     }
+}
+
+/// The tag in every id, name and code of the run with `seed`: 16 hex digits, a different tag
+/// for every seed (a bijection of the 64 bits, splitmix64's finaliser), random-looking for
+/// small seeds too.
+fn run_tag(seed: u64) -> String {
+    let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    format!("{:016x}", z ^ (z >> 31))
 }
 
 fn campaign_type(voucher_type: &str) -> &'static str {

@@ -1,13 +1,20 @@
-//! `pubgate simulate`: posts generated, signed deliveries to a running gateway and reports.
+//! `pubgate simulate`: posts generated, signed deliveries to a running gateway, retrying as
+//! Voucherify does, and reports.
 
 mod generate;
+mod retry;
+mod summary;
 
 pub use generate::Generator;
+pub use retry::{Backoff, Cause};
+pub use summary::Summary;
 
 use crate::webhook::{SIGNATURE_HEADER, signature};
 use futures::StreamExt;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::{collections::BTreeMap, fmt, time::Duration};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use summary::{Delivery, Ending};
 use tokio::time::Instant;
 
 /// `pubgate simulate` flags.
@@ -47,62 +54,27 @@ pub struct SimulateArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Times a delivery is tried again after a 5xx, 408 or 429 answer or none at all, as
+    /// Voucherify does (0: never). Any other answer is final at once.
+    #[arg(long, env = "PUBGATE_SIMULATE_MAX_RETRIES", default_value_t = 5)]
+    pub max_retries: u32,
+    /// Milliseconds before the first retry; each further retry waits twice as long (half of it
+    /// random), unless the answer's Retry-After says how long.
+    #[arg(long, env = "PUBGATE_SIMULATE_RETRY_BASE_MS", default_value_t = 500)]
+    pub retry_base_ms: u64,
+    /// Longest wait before a retry, in milliseconds, Retry-After included.
+    #[arg(long, env = "PUBGATE_SIMULATE_RETRY_MAX_MS", default_value_t = 30_000)]
+    pub retry_max_ms: u64,
 }
 
-/// What happened to one posted delivery.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Answer {
-    Stored,
-    Duplicate,
-    Status(u16),
-    Transport,
-}
-
-/// The outcome of a run.
-#[derive(Debug, Default)]
-pub struct Summary {
-    pub sent: u64,
-    pub stored: u64,
-    pub duplicates: u64,
-    /// Non-200 answers by status code.
-    pub rejected: BTreeMap<u16, u64>,
-    pub transport_errors: u64,
-    pub elapsed: Duration,
-    pub p50: Duration,
-    pub p99: Duration,
-}
-
-impl Summary {
-    /// True when any delivery was not acknowledged.
-    pub fn failed(&self) -> bool {
-        !self.rejected.is_empty() || self.transport_errors > 0
-    }
-
-    /// Acknowledged deliveries per second.
-    pub fn throughput(&self) -> f64 {
-        (self.stored + self.duplicates) as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
-impl fmt::Display for Summary {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "sent        {}", self.sent)?;
-        writeln!(f, "stored      {}", self.stored)?;
-        writeln!(f, "duplicates  {}", self.duplicates)?;
-        for (status, n) in &self.rejected {
-            writeln!(f, "rejected    {n} with HTTP {status}")?;
+impl SimulateArgs {
+    /// The retry policy these flags describe.
+    pub fn backoff(&self) -> Backoff {
+        Backoff {
+            max_retries: self.max_retries,
+            base: Duration::from_millis(self.retry_base_ms),
+            max: Duration::from_millis(self.retry_max_ms),
         }
-        if self.transport_errors > 0 {
-            writeln!(f, "unreachable {}", self.transport_errors)?;
-        }
-        writeln!(f, "elapsed     {:.2} s", self.elapsed.as_secs_f64())?;
-        writeln!(f, "throughput  {:.0} deliveries/s", self.throughput())?;
-        write!(
-            f,
-            "latency     p50 {:.2} ms, p99 {:.2} ms",
-            self.p50.as_secs_f64() * 1e3,
-            self.p99.as_secs_f64() * 1e3
-        )
     }
 }
 
@@ -132,29 +104,77 @@ pub async fn post(
     request.body(body).send().await
 }
 
+/// One attempt: delivered (`Ok`) or why not, with the answer's Retry-After.
+async fn attempt(
+    client: &reqwest::Client,
+    url: &str,
+    secret: Option<&str>,
+    body: Vec<u8>,
+) -> Result<Ending, (Cause, Option<Duration>)> {
+    let response = post(client, url, secret, body)
+        .await
+        .map_err(|_| (Cause::Unreachable, None))?;
+    let status = response.status();
+    if !status.is_success() {
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry::retry_after(v, chrono::Utc::now()));
+        return Err((Cause::Status(status.as_u16()), retry_after));
+    }
+    // Like Voucherify, any 2xx delivers; pubgate's answer also says whether it was new.
+    let answer = response.json::<serde_json::Value>().await.ok();
+    Ok(match answer.as_ref().and_then(|a| a["status"].as_str()) {
+        Some("stored") => Ending::Stored,
+        Some("duplicate") => Ending::Duplicate,
+        _ => Ending::Accepted,
+    })
+}
+
+/// Posts `body` until it is delivered, refused for good, or out of retries.
 async fn deliver(
     client: &reqwest::Client,
     url: &str,
     secret: Option<&str>,
     body: Vec<u8>,
-) -> Answer {
-    let Ok(response) = post(client, url, secret, body).await else {
-        return Answer::Transport;
-    };
-    let status = response.status().as_u16();
-    let Ok(json) = response.json::<serde_json::Value>().await else {
-        return Answer::Status(status);
-    };
-    match (status, json["status"].as_str()) {
-        (200, Some("stored")) => Answer::Stored,
-        (200, Some("duplicate")) => Answer::Duplicate,
-        _ => Answer::Status(status),
+    backoff: Backoff,
+    retried: &AtomicU64,
+) -> Delivery {
+    let (mut retries, mut latencies) = (Vec::new(), Vec::new());
+    loop {
+        let sent = Instant::now();
+        let result = attempt(client, url, secret, body.clone()).await;
+        latencies.push(sent.elapsed());
+        let (cause, retry_after) = match result {
+            Ok(ending) => {
+                break Delivery {
+                    ending,
+                    retries,
+                    latencies,
+                };
+            }
+            Err(failure) => failure,
+        };
+        let retry = retries.len() as u32;
+        if !cause.retryable() || retry >= backoff.max_retries {
+            let ending = Ending::Failed(cause);
+            break Delivery {
+                ending,
+                retries,
+                latencies,
+            };
+        }
+        retries.push(cause);
+        retried.fetch_add(1, Ordering::Relaxed);
+        tokio::time::sleep(backoff.delay(retry, retry_after, rand::random())).await;
     }
 }
 
 /// Runs a whole simulation and summarises it.
 pub async fn run(args: &SimulateArgs) -> anyhow::Result<Summary> {
     let url = webhook_url(&args.target);
+    reqwest::Url::parse(&url).map_err(|e| anyhow::anyhow!("--target {url:?}: {e}"))?;
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .pool_max_idle_per_host(args.concurrency)
@@ -165,26 +185,27 @@ pub async fn run(args: &SimulateArgs) -> anyhow::Result<Summary> {
     let started = Instant::now();
     let rate = args.rate.filter(|r| *r > 0.0);
     let secret = args.secret.as_deref();
-    let answers: Vec<(Answer, Duration)> = futures::stream::iter(0..args.events)
+    let (backoff, retried) = (args.backoff(), AtomicU64::new(0));
+    let deliveries: Vec<Delivery> = futures::stream::iter(0..args.events)
         .map(|i| {
             let body = generator.next_body();
-            let (client, url, bar) = (&client, &url, &bar);
+            let (client, url, bar, retried) = (&client, &url, &bar, &retried);
             async move {
                 if let Some(rate) = rate {
                     tokio::time::sleep_until(started + Duration::from_secs_f64(i as f64 / rate))
                         .await;
                 }
-                let sent = Instant::now();
-                let answer = deliver(client, url, secret, body).await;
+                let delivery = deliver(client, url, secret, body, backoff, retried).await;
+                bar.set_message(format!("{} retries", retried.load(Ordering::Relaxed)));
                 bar.inc(1);
-                (answer, sent.elapsed())
+                delivery
             }
         })
         .buffer_unordered(args.concurrency.max(1))
         .collect()
         .await;
     bar.finish_and_clear();
-    Ok(summarise(answers, started.elapsed()))
+    Ok(summary::summarise(deliveries, started.elapsed()))
 }
 
 fn progress(args: &SimulateArgs) -> ProgressBar {
@@ -193,33 +214,9 @@ fn progress(args: &SimulateArgs) -> ProgressBar {
     }
     let bar = ProgressBar::new(args.events);
     if let Ok(style) = ProgressStyle::with_template(
-        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} deliveries ({per_sec}, eta {eta})",
+        "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} deliveries ({per_sec}, eta {eta}) {msg}",
     ) {
         bar.set_style(style);
     }
     bar
-}
-
-fn summarise(mut answers: Vec<(Answer, Duration)>, elapsed: Duration) -> Summary {
-    let mut summary = Summary {
-        sent: answers.len() as u64,
-        elapsed,
-        ..Summary::default()
-    };
-    for (answer, _) in &answers {
-        match answer {
-            Answer::Stored => summary.stored += 1,
-            Answer::Duplicate => summary.duplicates += 1,
-            Answer::Status(code) => *summary.rejected.entry(*code).or_default() += 1,
-            Answer::Transport => summary.transport_errors += 1,
-        }
-    }
-    answers.sort_by_key(|(_, latency)| *latency);
-    let at = |q: f64| {
-        let index = ((answers.len() as f64 * q).ceil() as usize).saturating_sub(1);
-        answers.get(index).map(|(_, l)| *l).unwrap_or_default()
-    };
-    summary.p50 = at(0.50);
-    summary.p99 = at(0.99);
-    summary
 }

@@ -1,5 +1,6 @@
 //! The store, the only place that speaks SQL: connecting and migrating, the one write path
-//! (`ingest` with `write`) and the read side (`queries`, `directory`, `publications`, `related`).
+//! (`ingest` with `write`), the read side (`queries`, `directory`, `publications`, `related`)
+//! and `retention` (`--retain-raw-days`).
 
 mod connect;
 pub mod directory;
@@ -8,6 +9,7 @@ pub mod ingest;
 pub mod publications;
 pub mod queries;
 pub mod related;
+pub mod retention;
 pub mod stats;
 mod write;
 

@@ -172,11 +172,13 @@ pub async fn webhook_event(
     webhook_event::Entity::find_by_id(id).one(db).await
 }
 
-/// Where the store is: the newest committed sequence number, and the database's identity.
+/// Where the store is: the newest committed sequence number, the database's identity, and the
+/// revision (moved when stored rows change without a new event: raw bodies removed).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Head {
     pub seq: i64,
     pub database: String,
+    pub revision: i64,
 }
 
 /// The head of the store (one primary-key lookup).
@@ -187,6 +189,7 @@ pub async fn head(db: &DatabaseConnection) -> Result<Head, DbErr> {
         .map(|row| Head {
             seq: row.value,
             database: row.database_id,
+            revision: row.revision,
         })
         .unwrap_or_default())
 }

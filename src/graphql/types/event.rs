@@ -35,16 +35,22 @@ pub struct WebhookEvent {
     pub normalized: bool,
     /// Why the event was not (or not fully) normalised.
     pub normalization_note: Option<String>,
-    /// The body exactly as received, parsed.
-    pub payload: Json<serde_json::Value>,
+    /// The body exactly as received, parsed. Null once removed: pubgate keeps the bodies of
+    /// normalised events for `--retain-raw-days` days when that is set (see `payloadRemovedAt`);
+    /// bodies of events that were not normalised are always kept.
+    pub payload: Option<Json<serde_json::Value>>,
+    /// When the body was removed (`--retain-raw-days`); null while it is kept. The event and
+    /// everything normalised from it stay.
+    pub payload_removed_at: Option<DateTime>,
 }
 
 impl From<webhook_event::Model> for WebhookEvent {
     fn from(row: webhook_event::Model) -> Self {
         // The body was valid JSON when stored; a stored row that is not (edited by hand)
         // shows as its text rather than failing the whole page.
-        let payload = serde_json::from_str(&row.body)
-            .unwrap_or_else(|_| serde_json::Value::String(row.body.clone()));
+        let payload = row
+            .body
+            .map(|body| serde_json::from_str(&body).unwrap_or(serde_json::Value::String(body)));
         WebhookEvent {
             id: ID(row.id.to_string()),
             delivery_id: row.delivery_id,
@@ -58,7 +64,8 @@ impl From<webhook_event::Model> for WebhookEvent {
             signature_verified: row.signature_verified,
             normalized: row.normalized,
             normalization_note: row.normalization_note,
-            payload: Json(payload),
+            payload: payload.map(Json),
+            payload_removed_at: row.payload_removed_at.map(DateTime),
         }
     }
 }

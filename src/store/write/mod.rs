@@ -151,6 +151,7 @@ fn event_row(id: i64, delivery: &Delivery) -> webhook_event::Model {
         signature_verified: delivery.signature_verified,
         normalized: delivery.normalised.normalized,
         normalization_note: delivery.normalised.note.clone(),
-        body: delivery.body.clone(),
+        body: Some(delivery.body.clone()),
+        payload_removed_at: None,
     }
 }
