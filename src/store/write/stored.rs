@@ -60,19 +60,21 @@ pub(super) async fn read<C: ConnectionTrait>(
         .filter_map(|n| n.publication.as_ref().map(|p| p.row.id.as_str()))
         .collect();
     let mut campaigns = campaigns_by(txn, campaign::Column::Id, campaign_ids).await?;
-    let mut by_name: HashMap<String, (String, i64)> = HashMap::new();
-    for (id, name, facts_at, kind) in
+    let mut by_name: HashMap<String, (String, (bool, i64))> = HashMap::new();
+    for (id, name, facts_at, kind, deleted_at) in
         campaigns_by(txn, campaign::Column::Name, campaign_names).await?
     {
-        // Names are unique within a Voucherify project; should two rows share one, the one
-        // with the newest facts (then the greatest id) wins, the same on every read.
-        let newer = by_name
+        // Names are unique within a Voucherify project, but a deleted campaign's name may be
+        // given to a new one: a live campaign wins, then the newest facts, then the greatest
+        // id, the same on every read.
+        let rank = (deleted_at.is_none(), facts_at);
+        let better = by_name
             .get(&name)
-            .is_none_or(|(seen, at)| (facts_at, &id) > (*at, seen));
-        if newer {
-            by_name.insert(name.clone(), (id.clone(), facts_at));
+            .is_none_or(|(seen, seen_rank)| (rank, &id) > (*seen_rank, seen));
+        if better {
+            by_name.insert(name.clone(), (id.clone(), rank));
         }
-        campaigns.push((id, name, facts_at, kind));
+        campaigns.push((id, name, facts_at, kind, deleted_at));
     }
     Ok(Before {
         customers: facts_times::<customer::Entity, _>(
@@ -84,7 +86,7 @@ pub(super) async fn read<C: ConnectionTrait>(
         .await?,
         campaigns: campaigns
             .into_iter()
-            .map(|(id, _, facts_at, kind)| (id, (facts_at, kind)))
+            .map(|(id, _, facts_at, kind, _)| (id, (facts_at, kind)))
             .collect(),
         campaign_names: by_name
             .into_iter()
@@ -120,13 +122,21 @@ pub(super) async fn read<C: ConnectionTrait>(
     })
 }
 
-/// The stored campaigns whose `column` (id or name) is one of `keys`: id, name, facts time and
-/// voucher type (no statement when there are none).
+/// The stored campaigns whose `column` (id or name) is one of `keys`: id, name, facts time,
+/// voucher type and deletion time (no statement when there are none).
+type StoredCampaign = (
+    String,
+    String,
+    i64,
+    Option<String>,
+    Option<chrono::DateTime<chrono::Utc>>,
+);
+
 async fn campaigns_by<C: ConnectionTrait>(
     txn: &C,
     column: campaign::Column,
     keys: HashSet<&str>,
-) -> Result<Vec<(String, String, i64, Option<String>)>, DbErr> {
+) -> Result<Vec<StoredCampaign>, DbErr> {
     if keys.is_empty() {
         return Ok(vec![]);
     }
@@ -136,6 +146,7 @@ async fn campaigns_by<C: ConnectionTrait>(
         .column(campaign::Column::Name)
         .column(campaign::Column::FactsAt)
         .column(campaign::Column::VoucherType)
+        .column(campaign::Column::DeletedAt)
         .filter(column.is_in(keys))
         .into_tuple()
         .all(txn)
