@@ -52,6 +52,19 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// Read Voucherify's publications list and store every publication not stored yet.
     Backfill(BackfillArgs),
+    /// Read every stored raw body again with this version's rules and apply what it says
+    /// (safe while `serve` runs).
+    Renormalise(RenormaliseArgs),
+}
+
+/// `pubgate renormalise`.
+#[derive(clap::Args, Debug)]
+pub struct RenormaliseArgs {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// `pubgate serve`.
@@ -385,6 +398,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate(args) => migrate(args).await,
         Command::Backfill(args) => backfill(args).await,
+        Command::Renormalise(args) => renormalise(args).await,
         Command::Simulate(args) => {
             let summary = simulate::run(&args).await?;
             println!("{summary}");
@@ -432,6 +446,24 @@ async fn backfill(args: BackfillArgs) -> anyhow::Result<()> {
     run.bar.finish_and_clear();
     let summary = summary?;
     println!("{summary}");
+    Ok(())
+}
+
+async fn renormalise(args: RenormaliseArgs) -> anyhow::Result<()> {
+    use crate::store::renormalise;
+    let db = crate::store::connect(&args.database.database_url, 2).await?;
+    crate::store::migrate(&db).await?;
+    let bar = match args.quiet {
+        true => ProgressBar::hidden(),
+        false => ProgressBar::new(renormalise::events(&db).await?).with_style(
+            ProgressStyle::with_template(
+                "{bar:30} {pos}/{len} events read again [{elapsed_precise}] {per_sec}",
+            )?,
+        ),
+    };
+    let summary = renormalise::run(&db, |done| bar.set_position(done)).await;
+    bar.finish_and_clear();
+    println!("{}", summary?);
     Ok(())
 }
 

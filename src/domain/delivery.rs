@@ -3,7 +3,7 @@
 
 use super::envelope::{Envelope, string_at, timestamp};
 use super::normalise::{
-    Normalised,
+    self, Normalised,
     rest::{self, API_CAMPAIGN, API_PUBLICATION, ApiObject},
 };
 use chrono::{DateTime, Utc};
@@ -20,6 +20,37 @@ pub struct Delivery {
 }
 
 impl Delivery {
+    /// A stored event's body read again with today's rules (`pubgate renormalise`): a webhook's
+    /// body, or an object read from the REST API, which its idempotency key (`api:…`) marks.
+    /// `None` when the body is not JSON (never stored so) or an API object without an id.
+    pub fn reread(
+        body: String,
+        idempotency_key: &str,
+        received_at: DateTime<Utc>,
+        signature_verified: bool,
+    ) -> Option<Delivery> {
+        let api = if idempotency_key.starts_with("api:publication:") {
+            Some(ApiObject::Publication)
+        } else if idempotency_key.starts_with("api:campaign:") {
+            Some(ApiObject::Campaign)
+        } else {
+            None
+        };
+        if let Some(object) = api {
+            return Delivery::from_api(object, body, received_at);
+        }
+        let value: serde_json::Value = serde_json::from_str(&body).ok()?;
+        let envelope = Envelope::read(body.as_bytes(), &value);
+        let normalised = normalise::normalise(&value, &envelope, received_at);
+        Some(Delivery {
+            envelope,
+            normalised,
+            body,
+            received_at,
+            signature_verified,
+        })
+    }
+
     /// The delivery that stores `body`, a REST object of kind `object`, read at `received_at`.
     /// `None` when the body is not a JSON object with an id.
     pub fn from_api(

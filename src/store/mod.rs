@@ -1,6 +1,6 @@
 //! The store, the only place that speaks SQL: connecting and migrating, the one write path
-//! (`ingest` with `write`), the read side (`queries`, `directory`, `publications`, `related`)
-//! and `retention` (`--retain-raw-days`).
+//! (`ingest` with `write`), the read side (`queries`, `directory`, `publications`, `related`),
+//! `retention` (`--retain-raw-days`) and `renormalise` (stored bodies read again).
 
 mod connect;
 pub mod directory;
@@ -9,16 +9,34 @@ pub mod ingest;
 pub mod publications;
 pub mod queries;
 pub mod related;
+pub mod renormalise;
 pub mod retention;
 pub mod stats;
 mod write;
 
 pub use connect::{ConnectError, connect, connect_reserved, migrate, pg_options};
+pub use write::Restated;
 
-use sea_orm::{DbErr, sqlx};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ConnectionTrait, DbErr, sqlx};
 
 /// The PostgreSQL notification channel each commit signals on, for every instance's feed.
 pub const CHANNEL: &str = "pubgate_feed";
+
+/// Moves the store's revision, on the sequence row every ingest commit locks first: stored rows
+/// are about to change without a new event, so answers cached before must not be served after
+/// (the query cache keys on the revision), and the rest of `txn` runs with ingest held off.
+pub(crate) async fn revise<C: ConnectionTrait>(txn: &C) -> Result<(), DbErr> {
+    let revise = Query::update()
+        .table(entity::sequence::Entity)
+        .value(
+            entity::sequence::Column::Revision,
+            Expr::col(entity::sequence::Column::Revision).add(1),
+        )
+        .and_where(Expr::col(entity::sequence::Column::Id).eq(1))
+        .to_owned();
+    txn.execute(&revise).await.map(|_| ())
+}
 
 /// True when `err` means "the database cannot be reached right now" (answer 503, retry later).
 pub fn is_unavailable(err: &DbErr) -> bool {

@@ -10,7 +10,7 @@
 
 use crate::metrics::Metrics;
 use chrono::{DateTime, TimeDelta, Utc};
-use entity::{sequence, webhook_event};
+use entity::webhook_event;
 use migration::RAW_REMOVABLE;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
@@ -104,15 +104,7 @@ async fn removable(db: &DatabaseConnection, cutoff: DateTime<Utc>) -> Result<Vec
 async fn remove(db: &DatabaseConnection, ids: &[i64], now: DateTime<Utc>) -> Result<u64, DbErr> {
     use webhook_event::Column as C;
     let txn = db.begin().await?;
-    let revise = Query::update()
-        .table(sequence::Entity)
-        .value(
-            sequence::Column::Revision,
-            Expr::col(sequence::Column::Revision).add(1),
-        )
-        .and_where(Expr::col(sequence::Column::Id).eq(1))
-        .to_owned();
-    txn.execute(&revise).await?;
+    super::revise(&txn).await?;
     let strip = Query::update()
         .table(webhook_event::Entity)
         .value(C::Body, Option::<String>::None)

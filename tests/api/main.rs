@@ -21,6 +21,7 @@ pub mod outage;
 mod over_http;
 mod properties;
 mod query_cache;
+mod renormalise;
 mod restore;
 mod retention;
 pub mod security;

@@ -75,6 +75,83 @@ pub(super) async fn store(
     Ok((outcomes, head))
 }
 
+/// What reading stored events again changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Restated {
+    /// Events read again (their bodies were there).
+    pub read: u64,
+    /// Events whose bodies were removed (`--retain-raw-days`): their rows stay as they are.
+    pub without_body: u64,
+    /// Events flagged before and understood now.
+    pub now_normalised: u64,
+    /// Events understood before and flagged now (their rows stay; the note says why).
+    pub now_flagged: u64,
+}
+
+/// Reads `events` (in commit order) again with today's rules and applies what they say, as
+/// ingest would have: the facts rules replay over what is stored, so a publication stored
+/// before is not stored, relayed or counted again, and an entity keeps the newest facts. Each
+/// event's flag and note follow the new reading.
+pub(super) async fn restate(
+    txn: &DatabaseTransaction,
+    events: &[webhook_event::Model],
+) -> Result<Restated, DbErr> {
+    let mut restated = Restated::default();
+    let mut deliveries = Vec::with_capacity(events.len());
+    for event in events {
+        let Some(body) = &event.body else {
+            restated.without_body += 1;
+            continue;
+        };
+        let reread = Delivery::reread(
+            body.clone(),
+            &event.idempotency_key,
+            event.received_at,
+            event.signature_verified,
+        );
+        let Some(delivery) = reread else { continue };
+        restated.read += 1;
+        let (normalized, note) = (delivery.normalised.normalized, &delivery.normalised.note);
+        if (normalized, note) != (event.normalized, &event.normalization_note) {
+            match normalized {
+                true if !event.normalized => restated.now_normalised += 1,
+                false if event.normalized => restated.now_flagged += 1,
+                _ => {}
+            }
+            let flag = Query::update()
+                .table(webhook_event::Entity)
+                .value(webhook_event::Column::Normalized, normalized)
+                .value(webhook_event::Column::NormalizationNote, note.clone())
+                .and_where(Expr::col(webhook_event::Column::Id).eq(event.id))
+                .to_owned();
+            txn.execute(&flag).await?;
+        }
+        deliveries.push((event.id, delivery));
+    }
+    let batch: Vec<(i64, &Delivery)> = deliveries
+        .iter()
+        .filter(|(_, d)| d.normalised.normalized)
+        .map(|(id, d)| (*id, d))
+        .collect();
+    if batch.is_empty() {
+        return Ok(restated);
+    }
+    // As ingest does: the batch together, else each event alone, its rows kept or, refused,
+    // the event flagged.
+    let savepoint = txn.begin().await?;
+    match apply(&savepoint, &batch).await {
+        Ok(()) => savepoint.commit().await?,
+        Err(e) if super::is_unavailable(&e) || super::is_retryable(&e) => return Err(e),
+        Err(_) => {
+            savepoint.rollback().await?;
+            for one in &batch {
+                apply_or_flag(txn, std::slice::from_ref(one)).await?;
+            }
+        }
+    }
+    Ok(restated)
+}
+
 /// The event ids already stored under the idempotency keys of `deliveries`.
 async fn stored_keys(
     txn: &DatabaseTransaction,
