@@ -163,6 +163,8 @@ impl Backfill {
         until: DateTime<Utc>,
         resume: bool,
     ) -> Result<Summary, BackfillError> {
+        // The API's filter takes milliseconds: the window is what it can be asked for.
+        let (since, until) = (millis(since), millis(until));
         let source = self.api.source();
         let (mut started, mut from) = (since, since);
         if let Some(saved) = progress::load(&self.db, &source).await?
@@ -218,6 +220,11 @@ impl Backfill {
         self.bar.finish_and_clear();
         Ok(run.summary)
     }
+}
+
+/// `t` to the millisecond, as the API's instants go.
+fn millis(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
 }
 
 /// One run's state.
