@@ -3,6 +3,7 @@
 mod analytics;
 mod backfill;
 mod batching;
+mod code_vouchers;
 mod crash;
 mod dashboard;
 mod deletions;
