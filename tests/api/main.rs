@@ -25,6 +25,7 @@ mod query_cache;
 mod restore;
 mod retention;
 pub mod security;
+mod shapes;
 mod simulate;
 mod startup;
 mod subscriptions;
