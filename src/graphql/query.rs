@@ -147,7 +147,8 @@ impl Query {
     async fn voucher(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Voucherify's voucher id (`v_…`).")] id: Option<ID>,
+        #[graphql(desc = "Voucherify's voucher id (`v_…`), or a voucher's code key (`v_code:…`).")]
+        id: Option<ID>,
         #[graphql(desc = "The voucher code.")] code: Option<String>,
     ) -> ApiResult<Option<Voucher>> {
         Ok(directory::voucher(db(ctx), id.map(|i| i.0), code)

@@ -2,6 +2,7 @@
 //! are in `related`.
 
 use super::queries::{Page, Window};
+use crate::domain::normalise::code_of_key;
 use entity::{campaign, category, customer, voucher, voucher_category};
 use sea_orm::sea_query::{Expr, ExprTrait, Func, Query};
 use sea_orm::{
@@ -260,14 +261,21 @@ pub async fn customer(
 }
 
 /// The voucher with this id, or else the one with this code (a live one first). Deleted
-/// vouchers are found too.
+/// vouchers are found too. A code key (`v_code:…`) whose row was merged into the voucher with
+/// its id names the voucher with that code.
 pub async fn voucher(
     db: &DatabaseConnection,
     id: Option<String>,
     code: Option<String>,
 ) -> Result<Option<voucher::Model>, DbErr> {
     match (id, code) {
-        (Some(id), _) => voucher::Entity::find_by_id(id).one(db).await,
+        (Some(id), _) => {
+            let found = voucher::Entity::find_by_id(id.clone()).one(db).await?;
+            match (found, code_of_key(&id)) {
+                (None, Some(code)) => Box::pin(voucher(db, None, Some(code.to_owned()))).await,
+                (found, _) => Ok(found),
+            }
+        }
         (None, Some(code)) => {
             let select = voucher::Entity::find().filter(voucher::Column::Code.eq(code));
             let select = live_first(select, voucher::Column::DeletedAt, voucher::Column::Id);

@@ -451,7 +451,7 @@ async fn counts_equal_the_publications_for_random_ranges_and_groupings(backend: 
 }
 
 /// The non-zero rows of `assignment_totals`.
-async fn totals_table(app: &TestApp) -> Vec<String> {
+pub(crate) async fn totals_table(app: &TestApp) -> Vec<String> {
     let rows = app
         .texts(
             "SELECT width || '|' || minute || '|' || dimension || '|' || value || '|' || count \
@@ -475,7 +475,7 @@ async fn total_count(app: &TestApp, filter: &Value) -> Value {
 }
 
 /// The non-zero rows of `assignment_counts`.
-async fn counts_table(app: &TestApp) -> Vec<String> {
+pub(crate) async fn counts_table(app: &TestApp) -> Vec<String> {
     let rows = app
         .texts(
             "SELECT width || '|' || minute || '|' || voucher_type || '|' || campaign_id || '|' || channel \

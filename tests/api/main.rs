@@ -3,6 +3,7 @@
 mod analytics;
 mod backfill;
 mod batching;
+mod code_vouchers;
 mod crash;
 mod dashboard;
 mod deletions;
@@ -25,6 +26,7 @@ mod renormalise;
 mod restore;
 mod retention;
 pub mod security;
+mod shapes;
 mod simulate;
 mod startup;
 mod subscriptions;

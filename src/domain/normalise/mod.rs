@@ -16,6 +16,7 @@ use entity::{campaign, category, customer, publication, voucher};
 use serde_json::{Map, Value};
 
 pub use deletions::DELETIONS;
+pub use vouchers::{code_key, code_of_key};
 
 /// The event types that assign vouchers even when their `data` is old-format.
 pub const PUBLICATION_EVENTS: [&str; 3] = [

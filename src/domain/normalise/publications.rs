@@ -26,7 +26,7 @@ impl Reader {
         let voucher_ids = self.publication_vouchers(value);
         let first = voucher_ids
             .first()
-            .ok_or("the publication carries no voucher with an id and a code")?;
+            .ok_or("the publication carries no voucher with a code")?;
         let campaign_id = self
             .vouchers
             .iter()

@@ -11,15 +11,24 @@ impl Reader {
         template: Option<&Value>,
         holder: Option<&str>,
     ) {
-        let (Some(id), Some(code)) = (entity_id(Some(value), ""), string_at(Some(value), "code"))
-        else {
+        let Some(code) = string_at(Some(value), "code") else {
             return;
         };
-        if let Some(seen) = self.vouchers.iter().position(|v| v.row.id == id) {
+        // Codes are unique within a project: a voucher that comes without its id is keyed by
+        // its code until a payload brings the id (the store then merges the two).
+        let id = entity_id(Some(value), "").unwrap_or_else(|| code_key(&code));
+        let keyed = |id: &str| code_of_key(id).is_some();
+        let same = |v: &VoucherFacts| {
+            v.row.id == id || (v.row.code == code && (keyed(&v.row.id) || keyed(&id)))
+        };
+        if let Some(seen) = self.vouchers.iter().position(same) {
             // The same voucher appears in several places (top level, inside the publication);
-            // each copy may carry facts the others leave out, such as its categories.
+            // each copy may carry facts the others leave out, such as its categories or its id.
             let extra = self.categories_of(value);
             let seen = &mut self.vouchers[seen];
+            if code_of_key(&seen.row.id).is_some() {
+                seen.row.id = id;
+            }
             if seen.category_ids.is_empty() {
                 seen.category_ids = extra;
             }
@@ -163,6 +172,19 @@ fn details(value: &Value) -> Details {
         additional_info: string_at(Some(value), "additional_info"),
         publish_count: value.get("publish").and_then(|p| p.get("count")?.as_i64()),
     }
+}
+
+/// What a voucher known only by its code is keyed by until its id is known.
+const CODE_KEY: &str = "v_code:";
+
+/// The key of the voucher with this code while its id is unknown: `v_code:` and the code.
+pub fn code_key(code: &str) -> String {
+    format!("{CODE_KEY}{code}")
+}
+
+/// The code a `code_key` stands for; `None` for any other id.
+pub fn code_of_key(id: &str) -> Option<&str> {
+    id.strip_prefix(CODE_KEY)
 }
 
 pub(super) fn is_voucher_type(text: &str) -> bool {

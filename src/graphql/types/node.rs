@@ -1,14 +1,17 @@
 //! Relay object identification: `node(id:)` and `nodes(ids:)`. Voucherify's ids are already
 //! global, their prefix naming the type, so they serve as Relay ids as they are: a client
-//! refetches any object by the id it already holds, and no id is re-encoded.
+//! refetches any object by the id it already holds, and no id is re-encoded. A voucher known
+//! only by its code is `v_code:<code>` until its id arrives; that id keeps finding it after.
 
 use super::lists;
 use super::{Campaign, Category, Customer, Publication, Voucher};
+use crate::domain::normalise::code_of_key;
 use crate::error::{ApiError, ApiResult};
 use crate::graphql::db;
 use crate::graphql::loaders::Lookup;
 use crate::store::directory;
 use async_graphql::{Context, ID, Interface};
+use std::sync::Arc;
 
 /// Most ids one `nodes` may ask for.
 pub const MAX_NODES: usize = 100;
@@ -21,7 +24,7 @@ pub const MAX_NODES: usize = 100;
 #[graphql(field(
     name = "id",
     ty = "ID",
-    desc = "Voucherify's id; its prefix (`cust_`, `v_`, `camp_`, `pub_`, `cat_`) names the type."
+    desc = "Voucherify's id; its prefix (`cust_`, `v_`, `camp_`, `pub_`, `cat_`) names the type. A voucher delivered without its id has `v_code:` and its code until the id arrives."
 ))]
 pub enum Node {
     Customer(Customer),
@@ -38,7 +41,14 @@ pub async fn node(ctx: &Context<'_>, id: &str) -> ApiResult<Option<Node>> {
         let row = lookup.customer(ctx, id).await?;
         row.map(|row| Node::Customer(row.into()))
     } else if id.starts_with("v_") {
-        let row = lookup.voucher(ctx, id).await?;
+        let row = match lookup.voucher(ctx, id).await? {
+            // A code key outlives its row: it then names the voucher with that code.
+            None if code_of_key(id).is_some() => {
+                let found = directory::voucher(db(ctx), Some(id.to_owned()), None).await?;
+                found.map(Arc::new)
+            }
+            row => row,
+        };
         row.map(|row| Node::Voucher(Voucher::new(row, Lookup::default())))
     } else if id.starts_with("camp_") {
         let row = lookup.campaign(ctx, id).await?;

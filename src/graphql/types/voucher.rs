@@ -34,7 +34,9 @@ impl From<voucher::Model> for Voucher {
 /// A Voucherify voucher, as the newest delivery described it.
 #[Object]
 impl Voucher {
-    /// Voucherify's voucher id (`v_…`).
+    /// Voucherify's voucher id (`v_…`); for a voucher delivered only with its code, `v_code:`
+    /// and its code until a delivery brings its id (that id is then this voucher's, and
+    /// `voucher(id:)` and `node(id:)` still find it by the old one).
     pub(crate) async fn id(&self) -> ID {
         ID(self.0.id.clone())
     }

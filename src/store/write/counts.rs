@@ -1,7 +1,8 @@
 //! Keeps `assignment_counts` exact in the batch's own transaction (the entity says what each
 //! row counts). A new publication adds one to its minute's "every type" row and to the row of
 //! each distinct type among its vouchers. A stored publication moves between type rows when one
-//! of its vouchers changes type, or is first described after the publication was stored: its
+//! of its vouchers changes type, is first described after the publication was stored, or is
+//! merged from its code key into its id: its
 //! contribution is read before the batch's rows are written and again after, and the difference
 //! applied. Minutes are UTC minutes since the epoch, rounded down. `assignment_totals` (the same
 //! counts by one dimension at a time) changes with them, in the same transaction.
@@ -129,11 +130,13 @@ pub(super) async fn before_write<C: ConnectionTrait>(
             &types,
         );
     }
-    let changed: Vec<String> = written
+    let mut changed: Vec<String> = written
         .iter()
         .filter(|(id, kind)| stored_types.get(**id).map(String::as_str) != Some(**kind))
         .map(|(id, _)| (*id).to_owned())
         .collect();
+    // A voucher keyed by its code that is merged into its id takes that voucher's type.
+    changed.extend(after.merged.iter().map(|(key, _)| key.clone()));
     if changed.is_empty() {
         return Ok(change);
     }

@@ -4,6 +4,11 @@
 //!   from a mere reference (the lowest facts time) never overwrites anything;
 //! - a voucher whose payload leaves out its type takes its campaign's, as known at that event;
 //! - a voucher's categories are those of the last applied payload that carried any;
+//! - a voucher known only by its code (keyed by `code_key`) is the voucher with an id that has
+//!   that code when one is known (newest facts, then greatest id, should several share it);
+//!   when a payload first brings the id of a voucher keyed by its code, the two are merged: the
+//!   keyed row is offered to the id like any other facts (so newer facts win), its categories
+//!   and every reference to it move to the id, and the keyed row is removed;
 //! - a publication belongs to the first event that carried it (its `seq`), and later copies
 //!   change nothing;
 //! - a deletion is final: the first deletion time stored for a customer, campaign or voucher
@@ -16,7 +21,7 @@
 
 use super::stored::Before;
 use crate::domain::delivery::Delivery;
-use crate::domain::normalise::VoucherFacts;
+use crate::domain::normalise::{VoucherFacts, code_key, code_of_key};
 use chrono::{DateTime, Utc};
 use entity::{campaign, category, customer, publication, publication_voucher, voucher};
 use std::collections::HashMap;
@@ -32,6 +37,8 @@ pub(super) struct After {
     pub voucher_categories: HashMap<String, Vec<String>>,
     pub publications: Vec<publication::Model>,
     pub publication_vouchers: Vec<publication_voucher::Model>,
+    /// Vouchers keyed by their code merged into the voucher with their id: (key, id).
+    pub merged: Vec<(String, String)>,
     /// Deletions of rows whose stored facts are newer than the deleted object's: only their
     /// `deleted_at` is written (unless one is stored already).
     pub deleted: Deleted,
@@ -147,6 +154,10 @@ pub(super) fn replay(before: Before, batch: &[(i64, &Delivery)]) -> After {
             .into_iter()
             .map(|(id, (facts_at, _))| (id, facts_at)),
     );
+    let mut codes = Codes {
+        real: before.real_by_code,
+        keyed: before.code_keyed,
+    };
     let mut publications_seen = before.publications;
     let mut categories: HashMap<String, category::Model> = HashMap::new();
     let mut after = After::default();
@@ -174,8 +185,10 @@ pub(super) fn replay(before: Before, batch: &[(i64, &Delivery)]) -> After {
         for row in &n.categories {
             categories.insert(row.id.clone(), row.clone());
         }
-        // Campaigns this delivery's vouchers were linked to by name.
+        // Campaigns this delivery's vouchers were linked to by name; the ids its vouchers
+        // known by code resolved to.
         let mut named: HashMap<&str, String> = HashMap::new();
+        let mut resolved: HashMap<&str, String> = HashMap::new();
         for facts in &n.vouchers {
             let VoucherFacts {
                 row,
@@ -199,10 +212,16 @@ pub(super) fn replay(before: Before, batch: &[(i64, &Delivery)]) -> After {
             {
                 row.voucher_type = kind.clone();
             }
+            row.id = codes.resolve(&mut vouchers, &mut after, &row);
             let id = row.id.clone();
+            resolved.insert(&facts.row.id, id.clone());
+            let code = row.code.clone();
             if vouchers.offer(&id, row.facts_at, row) && !category_ids.is_empty() {
-                after.voucher_categories.insert(id, category_ids.clone());
+                after
+                    .voucher_categories
+                    .insert(id.clone(), category_ids.clone());
             }
+            codes.known(&vouchers, &id, code);
         }
         if let Some(facts) = &n.publication
             && publications_seen.insert(facts.row.id.clone())
@@ -212,13 +231,19 @@ pub(super) fn replay(before: Before, batch: &[(i64, &Delivery)]) -> After {
                 .campaign_id
                 .clone()
                 .or_else(|| named.get(facts.row.voucher_id.as_str()).cloned());
+            let voucher_id = facts.row.voucher_id.as_str();
             let row = publication::Model {
                 seq: event_id,
                 received_at: delivery.received_at,
                 campaign_id,
+                voucher_id: resolved
+                    .get(voucher_id)
+                    .map_or(voucher_id, String::as_str)
+                    .to_owned(),
                 ..facts.row.clone()
             };
             for (position, voucher_id) in facts.voucher_ids.iter().enumerate() {
+                let voucher_id = resolved.get(voucher_id.as_str()).unwrap_or(voucher_id);
                 after.publication_vouchers.push(publication_voucher::Model {
                     publication_id: row.id.clone(),
                     voucher_id: voucher_id.clone(),
@@ -232,5 +257,85 @@ pub(super) fn replay(before: Before, batch: &[(i64, &Delivery)]) -> After {
     (after.campaigns, after.deleted.campaigns) = campaigns.written();
     after.categories = categories.into_values().collect();
     (after.vouchers, after.deleted.vouchers) = vouchers.written();
+    let merged: HashMap<String, String> = after.merged.iter().cloned().collect();
+    let now = |id: &mut String| {
+        if let Some(merged) = merged.get(id.as_str()) {
+            id.clone_from(merged);
+        }
+    };
     after
+        .publications
+        .iter_mut()
+        .for_each(|p| now(&mut p.voucher_id));
+    let links = after.publication_vouchers.iter_mut();
+    links.for_each(|link| now(&mut link.voucher_id));
+    after
+}
+
+/// Vouchers by code during the replay.
+struct Codes {
+    /// The voucher with an id that a code names: facts time and id.
+    real: HashMap<String, (i64, String)>,
+    /// Stored rows keyed by code that the batch may merge.
+    keyed: HashMap<String, voucher::Model>,
+}
+
+impl Codes {
+    /// The id `row`'s facts belong to: for a voucher keyed by its code, the voucher with an id
+    /// that has the code, if any; for one with an id, that id, after merging into it the row
+    /// keyed by its code, if there is one.
+    fn resolve(
+        &mut self,
+        vouchers: &mut Slots<voucher::Model>,
+        after: &mut After,
+        row: &voucher::Model,
+    ) -> String {
+        if let Some(code) = code_of_key(&row.id) {
+            return self
+                .real
+                .get(code)
+                .map_or(row.id.clone(), |(_, id)| id.clone());
+        }
+        let key = code_key(&row.code);
+        let Some(slot) = vouchers.0.remove(&key) else {
+            return row.id.clone();
+        };
+        let Slot {
+            facts_at,
+            row: keyed,
+            deleted_at,
+        } = slot;
+        let Some(mut keyed) = keyed.or_else(|| self.keyed.remove(&key)) else {
+            // Unreachable: the store reads every keyed row whose id the batch brings.
+            let slot = Slot {
+                facts_at,
+                row: None,
+                deleted_at,
+            };
+            vouchers.0.insert(key, slot);
+            return row.id.clone();
+        };
+        keyed.id.clone_from(&row.id);
+        keyed.deleted_at = keyed.deleted_at.or(deleted_at);
+        vouchers.offer(&row.id, keyed.facts_at, keyed);
+        if let Some(categories) = after.voucher_categories.remove(&key) {
+            after.voucher_categories.insert(row.id.clone(), categories);
+        }
+        after.merged.push((key, row.id.clone()));
+        row.id.clone()
+    }
+
+    /// Notes that the voucher `id` (when it is not keyed by code) has `code`.
+    fn known(&mut self, vouchers: &Slots<voucher::Model>, id: &str, code: String) {
+        let Some(slot) = vouchers.0.get(id).filter(|_| code_of_key(id).is_none()) else {
+            return;
+        };
+        let newer = self
+            .real
+            .get(&code)
+            .is_none_or(|(at, seen)| (slot.facts_at, id) >= (*at, seen.as_str()));
+        if newer {
+            self.real.insert(code, (slot.facts_at, id.to_owned()));
+        }
+    }
 }

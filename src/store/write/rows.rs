@@ -46,6 +46,7 @@ pub(super) async fn write<C: ConnectionTrait>(txn: &C, after: After) -> Result<(
     mark_deleted::<customer::Entity, _>(txn, after.deleted.customers).await?;
     mark_deleted::<campaign::Entity, _>(txn, after.deleted.campaigns).await?;
     mark_deleted::<voucher::Entity, _>(txn, after.deleted.vouchers).await?;
+    merge_keyed(txn, &after.merged).await?;
     if !after.voucher_categories.is_empty() {
         voucher_category::Entity::delete_many()
             .filter(
@@ -67,6 +68,40 @@ pub(super) async fn write<C: ConnectionTrait>(txn: &C, after: After) -> Result<(
     }
     insert_new::<publication::Entity, _>(txn, after.publications).await?;
     insert_new::<publication_voucher::Entity, _>(txn, after.publication_vouchers).await
+}
+
+/// Points every reference to a voucher keyed by its code at the voucher with its id, now
+/// written, and removes the keyed row: one statement per table, only when there are merges.
+async fn merge_keyed<C: ConnectionTrait>(
+    txn: &C,
+    merged: &[(String, String)],
+) -> Result<(), DbErr> {
+    let Some((first, rest)) = merged.split_first() else {
+        return Ok(());
+    };
+    let keys = || merged.iter().map(|(key, _)| key.clone());
+    for (table, column) in [
+        ("publications", "voucher_id"),
+        ("publication_vouchers", "voucher_id"),
+        ("voucher_categories", "voucher_id"),
+    ] {
+        let is = |key: &str| Expr::col(Alias::new(column)).eq(key);
+        let mut id = Expr::case(is(&first.0), first.1.clone());
+        for (key, to) in rest {
+            id = id.case(is(key), to.clone());
+        }
+        let update = Query::update()
+            .table(Alias::new(table))
+            .value(Alias::new(column), id)
+            .and_where(Expr::col(Alias::new(column)).is_in(keys()))
+            .to_owned();
+        txn.execute(&update).await?;
+    }
+    voucher::Entity::delete_many()
+        .filter(voucher::Column::Id.is_in(keys()))
+        .exec(txn)
+        .await?;
+    Ok(())
 }
 
 /// Inserts `rows` in one statement, skipping any that exist.

@@ -3,8 +3,11 @@
 //! kind the batch mentions, whatever the batch size.
 
 use crate::domain::delivery::Delivery;
+use crate::domain::normalise::{code_key, code_of_key};
 use entity::{campaign, customer, publication, voucher};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+};
 use std::collections::{HashMap, HashSet};
 
 /// The stored state the replay starts from.
@@ -19,6 +22,12 @@ pub(super) struct Before {
     /// Facts time and type by voucher id: the vouchers the batch describes or its
     /// publications assign.
     pub vouchers: HashMap<String, (i64, String)>,
+    /// The voucher (with an id) that a code names, for the codes of the batch's vouchers known
+    /// only by their code: facts time and id.
+    pub real_by_code: HashMap<String, (i64, String)>,
+    /// Whole stored rows of vouchers keyed by their code (`code_key`) whose id the batch
+    /// brings: they are merged into the row of that id.
+    pub code_keyed: HashMap<String, voucher::Model>,
     pub publications: HashSet<String>,
 }
 
@@ -56,6 +65,7 @@ pub(super) async fn read<C: ConnectionTrait>(
             )
         })
         .collect();
+    let vouchers = Vouchers::read(txn, batch, voucher_ids).await?;
     let publication_ids: HashSet<&str> = facts()
         .filter_map(|n| n.publication.as_ref().map(|p| p.row.id.as_str()))
         .collect();
@@ -92,21 +102,9 @@ pub(super) async fn read<C: ConnectionTrait>(
             .into_iter()
             .map(|(name, (id, _))| (name, id))
             .collect(),
-        vouchers: match voucher_ids.is_empty() {
-            true => HashMap::new(),
-            false => voucher::Entity::find()
-                .select_only()
-                .column(voucher::Column::Id)
-                .column(voucher::Column::FactsAt)
-                .column(voucher::Column::VoucherType)
-                .filter(voucher::Column::Id.is_in(voucher_ids))
-                .into_tuple::<(String, i64, String)>()
-                .all(txn)
-                .await?
-                .into_iter()
-                .map(|(id, facts_at, kind)| (id, (facts_at, kind)))
-                .collect(),
-        },
+        vouchers: vouchers.facts,
+        real_by_code: vouchers.real_by_code,
+        code_keyed: vouchers.code_keyed,
         publications: match publication_ids.is_empty() {
             true => HashSet::new(),
             false => publication::Entity::find()
@@ -122,8 +120,81 @@ pub(super) async fn read<C: ConnectionTrait>(
     })
 }
 
-/// The stored campaigns whose `column` (id or name) is one of `keys`: id, name, facts time,
-/// voucher type and deletion time (no statement when there are none).
+/// What is stored of the vouchers a batch mentions.
+struct Vouchers {
+    facts: HashMap<String, (i64, String)>,
+    real_by_code: HashMap<String, (i64, String)>,
+    code_keyed: HashMap<String, voucher::Model>,
+}
+
+impl Vouchers {
+    /// One statement for the vouchers `ids` (with the code keys of the batch's vouchers that
+    /// have ids, which may be stored from before their ids were known) and those with the
+    /// codes of the batch's vouchers known only by code; one more, only when the batch brings
+    /// the id of a voucher stored under its code, for those rows whole.
+    async fn read<C: ConnectionTrait>(
+        txn: &C,
+        batch: &[(i64, &Delivery)],
+        mut ids: HashSet<&str>,
+    ) -> Result<Self, DbErr> {
+        let vouchers = || batch.iter().flat_map(|(_, d)| d.normalised.vouchers.iter());
+        let keys: HashSet<String> = vouchers()
+            .filter(|v| code_of_key(&v.row.id).is_none())
+            .map(|v| code_key(&v.row.code))
+            .collect();
+        ids.extend(keys.iter().map(String::as_str));
+        let codes: HashSet<&str> = vouchers().filter_map(|v| code_of_key(&v.row.id)).collect();
+        let mut found = Vouchers {
+            facts: HashMap::new(),
+            real_by_code: HashMap::new(),
+            code_keyed: HashMap::new(),
+        };
+        if ids.is_empty() {
+            return Ok(found);
+        }
+        let mut condition = Condition::any().add(voucher::Column::Id.is_in(ids));
+        if !codes.is_empty() {
+            condition = condition.add(voucher::Column::Code.is_in(codes.iter().copied()));
+        }
+        let rows = voucher::Entity::find()
+            .select_only()
+            .column(voucher::Column::Id)
+            .column(voucher::Column::Code)
+            .column(voucher::Column::FactsAt)
+            .column(voucher::Column::VoucherType)
+            .filter(condition)
+            .into_tuple::<(String, String, i64, String)>()
+            .all(txn)
+            .await?;
+        let mut merged = vec![];
+        for (id, code, facts_at, kind) in rows {
+            if code_of_key(&id).is_none() && codes.contains(code.as_str()) {
+                // Codes are unique within a project; should two vouchers share one, the one
+                // with the newest facts (then the greatest id) wins, the same on every read.
+                let newer = found
+                    .real_by_code
+                    .get(&code)
+                    .is_none_or(|(at, seen)| (facts_at, &id) > (*at, seen));
+                if newer {
+                    found.real_by_code.insert(code, (facts_at, id.clone()));
+                }
+            } else if keys.contains(&id) {
+                merged.push(id.clone());
+            }
+            found.facts.insert(id, (facts_at, kind));
+        }
+        if !merged.is_empty() {
+            let rows = voucher::Entity::find()
+                .filter(voucher::Column::Id.is_in(merged))
+                .all(txn)
+                .await?;
+            found.code_keyed = rows.into_iter().map(|row| (row.id.clone(), row)).collect();
+        }
+        Ok(found)
+    }
+}
+
+/// A stored campaign's id, name, facts time, voucher type and deletion time.
 type StoredCampaign = (
     String,
     String,
@@ -132,6 +203,8 @@ type StoredCampaign = (
     Option<chrono::DateTime<chrono::Utc>>,
 );
 
+/// The stored campaigns whose `column` (id or name) is one of `keys` (no statement when there
+/// are none).
 async fn campaigns_by<C: ConnectionTrait>(
     txn: &C,
     column: campaign::Column,
