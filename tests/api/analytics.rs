@@ -429,7 +429,12 @@ async fn counts_equal_the_publications_for_random_ranges_and_groupings(backend: 
     assert!(answer["errors"].is_null(), "{answer}");
     assert_eq!(statements, 1, "whole spans and edges in one statement");
     // The migrations' fills, from the publications alone, equal what ingest kept.
-    let (kept, kept_totals) = (counts_table(&app).await, totals_table(&app).await);
+    fills_equal_the_kept_counts(&app).await;
+}
+
+/// The counts kept at ingest equal the migrations' fills from the publications alone.
+pub(crate) async fn fills_equal_the_kept_counts(app: &TestApp) {
+    let (kept, kept_totals) = (counts_table(app).await, totals_table(app).await);
     app.execute("DELETE FROM assignment_counts").await;
     app.execute("DELETE FROM assignment_totals").await;
     migration::fill_assignment_counts(&app.db)
@@ -439,12 +444,12 @@ async fn counts_equal_the_publications_for_random_ranges_and_groupings(backend: 
         .await
         .expect("fill");
     assert_eq!(
-        counts_table(&app).await,
+        counts_table(app).await,
         kept,
         "the fill equals the counts kept at ingest"
     );
     assert_eq!(
-        totals_table(&app).await,
+        totals_table(app).await,
         kept_totals,
         "the fill equals the totals kept at ingest"
     );

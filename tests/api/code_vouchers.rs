@@ -1,7 +1,7 @@
 //! Vouchers delivered with a code but no id: keyed by their code (`v_code:…`), assigned,
 //! counted and found like any other, and merged into one row when a payload brings the id.
 
-use crate::analytics::{counts_table, totals_table};
+use crate::analytics::fills_equal_the_kept_counts;
 use crate::helpers::*;
 use crate::on_both;
 use crate::ws_client::WsClient;
@@ -47,21 +47,6 @@ async fn node(app: &TestApp, id: &str) -> Value {
     let answer = app.graphql(NODE, json!({"id": id})).await;
     assert!(answer["errors"].is_null(), "{answer}");
     answer["data"]["node"].clone()
-}
-
-/// The counts kept at ingest equal a fill from the publications alone.
-async fn counts_are_exact(app: &TestApp) {
-    let (kept, kept_totals) = (counts_table(app).await, totals_table(app).await);
-    app.execute("DELETE FROM assignment_counts").await;
-    app.execute("DELETE FROM assignment_totals").await;
-    migration::fill_assignment_counts(&app.db)
-        .await
-        .expect("fill");
-    migration::fill_assignment_totals(&app.db)
-        .await
-        .expect("fill");
-    assert_eq!(counts_table(app).await, kept, "counts");
-    assert_eq!(totals_table(app).await, kept_totals, "totals");
 }
 
 /// The publications counted per voucher type (every time).
@@ -176,7 +161,7 @@ async fn a_voucher_known_by_code_is_assigned_then_merged_with_its_id(backend: Ba
         .await;
     assert_eq!(facts.as_deref(), Some("2"), "newer facts win");
     assert_eq!(by_type(&app).await, [("GIFT_VOUCHER".into(), 3)]);
-    counts_are_exact(&app).await;
+    fills_equal_the_kept_counts(&app).await;
 }
 
 async fn a_merge_moves_the_counts_to_the_new_type(backend: Backend) {
@@ -192,7 +177,7 @@ async fn a_merge_moves_the_counts_to_the_new_type(backend: Backend) {
                                   "updated_at": "2024-01-01T00:00:20Z"}});
     post_ok(&app, &wrap("voucher.updated", "ev_3", card)).await;
     assert_eq!(by_type(&app).await, [("LOYALTY_CARD".into(), 2)]);
-    counts_are_exact(&app).await;
+    fills_equal_the_kept_counts(&app).await;
     let filtered = app
         .graphql(
             "{ publications(filter: {voucherType: LOYALTY_CARD}) { totalCount } }",
