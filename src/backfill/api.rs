@@ -13,6 +13,8 @@ use std::time::Duration;
 
 /// Publications per page: the endpoint's maximum.
 pub const LIMIT: usize = 100;
+/// The last page the endpoint serves of one query (`page_over_limit` beyond).
+pub const LAST_PAGE: u32 = 1000;
 /// The longest wait between two attempts, whatever `Retry-After` asks for.
 const MAX_WAIT: Duration = Duration::from_secs(300);
 
@@ -117,8 +119,23 @@ impl Voucherify {
             ),
         ];
         let what = format!("publications page {page} from {}", instant(from));
+        self.list(&query, what).await
+    }
+
+    /// Page `page` (from 1) of every publication, newest first (no filter).
+    pub async fn newest_publications(&self, page: u32) -> Result<Page, ApiError> {
+        let query = [
+            ("limit", LIMIT.to_string()),
+            ("page", page.to_string()),
+            ("order", "-created_at".into()),
+        ];
+        self.list(&query, format!("publications page {page}, newest first"))
+            .await
+    }
+
+    async fn list(&self, query: &[(&str, String)], what: String) -> Result<Page, ApiError> {
         let text = self
-            .get("/v1/publications", &query, &what)
+            .get("/v1/publications", query, &what)
             .await?
             .ok_or_else(|| ApiError::Refused {
                 what: what.clone(),

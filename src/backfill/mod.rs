@@ -17,8 +17,11 @@
 //! from a start instant; after `PAGES_PER_WINDOW` full pages the next window starts at the
 //! creation time of the last publication read. Publications that share that instant are read
 //! again and found already stored. Every publication is checked to lie inside the window asked
-//! for: an API that ignored the window would make the run stop with an error, not store the
-//! wrong things.
+//! for. The list's documented filters do not name `created_at`: should the API ignore it (the
+//! first page then holds publications outside the window, and nothing of it is stored), the run
+//! reads every publication newest first instead, down to its start, keeping those inside the
+//! window; that reaches back as far as the API's last page (100,000 publications), and a run
+//! that needs more stops with an error saying so.
 
 pub mod api;
 mod progress;
@@ -53,8 +56,7 @@ pub enum BackfillError {
     Database(#[from] DbErr),
     #[error(
         "Voucherify sent publication {id} created at {created_at} for the window from {from} \
-         to {until}: it did not apply the created_at filter, so pubgate stopped rather than \
-         guess what it has read"
+         to {until}: it did not apply the created_at filter"
     )]
     OutsideWindow {
         id: String,
@@ -64,6 +66,12 @@ pub enum BackfillError {
     },
     #[error("more than {0} publications share the creation instant {1}: they cannot be paged")]
     Stuck(usize, DateTime<Utc>),
+    #[error(
+        "Voucherify does not apply the created_at filter here, and newest first it serves only \
+         the {0} newest publications, all newer than {1}: back to there is stored; for older \
+         ones use Voucherify's exports"
+    )]
+    TooFarBack(usize, DateTime<Utc>),
 }
 
 impl From<IngestError> for BackfillError {
@@ -195,8 +203,15 @@ impl Backfill {
                 self.bar.set_length(total);
             }
             let count = listed.publications.len();
-            let last = run.page(listed, window_start, until).await?;
-            if let Some(last) = last {
+            let span = match run.page(listed, Window::Asked(window_start, until)).await {
+                // Nothing of that page was stored: read newest first instead.
+                Err(e @ BackfillError::OutsideWindow { .. }) if run.summary.pages == 1 => {
+                    tracing::warn!(error = %e, "reading the publications newest first instead");
+                    return self.newest_first(run, &source, started, from, until).await;
+                }
+                other => other?,
+            };
+            if let Some((_, last)) = span {
                 from = last;
                 progress::save(&self.db, &source, started, last).await?;
             }
@@ -214,7 +229,44 @@ impl Backfill {
                 ));
             }
         }
-        progress::finish(&self.db, &source, started, until).await?;
+        self.finish(run, &source, started, until).await
+    }
+
+    /// For an API that does not apply the `created_at` filter: every publication read newest
+    /// first, down to `from`, taking those in `[from, until)`. It reaches as far back as the
+    /// API's last page (100,000 publications newer than `from`); progress is saved at the end
+    /// only, since it fills the window from its end.
+    async fn newest_first(
+        &self,
+        mut run: Run<'_>,
+        source: &str,
+        started: DateTime<Utc>,
+        from: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Summary, BackfillError> {
+        for page in 1..=api::LAST_PAGE {
+            let listed = self.api.newest_publications(page).await?;
+            run.summary.pages += 1;
+            let count = listed.publications.len();
+            let span = run.page(listed, Window::Kept(from, until)).await?;
+            if count < LIMIT || span.is_some_and(|(oldest, _)| oldest < from) {
+                return self.finish(run, source, started, until).await;
+            }
+        }
+        Err(BackfillError::TooFarBack(
+            LIMIT * api::LAST_PAGE as usize,
+            from,
+        ))
+    }
+
+    async fn finish(
+        &self,
+        mut run: Run<'_>,
+        source: &str,
+        started: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Summary, BackfillError> {
+        progress::finish(&self.db, source, started, until).await?;
         run.summary.reached = Some(until);
         run.summary.retried = self.api.retried();
         self.bar.finish_and_clear();
@@ -225,6 +277,15 @@ impl Backfill {
 /// `t` to the millisecond, as the API's instants go.
 fn millis(t: DateTime<Utc>) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}
+
+/// Which publications of a page the run takes.
+#[derive(Debug, Clone, Copy)]
+enum Window {
+    /// Asked of the API: one outside it means the API ignored the filter (an error).
+    Asked(DateTime<Utc>, DateTime<Utc>),
+    /// Not asked of the API (it ignores the filter): those outside it are passed over.
+    Kept(DateTime<Utc>, DateTime<Utc>),
 }
 
 /// One run's state.
@@ -241,20 +302,20 @@ struct Run<'a> {
 struct Listed {
     id: String,
     body: String,
-    created_at: DateTime<Utc>,
     assigned: bool,
     campaigns: Vec<String>,
 }
 
 impl Run<'_> {
-    /// Stores what one page holds that is not stored yet; returns the newest creation time on it.
+    /// Stores what one page holds in `window` that is not stored yet; returns the oldest and
+    /// the newest creation time on the page.
     async fn page(
         &mut self,
         page: api::Page,
-        from: DateTime<Utc>,
-        until: DateTime<Utc>,
-    ) -> Result<Option<DateTime<Utc>>, BackfillError> {
+        window: Window,
+    ) -> Result<Option<(DateTime<Utc>, DateTime<Utc>)>, BackfillError> {
         let mut listed = Vec::with_capacity(page.publications.len());
+        let mut span: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
         for raw in page.publications {
             let body = raw.get().to_owned();
             let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
@@ -265,13 +326,21 @@ impl Run<'_> {
                 self.summary.failed += 1;
                 continue;
             };
-            if created_at < from || created_at >= until {
-                return Err(BackfillError::OutsideWindow {
-                    id,
-                    created_at: created_at.to_rfc3339(),
-                    from,
-                    until,
-                });
+            span = Some(span.map_or((created_at, created_at), |(old, new)| {
+                (old.min(created_at), new.max(created_at))
+            }));
+            match window {
+                Window::Asked(from, until) | Window::Kept(from, until)
+                    if from <= created_at && created_at < until => {}
+                Window::Kept(..) => continue,
+                Window::Asked(from, until) => {
+                    return Err(BackfillError::OutsideWindow {
+                        id,
+                        created_at: created_at.to_rfc3339(),
+                        from,
+                        until,
+                    });
+                }
             }
             let assigned =
                 envelope::string_at(Some(&value), "result").is_none_or(|r| r == "SUCCESS");
@@ -279,11 +348,9 @@ impl Run<'_> {
                 campaigns: campaign_names(&value),
                 id,
                 body,
-                created_at,
                 assigned,
             });
         }
-        let newest = listed.iter().map(|l| l.created_at).max();
         let first_time: Vec<&Listed> = listed
             .iter()
             .filter(|l| self.counted.insert(l.id.clone()))
@@ -323,7 +390,7 @@ impl Run<'_> {
                 Outcome::Stored(_) | Outcome::Duplicate(_) => self.summary.failed += 1,
             }
         }
-        Ok(newest)
+        Ok(span)
     }
 
     /// Reads and stores the campaigns named here that the store does not know, once a run.

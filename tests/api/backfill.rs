@@ -20,7 +20,7 @@ use std::time::Duration;
 on_both!(
     backfill_stores_exactly_what_the_api_lists,
     a_webhook_after_the_backfill_adds_no_publication_frame_or_count,
-    an_api_that_ignores_the_window_stops_the_run_and_stores_nothing,
+    an_api_that_ignores_the_window_is_read_newest_first,
     serve_reconciles_in_the_background,
 );
 
@@ -374,30 +374,61 @@ async fn a_webhook_after_the_backfill_adds_no_publication_frame_or_count(backend
     );
 }
 
-async fn an_api_that_ignores_the_window_stops_the_run_and_stores_nothing(backend: Backend) {
+async fn an_api_that_ignores_the_window_is_read_newest_first(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
     };
     let start = Utc::now() - TimeDelta::days(3);
-    let listed = listing(30, start);
+    let listed = listing(450, start);
     let mock = Mock::new(listed.clone(), mock::campaigns(), 1000);
     mock.ignore_window();
     let url = mock.serve().await;
-    // From the middle: the first page the API sends begins before the window.
-    let since = DateTime::parse_from_rfc3339(listed[15]["created_at"].as_str().expect("at"))
-        .expect("an instant")
-        .with_timezone(&Utc);
-    let stopped = run(&backfill(&app, &url, 100).await, since, Utc::now(), true).await;
-    let Err(e @ BackfillError::OutsideWindow { .. }) = stopped else {
+    let at = |i: usize| {
+        DateTime::parse_from_rfc3339(listed[i]["created_at"].as_str().expect("at"))
+            .expect("an instant")
+            .with_timezone(&Utc)
+    };
+    // A window in the middle: the first page the API sends begins before it, so nothing of it
+    // is stored, and the run reads newest first down to the window's start.
+    let (since, until) = (at(120), at(330));
+    let summary = run(&backfill(&app, &url, 100).await, since, until, true)
+        .await
+        .expect("the run ends");
+    let inside: Vec<usize> = (0..listed.len())
+        .filter(|i| (since..until).contains(&at(*i)))
+        .collect();
+    let assigned = inside.iter().filter(|i| !failed(**i)).count();
+    assert_eq!(
+        (summary.new as usize, summary.seen as usize),
+        (assigned, inside.len()),
+        "{summary}"
+    );
+    let mut want: Vec<String> = inside
+        .iter()
+        .filter(|i| !failed(**i))
+        .map(|i| format!("pub_{i:06}"))
+        .collect();
+    want.sort();
+    let got: Vec<String> = stored(&app).await.into_keys().collect();
+    assert_eq!(got, want);
+    // Page 1 asked with the window, then newest first from page 1 until past the start.
+    let served = mock.served.lock().expect("lock").clone();
+    assert_eq!(served.len(), 1 + 4, "{served:?}");
+
+    // When the newest-first pages end before the window's start, the run says so.
+    let few = Mock::new(listed.clone(), mock::campaigns(), 2);
+    few.ignore_window();
+    let url = few.serve().await;
+    let stopped = run(&backfill(&app, &url, 100).await, at(10), at(20), false).await;
+    let Err(e) = stopped else {
         panic!("the run must stop: {stopped:?}");
     };
-    assert!(
-        e.to_string()
-            .contains("did not apply the created_at filter"),
-        "{e}"
+    assert!(e.to_string().contains("Page over limit"), "{e}");
+    assert_eq!(
+        stored(&app).await.len(),
+        want.len(),
+        "nothing outside a window"
     );
-    assert_eq!(app.count("publications").await, 0);
-    assert_eq!(app.count("webhook_events").await, 0);
 }
 
 async fn serve_reconciles_in_the_background(backend: Backend) {

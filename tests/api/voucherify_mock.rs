@@ -213,7 +213,10 @@ async fn list(
     if !mock.orders.iter().any(|o| o == order) {
         return error(StatusCode::BAD_REQUEST, "invalid_param", "unknown order");
     }
-    assert_eq!(order, "created_at", "the backfill reads oldest first");
+    assert!(
+        ["created_at", "-created_at"].contains(&order),
+        "the backfill reads by creation time"
+    );
     let bound = |key: &str| instant(query.get(key).map(String::as_str));
     let from = bound("filters[created_at][conditions][$more_than_equal][0]");
     let until = bound("filters[created_at][conditions][$less_than][0]");
@@ -229,12 +232,11 @@ async fn list(
     };
     let matching = &mock.publications[first..end.max(first)];
     let start = ((page - 1) as u64 * limit) as usize;
-    let items: Vec<Value> = matching
-        .iter()
-        .skip(start)
-        .take(limit as usize)
-        .cloned()
-        .collect();
+    let ordered: Box<dyn Iterator<Item = &Value>> = match order {
+        "-created_at" => Box::new(matching.iter().rev()),
+        _ => Box::new(matching.iter()),
+    };
+    let items: Vec<Value> = ordered.skip(start).take(limit as usize).cloned().collect();
     mock.served.lock().expect("lock").push((
         query
             .get("filters[created_at][conditions][$more_than_equal][0]")
