@@ -5,7 +5,9 @@ use chrono::{DateTime, Utc};
 use entity::{
     campaign, category, customer, publication, publication_voucher, voucher, voucher_category,
 };
-use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, OnConflict, Query};
+use sea_orm::sea_query::{
+    Alias, CaseStatement, Expr, ExprTrait, Func, IntoColumnRef, OnConflict, Query,
+};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, IntoActiveModel, Iterable,
     QueryFilter,
@@ -85,15 +87,11 @@ async fn merge_keyed<C: ConnectionTrait>(
         ("publication_vouchers", "voucher_id"),
         ("voucher_categories", "voucher_id"),
     ] {
-        let is = |key: &str| Expr::col(Alias::new(column)).eq(key);
-        let mut id = Expr::case(is(&first.0), first.1.clone());
-        for (key, to) in rest {
-            id = id.case(is(key), to.clone());
-        }
+        let column = Alias::new(column);
         let update = Query::update()
             .table(Alias::new(table))
-            .value(Alias::new(column), id)
-            .and_where(Expr::col(Alias::new(column)).is_in(keys()))
+            .value(column.clone(), case_of(column.clone(), first, rest))
+            .and_where(Expr::col(column).is_in(keys()))
             .to_owned();
         txn.execute(&update).await?;
     }
@@ -172,17 +170,26 @@ where
     let Some((first, rest)) = deleted.split_first() else {
         return Ok(());
     };
-    let is = |id: &str| Expr::col(E::ID).eq(id);
-    let mut time = Expr::case(is(&first.0), first.1);
-    for (id, at) in rest {
-        time = time.case(is(id), *at);
-    }
     let update = Query::update()
         .table(E::default())
-        .value(E::DELETED_AT, time)
+        .value(E::DELETED_AT, case_of(E::ID, first, rest))
         .and_where(Expr::col(E::ID).is_in(deleted.iter().map(|(id, _)| id.clone())))
         .and_where(Expr::col(E::DELETED_AT).is_null())
         .to_owned();
     txn.execute(&update).await?;
     Ok(())
+}
+
+/// `CASE column WHEN key THEN value … END` for `first` and `rest`: one value per row, in one
+/// statement.
+fn case_of<C, V>(column: C, first: &(String, V), rest: &[(String, V)]) -> CaseStatement
+where
+    C: IntoColumnRef + Clone,
+    V: Into<Expr> + Clone,
+{
+    let is = |key: &str| Expr::col(column.clone()).eq(key);
+    rest.iter().fold(
+        Expr::case(is(&first.0), first.1.clone()),
+        |case, (key, value)| case.case(is(key), value.clone()),
+    )
 }
