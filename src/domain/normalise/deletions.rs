@@ -4,7 +4,6 @@
 
 use super::{Normalised, Reader, entity_id, timestamp};
 use chrono::{DateTime, Utc};
-use entity::voucher;
 use serde_json::{Map, Value};
 
 /// The event types that delete an entity, with the member of `data` that holds it.
@@ -69,47 +68,4 @@ pub(super) fn deletion(
         normalized: true,
         note: None,
     })
-}
-
-impl Reader {
-    /// A voucher known only by its id, which a deletion without a code leaves: its id stands for
-    /// its code until real facts arrive (the lowest facts time, so any real ones win).
-    fn voucher_stub(&mut self, id: &str) {
-        if self.vouchers.iter().any(|v| v.row.id == id) {
-            return;
-        }
-        let row = voucher::Model {
-            id: id.to_owned(),
-            code: id.to_owned(),
-            voucher_type: "DISCOUNT_VOUCHER".to_owned(),
-            active: None,
-            campaign_id: None,
-            holder_id: None,
-            discount: None,
-            gift: None,
-            loyalty_card: None,
-            metadata: Value::Object(Map::new()),
-            assets: None,
-            validity_timeframe: None,
-            validity_day_of_week: None,
-            validity_hours: None,
-            additional_info: None,
-            publish_count: None,
-            redemption_quantity: None,
-            redemption_redeemed_quantity: None,
-            start_date: None,
-            expiration_date: None,
-            created_at: None,
-            updated_at: None,
-            facts_at: i64::MIN,
-            event_id: 0,
-            deleted_at: None,
-        };
-        self.vouchers.push(super::VoucherFacts {
-            row,
-            type_known: false,
-            category_ids: vec![],
-            campaign_name: None,
-        });
-    }
 }

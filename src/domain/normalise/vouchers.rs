@@ -110,6 +110,18 @@ impl Reader {
         });
     }
 
+    /// A voucher known only by its id (a deletion without a code leaves that): its id stands
+    /// for its code until real facts arrive, at the lowest facts time so that any real ones win.
+    pub(super) fn voucher_stub(&mut self, id: &str) {
+        if self.vouchers.iter().any(|v| v.row.id == id) {
+            return;
+        }
+        self.voucher(&serde_json::json!({"id": id, "code": id}), None, None);
+        if let Some(stub) = self.vouchers.last_mut() {
+            stub.row.facts_at = i64::MIN;
+        }
+    }
+
     fn categories_of(&mut self, voucher: &Value) -> Vec<String> {
         let mut found: Vec<category::Model> = voucher
             .get("categories")
