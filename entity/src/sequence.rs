@@ -12,7 +12,7 @@ pub struct Model {
     /// This database's identity, made at its first migration.
     pub database_id: String,
     /// Moved by every change to stored rows that is not a new event (raw bodies removed by
-    /// retention), so that what was read at an older revision is not taken for current.
+    /// retention, rows re-derived by `pubgate renormalise`), so that what was read at an older revision is not taken for current.
     pub revision: i64,
 }
 

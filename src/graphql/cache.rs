@@ -10,7 +10,8 @@
 //! The head is a `Version`: the sequence number, the database's identity and the feed's reset
 //! generation, so a replaced or restored database, whose numbers start again, never meets an
 //! answer computed before; and the store's revision, which moves with the sequence row when
-//! stored rows change without a new event (`--retain-raw-days` removing raw bodies), so that
+//! stored rows change without a new event (`--retain-raw-days` removing raw bodies,
+//! `pubgate renormalise` re-deriving rows), so that
 //! change is seen at once too.
 //!
 //! All entries belong to one head: the first answer stored for a newer head drops the rest.

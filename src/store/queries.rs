@@ -173,7 +173,8 @@ pub async fn webhook_event(
 }
 
 /// Where the store is: the newest committed sequence number, the database's identity, and the
-/// revision (moved when stored rows change without a new event: raw bodies removed).
+/// revision (moved when stored rows change without a new event: raw bodies removed, rows
+/// re-derived by `renormalise`).
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Head {
     pub seq: i64,

@@ -65,11 +65,7 @@ pub async fn run(db: &DatabaseConnection, progress: impl Fn(u64)) -> Result<Summ
         let restated = write::restate(&txn, &batch).await?;
         txn.commit().await?;
         summary.events += batch.len() as u64;
-        let r = &mut summary.restated;
-        r.read += restated.read;
-        r.without_body += restated.without_body;
-        r.now_normalised += restated.now_normalised;
-        r.now_flagged += restated.now_flagged;
+        summary.restated += restated;
         progress(summary.events);
     }
 }

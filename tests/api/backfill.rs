@@ -548,7 +548,7 @@ async fn backfill_measure() {
         let mock = Mock::new(listing(n, since), mock::campaigns(), 1000);
         let url = mock.serve().await;
         let started = std::time::Instant::now();
-        let run = backfill(&app, &url, WINDOW_PAGES_FOR_MEASURE).await;
+        let run = backfill(&app, &url, pubgate::backfill::WINDOW_PAGES).await;
         let summary = run
             .run(since, Utc::now(), true)
             .await
@@ -560,5 +560,3 @@ async fn backfill_measure() {
         );
     }
 }
-
-const WINDOW_PAGES_FOR_MEASURE: u32 = pubgate::backfill::WINDOW_PAGES;

@@ -459,8 +459,8 @@ fn selection(table: &[(&str, Home)]) -> String {
             }
         }
     }
-    // A field that is an object but is named as a whole (`gift`) is selected through its
-    // members, which the table names too, or by `__typename`.
+    // A field that is an object and named as a whole (`gift`) is selected through its
+    // members, which the table names too.
     fn render(tree: &Tree) -> String {
         tree.0
             .iter()

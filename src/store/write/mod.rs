@@ -75,7 +75,7 @@ pub(super) async fn store(
     Ok((outcomes, head))
 }
 
-/// What reading stored events again changed.
+/// What reading stored events again changed (summed over batches with `+=`).
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Restated {
     /// Events read again (their bodies were there).
@@ -86,6 +86,15 @@ pub struct Restated {
     pub now_normalised: u64,
     /// Events understood before and flagged now (their rows stay; the note says why).
     pub now_flagged: u64,
+}
+
+impl std::ops::AddAssign for Restated {
+    fn add_assign(&mut self, other: Restated) {
+        self.read += other.read;
+        self.without_body += other.without_body;
+        self.now_normalised += other.now_normalised;
+        self.now_flagged += other.now_flagged;
+    }
 }
 
 /// Reads `events` (in commit order) again with today's rules and applies what they say, as
