@@ -28,7 +28,7 @@ mod progress;
 
 use crate::domain::delivery::{Delivery, Outcome};
 use crate::domain::envelope;
-use crate::domain::normalise::rest::ApiObject;
+use crate::domain::normalise::rest::{self, ApiObject};
 use crate::store::ingest::{Ingest, IngestError};
 use api::{ApiError, LIMIT, Voucherify};
 use chrono::{DateTime, Utc};
@@ -434,14 +434,8 @@ impl Run<'_> {
 
 /// The campaign names a listed publication's vouchers give.
 fn campaign_names(value: &Value) -> Vec<String> {
-    let single = value.get("voucher").into_iter();
-    let several = value
-        .get("vouchers")
-        .and_then(Value::as_array)
+    rest::listed_vouchers(value)
         .into_iter()
-        .flatten();
-    single
-        .chain(several)
         .filter_map(|v| envelope::string_at(Some(v), "campaign"))
         .collect()
 }

@@ -46,14 +46,7 @@ pub fn publication(value: &Value, received_at: DateTime<Utc>) -> Normalised {
         .collect();
     // One voucher (`voucher`, an object) or several (`vouchers`, codes or objects), in the
     // order of their ids.
-    let carried: Vec<&Value> = match value.get("voucher").filter(|v| v.is_object()) {
-        Some(voucher) => vec![voucher],
-        None => value
-            .get("vouchers")
-            .and_then(Value::as_array)
-            .map(|list| list.iter().collect())
-            .unwrap_or_default(),
-    };
+    let carried = listed_vouchers(value);
     if ids.is_empty() || ids.len() != carried.len() {
         return flagged(&format!(
             "{} voucher ids for {} vouchers: cannot tell which code is which",
@@ -94,6 +87,19 @@ pub fn publication(value: &Value, received_at: DateTime<Utc>) -> Normalised {
         publication: Some(publication),
         normalized: true,
         note: None,
+    }
+}
+
+/// The vouchers a listed publication carries, in the order of its `vouchers_id`: one
+/// (`voucher`, an object) or several (`vouchers`, codes or objects).
+pub fn listed_vouchers(publication: &Value) -> Vec<&Value> {
+    match publication.get("voucher").filter(|v| v.is_object()) {
+        Some(voucher) => vec![voucher],
+        None => publication
+            .get("vouchers")
+            .and_then(Value::as_array)
+            .map(|list| list.iter().collect())
+            .unwrap_or_default(),
     }
 }
 
