@@ -13,6 +13,7 @@ pub mod feed;
 pub mod graphql;
 pub mod metrics;
 pub mod ops;
+pub mod retry;
 pub mod simulate;
 pub mod state;
 pub mod store;

@@ -5,8 +5,9 @@
 //! request).
 
 pub use crate::config::{Credentials, Patience};
+use crate::retry::{Cause, retry_after};
 use chrono::{DateTime, SecondsFormat, Utc};
-use reqwest::{StatusCode, header::HeaderMap};
+use reqwest::StatusCode;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use std::time::Duration;
@@ -202,7 +203,11 @@ impl Voucherify {
             Err(e) => return Attempt::Again(transport(e), None),
         };
         let status = response.status();
-        let asked = retry_after(response.headers());
+        let asked = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| retry_after(v, Utc::now()));
         let text = match response.text().await {
             Ok(text) => text,
             Err(e) => return Attempt::Again(transport(e), None),
@@ -210,10 +215,9 @@ impl Voucherify {
         match status {
             s if s.is_success() => Attempt::Done(Some(text)),
             StatusCode::NOT_FOUND => Attempt::Done(None),
-            StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => {
+            s if Cause::Status(s.as_u16()).retryable() => {
                 Attempt::Again(format!("{status}"), asked)
             }
-            s if s.is_server_error() => Attempt::Again(format!("{status}"), asked),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                 Attempt::Failed(ApiError::Unauthorized {
                     status,
@@ -256,16 +260,6 @@ fn message(body: &str) -> String {
     }
 }
 
-/// `Retry-After` in seconds or as an HTTP date.
-fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let text = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-    if let Ok(seconds) = text.trim().parse::<u64>() {
-        return Some(Duration::from_secs(seconds));
-    }
-    let at = DateTime::parse_from_rfc2822(text.trim()).ok()?;
-    (at.with_timezone(&Utc) - Utc::now()).to_std().ok()
-}
-
 /// A path segment, percent-encoded (campaign names hold spaces and more).
 fn urlencode(segment: &str) -> String {
     segment
@@ -282,19 +276,6 @@ fn urlencode(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates() {
-        let mut headers = HeaderMap::new();
-        headers.insert("retry-after", "7".parse().expect("header"));
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        let later = (Utc::now() + chrono::Duration::seconds(30)).to_rfc2822();
-        headers.insert("retry-after", later.parse().expect("header"));
-        let wait = retry_after(&headers).expect("a date");
-        assert!(wait > Duration::from_secs(25) && wait <= Duration::from_secs(30));
-        headers.insert("retry-after", "soon".parse().expect("header"));
-        assert_eq!(retry_after(&headers), None);
-    }
 
     #[test]
     fn names_are_encoded_as_one_segment() {

@@ -2,11 +2,10 @@
 //! Voucherify does, and reports.
 
 mod generate;
-mod retry;
 mod summary;
 
+pub use crate::retry::{Backoff, Cause};
 pub use generate::Generator;
-pub use retry::{Backoff, Cause};
 pub use summary::Summary;
 
 use crate::webhook::{SIGNATURE_HEADER, signature};
@@ -120,7 +119,7 @@ async fn attempt(
             .headers()
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| retry::retry_after(v, chrono::Utc::now()));
+            .and_then(|v| crate::retry::retry_after(v, chrono::Utc::now()));
         return Err((Cause::Status(status.as_u16()), retry_after));
     }
     // Like Voucherify, any 2xx delivers; pubgate's answer also says whether it was new.

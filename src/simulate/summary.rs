@@ -1,6 +1,6 @@
 //! What a run did: deliveries stored, duplicates, retries and failures apart, speed and latency.
 
-use super::retry::Cause;
+use crate::retry::Cause;
 use std::{collections::BTreeMap, fmt, time::Duration};
 
 /// How one delivery ended.

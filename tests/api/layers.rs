@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// Floors, lowest first. A module may use modules on lower floors only.
 const FLOORS: &[&[&str]] = &[
-    &["config", "error", "metrics", "domain"],
+    &["config", "error", "metrics", "domain", "retry"],
     &["telemetry"],
     &["store"],
     &["feed", "backfill"],

@@ -1,5 +1,7 @@
-//! Trying a delivery again as Voucherify does: after a 5xx, 408 or 429 answer or no answer at
-//! all, with exponential backoff and jitter (or after the answer's `Retry-After`), up to a bound.
+//! Trying an HTTP request again as Voucherify does with its webhooks: after a 5xx, 408 or 429
+//! answer or no answer at all, with exponential backoff and jitter (or after the answer's
+//! `Retry-After`), up to a bound. `simulate` delivers this way; the backfill reads Voucherify's
+//! API with the same rule for what is worth another try and the same `Retry-After` reading.
 
 use chrono::{DateTime, Utc};
 use std::{fmt, time::Duration};
