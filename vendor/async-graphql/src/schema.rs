@@ -555,6 +555,34 @@ where
         extensions.request(&mut request_fut).await
     }
 
+    /// pubgate: the checks `execute` makes (parse, limits, validation with the variables),
+    /// returning what it would run without running it. For a schema without extensions,
+    /// `execute_prepared` of the result answers as `execute` would.
+    pub async fn prepare(&self, request: impl Into<Request>) -> Result<Prepared, Vec<ServerError>> {
+        let extensions = self.create_extensions(Default::default());
+        let (env, cache_control) = prepare_request(
+            extensions,
+            request.into(),
+            Default::default(),
+            &self.0.env.registry,
+            self.0.validation_mode,
+            self.0.recursive_depth,
+            self.0.max_directives,
+            self.0.complexity,
+            self.0.depth,
+        )
+        .await?;
+        Ok(Prepared { env, cache_control })
+    }
+
+    /// pubgate: runs what `prepare` returned (without extensions).
+    pub async fn execute_prepared(&self, prepared: Prepared) -> Response {
+        let Prepared { env, cache_control } = prepared;
+        let mut response = self.execute_once(env, None).await;
+        response = response.cache_control(cache_control);
+        response
+    }
+
     /// Execute a GraphQL batch query.
     pub async fn execute_batch(&self, batch_request: BatchRequest) -> BatchResponse {
         match batch_request {
@@ -844,6 +872,15 @@ fn remove_skipped_selection(selection_set: &mut SelectionSet, variables: &Variab
             }
         }
     }
+}
+
+/// pubgate: a request that passed every check, with the operation it selects (fragments,
+/// variables; `@skip`/`@include` already applied), ready to run.
+pub struct Prepared {
+    /// The operation, its fragments and variables.
+    pub env: QueryEnv,
+    /// What the schema's types say about caching the answer.
+    pub cache_control: CacheControl,
 }
 
 #[allow(clippy::too_many_arguments)]
