@@ -2,7 +2,9 @@
 # Query benchmark: loads ~100k publications (10k customers, 50 campaigns) through the real
 # webhook path with `pubgate simulate`, then runs the dashboard's own documents with wrk at 32
 # connections, every request a different customer or feed position. Usage: benches/queries.sh sqlite|postgres [duration-seconds]
-# BASELINE_BIN=path/to/another/pubgate compares that build with this one on the data loaded once:
+# BASELINE_BIN=path/to/another/pubgate compares that build with this one on the data loaded once
+# (BASELINE_FLAGS, default GATEWAY_FLAGS, are the baseline's flags; BASELINE_BIN=this with other
+# flags compares two ways of running this build):
 # ROUNDS (default 3) interleaved rounds, in each of which every workload runs on both builds, each
 # its own `serve` on the same database and port; prints each run, the medians and this build's
 # requests/s and p99 as multiples of the baseline's. Builds are only comparable within one run.
@@ -30,8 +32,9 @@ esac
 # GATEWAY_FLAGS=--query-cache-bytes=0 measures every request executing (on both builds).
 server=
 trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
-serve() { # binary log-name
-  "$1" serve --listen 127.0.0.1:$port --database-url "$url" --db-max-connections 16 ${GATEWAY_FLAGS:-} >"$work/$2.log" 2>&1 &
+serve() { # binary log-name [flags]
+  local flags=${3-${GATEWAY_FLAGS:-}}
+  "$1" serve --listen 127.0.0.1:$port --database-url "$url" --db-max-connections 16 $flags >"$work/$2.log" 2>&1 &
   server=$!
   wait_ready "$port" || { tail -20 "$work/$2.log" >&2; return 1; }
   ready_at=$(wc -l <"$work/$2.log")
@@ -74,6 +77,7 @@ stop serve
 # A baseline older than this build's migrations refuses a database that lists migrations it does
 # not know; while it runs, their rows are set aside (the schema they made stays: every change
 # since is additive, so the older build reads and writes it as before).
+[ "$BASELINE_BIN" = this ] && BASELINE_BIN=$bin
 known=$("$BASELINE_BIN" migrate status --database-url "sqlite://$work/names.db?mode=rwc" | awk '{print $1}')
 sql() {
   case "$backend" in
@@ -105,7 +109,7 @@ for round in $(seq 1 "$rounds"); do
       if [ "$build" = this ]; then
         restore_newer; serve "$bin" "$build-$q-$round"
       else
-        hide_newer; serve "$BASELINE_BIN" "$build-$q-$round"
+        hide_newer; serve "$BASELINE_BIN" "$build-$q-$round" "${BASELINE_FLAGS-${GATEWAY_FLAGS:-}}"
       fi
       line=$(run_bodies "$port" "$q" "$duration")
       stop "$build-$q-$round"

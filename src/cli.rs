@@ -165,6 +165,9 @@ pub struct ServeArgs {
     /// Resolve references one field at a time, without look-ahead (for tests and benchmarks).
     #[arg(long, hide = true)]
     pub plain_execution: bool,
+    /// Answer every query through the resolvers, never directly (for tests and benchmarks).
+    #[arg(long, hide = true)]
+    pub resolver_execution: bool,
     /// A JSON manifest `{ "<sha256 hex>": "<document>" }` (graphql-codegen's persisted
     /// documents) of documents requests may name by `documentId: "sha256:<hex>"`.
     #[arg(long, env = "PUBGATE_TRUSTED_DOCUMENTS", value_name = "FILE")]
@@ -352,6 +355,7 @@ impl ServeArgs {
             shutdown_timeout: Duration::from_secs(self.shutdown_timeout_secs),
             ingest_one_by_one: self.ingest_one_by_one,
             plain_execution: self.plain_execution,
+            resolver_execution: self.resolver_execution,
             query_cache_bytes: self.query_cache_bytes,
             trusted_documents: trusted_documents.into(),
             only_trusted_documents: self.only_trusted_documents,

@@ -124,6 +124,10 @@ pub struct Config {
     /// hidden `--plain-execution`: the differential test compares both paths' answers, and
     /// benchmarks measure what look-ahead gains).
     pub plain_execution: bool,
+    /// Answer every query through the resolvers, never by direct execution (the hidden
+    /// `--resolver-execution`: the differential test compares both, and benchmarks measure
+    /// what direct execution gains). Implied by `plain_execution`.
+    pub resolver_execution: bool,
     /// Documents a request may name by hash (`--trusted-documents FILE`).
     pub trusted_documents: std::sync::Arc<Manifest>,
     /// Run no document but the trusted ones (and the built-in dashboard's own).
@@ -166,6 +170,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(30),
             ingest_one_by_one: false,
             plain_execution: false,
+            resolver_execution: false,
             query_cache_bytes: 32 * 1024 * 1024,
             trusted_documents: Default::default(),
             only_trusted_documents: false,
@@ -319,6 +324,7 @@ impl fmt::Debug for Config {
             .field("shutdown_timeout", &self.shutdown_timeout)
             .field("ingest_one_by_one", &self.ingest_one_by_one)
             .field("plain_execution", &self.plain_execution)
+            .field("resolver_execution", &self.resolver_execution)
             .field("query_cache_bytes", &self.query_cache_bytes)
             .field("trusted_documents", &self.trusted_documents.len())
             .field("reconcile", &self.reconcile)

@@ -100,6 +100,9 @@ pub struct Metrics {
     /// Queries answered from the query cache (the head had not moved) and computed afresh.
     pub query_cache_hits: Counter,
     pub query_cache_misses: Counter,
+    /// Queries over HTTP written directly from rows, and those the resolvers answered.
+    pub direct_written: Counter,
+    pub direct_resolved: Counter,
     pub sql_api: Counter,
     pub sql_feed: Counter,
     pub feed_subscribers: Gauge,
@@ -158,6 +161,11 @@ impl Metrics {
             sql,
             "SQL statements run: api (requests and ingest) or feed (live subscriptions).",
         );
+        let direct = "pubgate_graphql_direct_total";
+        r.describe_counter(
+            direct,
+            "HTTP GraphQL queries executed: written directly from rows (written) or by the resolvers (resolved).",
+        );
         let cache = "pubgate_query_cache_total";
         r.describe_counter(
             cache,
@@ -206,6 +214,8 @@ impl Metrics {
             ),
             query_cache_hits: r.counter(cache, &[("result", "hit")]),
             query_cache_misses: r.counter(cache, &[("result", "miss")]),
+            direct_written: r.counter(direct, &[("result", "written")]),
+            direct_resolved: r.counter(direct, &[("result", "resolved")]),
             sql_api: r.counter(sql, &[("source", "api")]),
             sql_feed: r.counter(sql, &[("source", "feed")]),
             feed_subscribers: r.described_gauge(

@@ -176,7 +176,11 @@ pub enum Count {
 impl Count {
     /// Runs the count (only when `totalCount` is selected).
     pub async fn count(&self, ctx: &Context<'_>) -> ApiResult<i64> {
-        let db = super::db(ctx);
+        self.count_in(super::db(ctx)).await
+    }
+
+    /// Runs the count on `db`.
+    pub async fn count_in(&self, db: &sea_orm::DatabaseConnection) -> ApiResult<i64> {
         let n = match self {
             Count::Events(f) => queries::count_webhook_events(db, f).await?,
             // Filters made only of what assignment counts are kept by read them: constant time.

@@ -4,12 +4,20 @@
 use super::{GraphqlState, guard, instrument};
 use crate::metrics::OperationKind;
 
-/// Executes a query or mutation: the document checks, one parse, execution, timed. Returns the
-/// response and the operation's kind.
+/// An answer over plain HTTP: the resolvers' response, or the body direct execution wrote
+/// (a query's data, without errors).
+pub(crate) enum Answer {
+    Resolved(async_graphql::Response),
+    Written(Vec<u8>),
+}
+
+/// Executes a query or mutation: the document checks, one parse, validation, then direct
+/// execution where it applies (see `direct`) or the resolvers; timed. Returns the answer and
+/// the operation's kind.
 pub(crate) async fn execute(
     state: &GraphqlState,
     mut request: async_graphql::Request,
-) -> (async_graphql::Response, OperationKind) {
+) -> (Answer, OperationKind) {
     let mut timing = instrument::Timing::start(state.metrics.clone());
     match guard::prepare(
         &mut request,
@@ -18,10 +26,35 @@ pub(crate) async fn execute(
     ) {
         Ok(kind) => {
             timing.kind = kind;
-            (state.schema.execute(request).await, kind)
+            let direct = kind == OperationKind::Query
+                && !state.config.plain_execution
+                && !state.config.resolver_execution;
+            if !direct {
+                return (Answer::Resolved(state.schema.execute(request).await), kind);
+            }
+            let prepared = match state.schema.prepare(request).await {
+                Ok(prepared) => prepared,
+                Err(errors) => {
+                    return (
+                        Answer::Resolved(async_graphql::Response::from_errors(errors)),
+                        kind,
+                    );
+                }
+            };
+            let answer = match super::direct::answer(&state.db, &state.feed, &prepared).await {
+                Some(body) => {
+                    state.metrics.direct_written.increment(1);
+                    Answer::Written(body)
+                }
+                None => {
+                    state.metrics.direct_resolved.increment(1);
+                    Answer::Resolved(state.schema.execute_prepared(prepared).await)
+                }
+            };
+            (answer, kind)
         }
         Err(error) => (
-            async_graphql::Response::from_errors(vec![error]),
+            Answer::Resolved(async_graphql::Response::from_errors(vec![error])),
             timing.kind,
         ),
     }

@@ -3,7 +3,7 @@
 //! browsers, the query cache, and the hand-over to SSE (an event stream accepted) or WebSocket
 //! (an upgrade).
 
-use super::execute::{execute, is_failure, with_codes};
+use super::execute::{Answer, execute, is_failure, with_codes};
 use super::negotiate::{self, Accepted, Json};
 use super::persisted::Sent;
 use super::{
@@ -183,8 +183,19 @@ async fn answer(
         metrics.query_cache_misses.increment(1);
     }
     let request = request.data(loaders::Loaders::new(&state.db));
-    let (response, kind) = execute(state, request).await;
-    let response = with_codes(response);
+    let (answer, kind) = execute(state, request).await;
+    let response = match answer {
+        Answer::Resolved(response) => with_codes(response),
+        // Direct execution writes only a query's data, without errors: an answer to keep.
+        Answer::Written(body) => {
+            let body = axum::body::Bytes::from(body);
+            let Some(flight) = flight else {
+                return json_response(body, json);
+            };
+            flight.land(body.clone());
+            return tagged(json_response(body, json), tag.as_deref());
+        }
+    };
     let plain = response.http_headers.is_empty() && response.cache_control.value().is_none();
     let Some(flight) = flight.filter(|_| plain && !request_error(&response)) else {
         return reply(response, json);

@@ -4,6 +4,7 @@
 mod auth;
 pub mod cache;
 pub mod connection;
+mod direct;
 pub mod documents;
 mod execute;
 mod graphiql;

@@ -22,12 +22,19 @@ impl ScalarType for DateTime {
     }
 
     fn to_value(&self) -> Value {
+        Value::String(self.text())
+    }
+}
+
+impl DateTime {
+    /// RFC 3339 in UTC, to the millisecond (to the microsecond when it has them).
+    pub fn text(&self) -> String {
         let precision = if self.0.timestamp_subsec_micros().is_multiple_of(1000) {
             SecondsFormat::Millis
         } else {
             SecondsFormat::Micros
         };
-        Value::String(self.0.to_rfc3339_opts(precision, true))
+        self.0.to_rfc3339_opts(precision, true)
     }
 }
 

@@ -202,6 +202,15 @@ pub async fn vouchers(
     page_by_id(db, select, voucher::Column::Id, window).await
 }
 
+/// The select of a page of vouchers by id (for `narrow`).
+pub(super) fn voucher_window(
+    filter: &VoucherFilter,
+    window: &Window<String>,
+) -> Select<voucher::Entity> {
+    let select = voucher::Entity::find().filter(filter.condition());
+    by_id_window(select, voucher::Column::Id, window)
+}
+
 /// The same page with each voucher's campaign, read in the same statement.
 pub async fn vouchers_with_campaigns(
     db: &DatabaseConnection,

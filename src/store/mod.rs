@@ -6,6 +6,7 @@ mod connect;
 pub mod directory;
 mod filter;
 pub mod ingest;
+pub mod narrow;
 pub mod publications;
 pub mod queries;
 pub mod related;

@@ -142,7 +142,7 @@ pub async fn page_joined(
     Ok(Page::from_probe(rows, window))
 }
 
-fn page_select(
+pub(super) fn page_select(
     filter: &PublicationFilter,
     sort: Sort,
     window: &Window<PublicationKey>,

@@ -1,9 +1,15 @@
-//! Differential test of the read path: generated documents (random selections, aliases,
+//! Differential tests of the read path: generated documents (random selections, aliases,
 //! fragments, directives, filters, orders and page arguments over the real schema, read by
-//! introspection) answered by a gateway that plans with look-ahead (pages joined with what their
-//! rows refer to, references read for a whole page, pages that count themselves) and by one that
-//! executes plainly (every reference through the batch loaders, every count by a statement),
-//! both on the same data. The answers must be equal, errors included.
+//! introspection) answered by two gateways on the same data. The answers must be equal, errors
+//! included.
+//!
+//! - Look-ahead against plain execution: a gateway whose resolvers plan with look-ahead (pages
+//!   joined with what their rows refer to, references read for a whole page, pages that count
+//!   themselves) and one that executes plainly (every reference through the batch loaders,
+//!   every count by a statement), over the whole schema.
+//! - Direct against resolver execution: documents made of the fields direct execution answers
+//!   (`src/graphql/direct`), and the dashboard's own documents with variables, answered by a
+//!   gateway that writes them directly and by one that runs the resolvers.
 
 use crate::helpers::*;
 use crate::on_both;
@@ -13,7 +19,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-on_both!(look_ahead_and_plain_execution_answer_alike);
+on_both!(
+    look_ahead_and_plain_execution_answer_alike,
+    direct_and_resolver_execution_answer_alike
+);
 
 /// Documents per database.
 const DOCUMENTS: usize = 250;
@@ -213,6 +222,8 @@ struct Generator<'a> {
     schema: &'a Schema,
     pools: &'a Pools,
     rng: StdRng,
+    /// Which fields (type, field) documents may select.
+    only: fn(&str, &str) -> bool,
 }
 
 impl Generator<'_> {
@@ -243,8 +254,10 @@ impl Generator<'_> {
         }
         let composite =
             |of: &String| schema.objects.contains_key(of) || schema.interfaces.contains_key(of);
+        let only = self.only;
         let fields: Vec<Field> = schema.objects[type_name]
             .iter()
+            .filter(|f| only(type_name, &f.name))
             .filter(|f| depth > 0 || !composite(&f.of))
             .cloned()
             .collect();
@@ -495,13 +508,206 @@ fn deletions() -> Vec<Vec<u8>> {
 }
 
 async fn look_ahead_and_plain_execution_answer_alike(backend: Backend) {
-    let Some(planned) = TestApp::spawn_with(backend, |c| c.query_cache_bytes = 0).await else {
+    let Some(run) = compare(backend, |c| c.plain_execution = true, |_, _| true).await else {
         return;
     };
+    eprintln!(
+        "{backend:?}: {DOCUMENTS} documents (seed {}): {} answered, {} with errors; statements \
+         {} with look-ahead, {} plain",
+        run.seed, run.answered, run.errors, run.statements.0, run.statements.1
+    );
+    // The corpus must mostly exercise answers, not errors, and look-ahead must be in play.
+    assert!(
+        run.answered * 2 > DOCUMENTS,
+        "{} of {DOCUMENTS} answered",
+        run.answered
+    );
+    assert!(
+        run.statements.0 < run.statements.1,
+        "look-ahead ran {} statements, plain execution {}",
+        run.statements.0,
+        run.statements.1
+    );
+}
+
+/// The fields direct execution answers (an independent list: a field it stops answering makes
+/// the share answered directly fall, below).
+fn direct_fields(type_name: &str, field: &str) -> bool {
+    match type_name {
+        "Query" => matches!(field, "publications" | "publication" | "customer"),
+        "Publication" => !matches!(field, "vouchers" | "event" | "metadata"),
+        "Customer" => !matches!(field, "metadata" | "address"),
+        "Voucher" => matches!(
+            field,
+            "id" | "code"
+                | "type"
+                | "active"
+                | "additionalInfo"
+                | "publishCount"
+                | "startDate"
+                | "expirationDate"
+                | "createdAt"
+                | "updatedAt"
+                | "deletedAt"
+                | "discount"
+                | "gift"
+                | "loyaltyCard"
+                | "categories"
+                | "campaign"
+        ),
+        "Campaign" => matches!(
+            field,
+            "id" | "name"
+                | "campaignType"
+                | "type"
+                | "description"
+                | "active"
+                | "isReferralCode"
+                | "autoJoin"
+                | "joinOnce"
+        ),
+        _ => true,
+    }
+}
+
+const WRITTEN: &str = "pubgate_graphql_direct_total{result=\"written\"}";
+
+async fn direct_and_resolver_execution_answer_alike(backend: Backend) {
+    let Some(run) = compare(backend, |c| c.resolver_execution = true, direct_fields).await else {
+        return;
+    };
+    let written = crate::security::metric(&run.app, WRITTEN).await as usize;
+    eprintln!(
+        "{backend:?}: {DOCUMENTS} documents (seed {}): {} answered ({written} directly), {} with \
+         errors; statements {} direct, {} by the resolvers",
+        run.seed, run.answered, run.errors, run.statements.0, run.statements.1
+    );
+    assert!(
+        run.answered * 2 > DOCUMENTS,
+        "{} of {DOCUMENTS} answered",
+        run.answered
+    );
+    // Customers under publications ask for their lists, which direct execution leaves to the
+    // resolvers; most of the rest it answers.
+    assert!(
+        written * 3 > DOCUMENTS,
+        "{written} of {DOCUMENTS} answered directly"
+    );
+    // Direct execution reads what the resolvers read, no more.
+    assert!(
+        run.statements.0 <= run.statements.1,
+        "direct execution ran {} statements, the resolvers {}",
+        run.statements.0,
+        run.statements.1
+    );
+    // The dashboard's own documents, with variables, over every customer and feed position.
+    dashboard_documents_alike(&run).await;
+    let after = crate::security::metric(&run.app, WRITTEN).await as usize;
+    assert!(
+        after > written,
+        "the dashboard's documents were answered directly"
+    );
+}
+
+/// Documents that ask the same row for different columns in different places (direct
+/// execution reads only the columns asked, and shares rows between places).
+const OVERLAPS: [&str; 3] = [
+    "{ publications(first: 40) { nodes { campaign { id } voucher { campaign { id name type active } } } } }",
+    "{ publications(first: 40) { edges { node { customer { id } } } nodes { customer { name email createdAt } } } }",
+    "{ a: publications(first: 40) { nodes { voucher { code } } } b: publications(first: 40) { nodes { voucher { type discount { type percentOff } gift { amount } } campaign { name } } } }",
+];
+
+/// The dashboard's documents with variables (as it sends them): the same answers both ways.
+async fn dashboard_documents_alike(run: &Run) {
+    let (direct, resolvers) = (&run.app, &run.reference);
+    for document in OVERLAPS {
+        let (a, b) = tokio::join!(
+            direct.graphql(document, json!({})),
+            resolvers.graphql(document, json!({}))
+        );
+        assert!(a["errors"].is_null(), "{a}");
+        assert_eq!(a, b, "{document}");
+    }
+    let latest = crate::graphql_read::dashboard_document("LATEST");
+    let customer = crate::graphql_read::dashboard_document("CUSTOMER");
+    let resume = crate::graphql_read::dashboard_document("RESUME");
+    let page = direct.graphql(&latest, json!({"first": 500})).await;
+    let edges = page["data"]["publications"]["edges"]
+        .as_array()
+        .expect("edges")
+        .clone();
+    assert!(edges.len() > 50, "{page}");
+    let mut customers: Vec<Value> = vec![];
+    for (document, variables) in [
+        (&latest, json!({"first": 50})),
+        (&latest, json!({"first": 0})),
+    ] {
+        let (a, b) = tokio::join!(
+            direct.graphql(document, variables.clone()),
+            resolvers.graphql(document, variables.clone())
+        );
+        assert_eq!(a, b, "{variables}");
+    }
+    for (n, edge) in edges.iter().enumerate().step_by(7) {
+        let id = &edge["node"]["customer"]["id"];
+        if !customers.contains(id) {
+            customers.push(id.clone());
+        }
+        let variables =
+            json!({"id": edge["node"]["id"], "after": edge["cursor"], "first": 1 + n % 49});
+        let (a, b) = tokio::join!(
+            direct.graphql(&resume, variables.clone()),
+            resolvers.graphql(&resume, variables.clone())
+        );
+        assert!(a["errors"].is_null(), "{a}");
+        assert_eq!(a, b, "{variables}");
+    }
+    for (n, id) in customers.iter().enumerate() {
+        let variables =
+            json!({"id": id, "first": 1 + n % 12, "after": null, "withLatest": n % 3 != 0});
+        let (a, b) = tokio::join!(
+            direct.graphql(&customer, variables.clone()),
+            resolvers.graphql(&customer, variables.clone())
+        );
+        assert!(a["errors"].is_null(), "{a}");
+        assert_eq!(a, b, "{variables}");
+        // The next page of the customer's vouchers, from the cursor the first ended at.
+        let after = &a["data"]["customer"]["vouchers"]["pageInfo"]["endCursor"];
+        let variables = json!({"id": id, "first": 2, "after": after, "withLatest": false});
+        let (a, b) = tokio::join!(
+            direct.graphql(&customer, variables.clone()),
+            resolvers.graphql(&customer, variables.clone())
+        );
+        assert_eq!(a, b, "{variables}");
+    }
+}
+
+/// Two gateways on the same data and what a corpus of documents made of them.
+struct Run {
+    /// The gateway under test (default execution).
+    app: TestApp,
+    /// The one it is compared with.
+    reference: TestApp,
+    seed: u64,
+    answered: usize,
+    errors: usize,
+    /// Statements run by each, over the corpus.
+    statements: (u64, u64),
+}
+
+/// Posts the same deliveries to a default gateway and one configured by `reference` (sharing
+/// its database), then compares their answers to `DOCUMENTS` documents selecting only the
+/// fields `only` allows.
+async fn compare(
+    backend: Backend,
+    reference: fn(&mut pubgate::Config),
+    only: fn(&str, &str) -> bool,
+) -> Option<Run> {
+    let planned = TestApp::spawn_with(backend, |c| c.query_cache_bytes = 0).await?;
     let plain = planned
         .sibling_with(|c| {
             c.query_cache_bytes = 0;
-            c.plain_execution = true;
+            reference(c);
         })
         .await;
     // Hand-shaped deliveries (every voucher type, ties on created_at, a customer without an
@@ -523,6 +729,7 @@ async fn look_ahead_and_plain_execution_answer_alike(backend: Backend) {
         schema: &schema,
         pools: &pools,
         rng: StdRng::seed_from_u64(seed),
+        only,
     };
     let (mut answered, mut errors) = (0, 0);
     let (planned_before, plain_before) = (
@@ -552,17 +759,12 @@ async fn look_ahead_and_plain_execution_answer_alike(backend: Backend) {
     }
     let planned_statements = planned.statements.load(Ordering::Relaxed) - planned_before;
     let plain_statements = plain.statements.load(Ordering::Relaxed) - plain_before;
-    eprintln!(
-        "{backend:?}: {DOCUMENTS} documents (seed {seed}): {answered} answered, {errors} with \
-         errors; statements {planned_statements} with look-ahead, {plain_statements} plain"
-    );
-    // The corpus must mostly exercise answers, not errors, and look-ahead must be in play.
-    assert!(
-        answered * 2 > DOCUMENTS,
-        "{answered} of {DOCUMENTS} answered"
-    );
-    assert!(
-        planned_statements < plain_statements,
-        "look-ahead ran {planned_statements} statements, plain execution {plain_statements}"
-    );
+    Some(Run {
+        app: planned,
+        reference: plain,
+        seed,
+        answered,
+        errors,
+        statements: (planned_statements, plain_statements),
+    })
 }

@@ -555,7 +555,7 @@ async fn the_dashboards_orders_and_filters_have_indexes(backend: Backend) {
 crate::on_both!(the_dashboards_orders_and_filters_have_indexes);
 
 /// The dashboard's own documents (src/dashboard/documents.js, snapshot in documents.json).
-fn dashboard_document(name: &str) -> String {
+pub fn dashboard_document(name: &str) -> String {
     pubgate::dashboard::documents()
         .into_iter()
         .find_map(|(n, text)| (n == name).then_some(text))

@@ -124,14 +124,19 @@ fn counted<T>(ctx: &Context<'_>, mut page: Page<T>) -> Page<T> {
 }
 
 /// The rows of a joined page, and what they refer to, by id.
-fn split(page: Page<publications::Joined>) -> (Page<entity::publication::Model>, Related) {
+pub(crate) fn split(
+    page: Page<publications::Joined>,
+) -> (Page<entity::publication::Model>, Related) {
     let mut known = Related::default();
     let page = page.map(|joined| absorb(&mut known, joined));
     (page, known)
 }
 
 /// Files what a joined row refers to in `known`; returns the row.
-fn absorb(known: &mut Related, joined: publications::Joined) -> entity::publication::Model {
+pub(crate) fn absorb(
+    known: &mut Related,
+    joined: publications::Joined,
+) -> entity::publication::Model {
     let (row, customer, voucher, campaign) = joined;
     if let Some(c) = customer {
         known.customers.insert(c.id.clone(), Arc::new(c));

@@ -26,7 +26,7 @@ impl VoucherType {
         }
     }
 
-    pub(super) fn parse(text: &str) -> Self {
+    pub(crate) fn parse(text: &str) -> Self {
         match text {
             "GIFT_VOUCHER" => VoucherType::GiftVoucher,
             "LOYALTY_CARD" => VoucherType::LoyaltyCard,
@@ -75,7 +75,7 @@ pub struct Discount {
 }
 
 impl Discount {
-    pub(super) fn from_json(v: &Value) -> Option<Self> {
+    pub(crate) fn from_json(v: &Value) -> Option<Self> {
         let kind = match v.get("type")?.as_str()? {
             "AMOUNT" => DiscountType::Amount,
             "PERCENT" => DiscountType::Percent,
@@ -113,7 +113,7 @@ pub struct Gift {
 }
 
 impl Gift {
-    pub(super) fn from_json(g: &Value) -> Self {
+    pub(crate) fn from_json(g: &Value) -> Self {
         let int = |k: &str| g.get(k).and_then(Value::as_i64);
         Gift {
             amount: int("amount"),
@@ -133,7 +133,7 @@ pub struct LoyaltyCard {
 }
 
 impl LoyaltyCard {
-    pub(super) fn from_json(l: &Value) -> Self {
+    pub(crate) fn from_json(l: &Value) -> Self {
         let int = |k: &str| l.get(k).and_then(Value::as_i64);
         LoyaltyCard {
             points: int("points"),
