@@ -80,9 +80,11 @@ measure() { # server workload round
       --duplicate-ratio 0 --concurrency 4 --seed $seed --quiet >"$work/ingest.log" &
     sender=$!
   fi
-  local out
+  local out own0 pg0 own1 pg1
+  own0=$(ticks $(server_pids "$server")); pg0=$(ticks $(pgrep -u postgres -x postgres))
   out=$(BODIES_FILE="$work/$server/$workload.bodies" wrk -t2 -c32 -d"${duration}s" --latency \
     -s benches/wrk/bodies.lua "http://127.0.0.1:$port/graphql")
+  own1=$(ticks $(server_pids "$server")); pg1=$(ticks $(pgrep -u postgres -x postgres))
   if [ -n "$sender" ]; then
     wait $sender
 
@@ -93,7 +95,35 @@ measure() { # server workload round
   errors=$(awk '/^graphql-errors/ {print $2}' <<<"$out")
   line=$(grep '^p50-ms' <<<"$out")
   [ "$errors" = 0 ] || { echo "$server $workload: $errors failed requests" >&2; exit 1; }
-  echo "$server $workload $round $line ${stored:+committed $stored}" | tee -a "$results"
+  # CPU per request (ms), of the server measured and of PostgreSQL (for mix, PostgreSQL's
+  # includes committing the deliveries).
+  local requests cpu
+  requests=$(awk '/^p50-ms/ {print $6}' <<<"$out")
+  cpu=$(awk -v a="$own0" -v b="$own1" -v c="$pg0" -v d="$pg1" -v n="$requests" -v t="$duration" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN { r = n * t; printf "server-cpu-ms %.3f pg-cpu-ms %.3f", (b - a) * 1000 / hz / r, (d - c) * 1000 / hz / r }')
+  echo "$server $workload $round $line $cpu ${stored:+committed $stored}" | tee -a "$results"
+}
+
+# The processes of the server measured (every worker of a PostGraphile cluster).
+server_pids() {
+  case "$1" in
+    pubgate) pgrep -f "serve --listen 127.0.0.1:$port" ;;
+    v4) pgrep -f "node_modules/.bin/postgraphile" ;;
+    v5) pgrep -f "server.mjs" ;;
+  esac
+}
+# CPU time (clock ticks, user + system) the given processes have used so far; a process that
+# ends between two readings takes its time with it, so every server keeps its processes and
+# connections for the whole run.
+ticks() {
+  local total=0 pid stat
+  for pid in "$@"; do
+    stat=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    stat=${stat##*) }
+    # After the command's name: state is field 1, utime 12 and stime 13.
+    total=$((total + $(awk '{print $12 + $13}' <<<"$stat")))
+  done
+  echo "$total"
 }
 
 for round in $(seq 1 "$rounds"); do
@@ -111,11 +141,13 @@ python3 - "$results" <<'PY'
 import statistics, sys
 from collections import defaultdict
 runs = defaultdict(list)
+cpu = defaultdict(list)
 for line in open(sys.argv[1]):
     f = line.split()
     server, workload = f[0], f[1]
     v = dict(zip(f[3::2], f[4::2]))
     runs[(server, workload)].append((float(v['rps']), float(v['p50-ms']), float(v['p99-ms'])))
+    cpu[(server, workload)].append((float(v.get('server-cpu-ms', 'nan')), float(v.get('pg-cpu-ms', 'nan'))))
 def med(server, workload):
     r = runs.get((server, workload))
     return r and tuple(statistics.median(x[i] for x in r) for i in range(3))
@@ -136,6 +168,15 @@ for w in ['customer', 'latest', 'older', 'mix']:
         best = max(peers)
         ratio = f"**{p[0] / best[0]:.2f}×**, {p[2] / best[2]:.2f}×"
     print(f"| {w} | " + " | ".join(cells) + f" | {ratio} |")
+print("\nCPU per request, medians (ms; server, then PostgreSQL; mix includes the ingest):")
+for w in ['customer', 'latest', 'older', 'mix']:
+    cells = []
+    for s in names:
+        c = cpu.get((s, w))
+        if c:
+            cells.append(f"{names[s]} {statistics.median(x[0] for x in c):.2f} + {statistics.median(x[1] for x in c):.2f}")
+    if cells:
+        print(f"- {w}: " + "; ".join(cells))
 print("\nEach run (server workload round p50 p99 rps):")
 for (s, w), r in sorted(runs.items()):
     print(s, w, " ".join(f"{x[0]:.0f}" for x in r), "rps;", " ".join(f"{x[2]:.1f}" for x in r), "ms p99")

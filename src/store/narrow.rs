@@ -18,7 +18,7 @@ use crate::domain::cursor::PublicationKey;
 use entity::{campaign, customer, publication, voucher};
 use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, JoinType, QueryResult, QuerySelect,
-    QueryTrait, Related, TryGetable,
+    QueryTrait, Related, Select, TryGetable,
 };
 
 /// The columns a page is asked for, per table; `None`: that table is not joined. The keys and
@@ -39,6 +39,26 @@ pub async fn publications(
     window: &Window<PublicationKey>,
     columns: &Columns,
 ) -> Result<Page<Joined>, DbErr> {
+    let rows = joined(db, publications::page_select(filter, sort, window), columns).await?;
+    Ok(Page::from_probe(rows, window))
+}
+
+/// One publication by id, with the columns `columns` asks for, in one statement.
+pub async fn publication(
+    db: &DatabaseConnection,
+    id: String,
+    columns: &Columns,
+) -> Result<Option<Joined>, DbErr> {
+    let rows = joined(db, publication::Entity::find_by_id(id), columns).await?;
+    Ok(rows.into_iter().next())
+}
+
+/// The publications `select` selects, with the columns `columns` asks for.
+async fn joined(
+    db: &DatabaseConnection,
+    select: Select<publication::Entity>,
+    columns: &Columns,
+) -> Result<Vec<Joined>, DbErr> {
     let own = with_keys::<publication::Entity>(&columns.publication);
     let customer = columns
         .customer
@@ -49,10 +69,7 @@ pub async fn publications(
         .campaign
         .as_deref()
         .map(with_keys::<campaign::Entity>);
-    let mut select = select_columns(
-        publications::page_select(filter, sort, window).select_only(),
-        &own,
-    );
+    let mut select = select_columns(select.select_only(), &own);
     if let Some(c) = &customer {
         select = select_columns(
             select.join(JoinType::LeftJoin, relation::<customer::Entity>()),
@@ -74,8 +91,7 @@ pub async fn publications(
     let rows = db
         .query_all_raw(select.build(db.get_database_backend()))
         .await?;
-    let rows = rows
-        .iter()
+    rows.iter()
         .map(|row| {
             let mut at = At { row, i: 0 };
             Ok((
@@ -85,8 +101,7 @@ pub async fn publications(
                 optional::<campaign::Entity>(&mut at, campaign.as_deref())?,
             ))
         })
-        .collect::<Result<Vec<_>, DbErr>>()?;
-    Ok(Page::from_probe(rows, window))
+        .collect()
 }
 
 /// A page of vouchers by id with the columns `voucher` asks for, and each one's campaign when

@@ -617,15 +617,30 @@ const OVERLAPS: [&str; 3] = [
     "{ a: publications(first: 40) { nodes { voucher { code } } } b: publications(first: 40) { nodes { voucher { type discount { type percentOff } gift { amount } } campaign { name } } } }",
 ];
 
-/// The dashboard's documents with variables (as it sends them): the same answers both ways.
+/// The text of an answer, as sent.
+async fn text(app: &TestApp, document: &str, variables: &Value) -> String {
+    app.client
+        .post(app.url("/graphql"))
+        .json(&json!({"query": document, "variables": variables}))
+        .send()
+        .await
+        .expect("answers")
+        .text()
+        .await
+        .expect("text")
+}
+
+/// The dashboard's documents with variables (as it sends them): the same answers both ways,
+/// byte for byte (the same fields in the same order, the same numbers and escapes).
 async fn dashboard_documents_alike(run: &Run) {
     let (direct, resolvers) = (&run.app, &run.reference);
     for document in OVERLAPS {
+        let none = json!({});
         let (a, b) = tokio::join!(
-            direct.graphql(document, json!({})),
-            resolvers.graphql(document, json!({}))
+            text(direct, document, &none),
+            text(resolvers, document, &none)
         );
-        assert!(a["errors"].is_null(), "{a}");
+        assert!(!a.contains("\"errors\""), "{a}");
         assert_eq!(a, b, "{document}");
     }
     let latest = crate::graphql_read::dashboard_document("LATEST");
@@ -643,8 +658,8 @@ async fn dashboard_documents_alike(run: &Run) {
         (&latest, json!({"first": 0})),
     ] {
         let (a, b) = tokio::join!(
-            direct.graphql(document, variables.clone()),
-            resolvers.graphql(document, variables.clone())
+            text(direct, document, &variables),
+            text(resolvers, document, &variables)
         );
         assert_eq!(a, b, "{variables}");
     }
@@ -656,27 +671,28 @@ async fn dashboard_documents_alike(run: &Run) {
         let variables =
             json!({"id": edge["node"]["id"], "after": edge["cursor"], "first": 1 + n % 49});
         let (a, b) = tokio::join!(
-            direct.graphql(&resume, variables.clone()),
-            resolvers.graphql(&resume, variables.clone())
+            text(direct, &resume, &variables),
+            text(resolvers, &resume, &variables)
         );
-        assert!(a["errors"].is_null(), "{a}");
+        assert!(!a.contains("\"errors\""), "{a}");
         assert_eq!(a, b, "{variables}");
     }
     for (n, id) in customers.iter().enumerate() {
         let variables =
             json!({"id": id, "first": 1 + n % 12, "after": null, "withLatest": n % 3 != 0});
         let (a, b) = tokio::join!(
-            direct.graphql(&customer, variables.clone()),
-            resolvers.graphql(&customer, variables.clone())
+            text(direct, &customer, &variables),
+            text(resolvers, &customer, &variables)
         );
-        assert!(a["errors"].is_null(), "{a}");
+        assert!(!a.contains("\"errors\""), "{a}");
         assert_eq!(a, b, "{variables}");
         // The next page of the customer's vouchers, from the cursor the first ended at.
+        let a: Value = serde_json::from_str(&a).expect("json");
         let after = &a["data"]["customer"]["vouchers"]["pageInfo"]["endCursor"];
         let variables = json!({"id": id, "first": 2, "after": after, "withLatest": false});
         let (a, b) = tokio::join!(
-            direct.graphql(&customer, variables.clone()),
-            resolvers.graphql(&customer, variables.clone())
+            text(direct, &customer, &variables),
+            text(resolvers, &customer, &variables)
         );
         assert_eq!(a, b, "{variables}");
     }

@@ -246,11 +246,13 @@ async fn a_cancelled_leader_is_replaced_by_one_waiting_request() {
     tokio::io::AsyncWriteExt::write_all(&mut leader, &[head.as_bytes(), &body].concat())
         .await
         .expect("sent");
-    // Page reads waiting for the lock: the page joined with what it refers to (the feed reads
-    // publications alone). pg_stat_activity cuts long texts, so match their start.
+    // Page reads waiting for the lock: the page read narrowly, its keys first (the feed reads
+    // whole rows, in the table's column order). pg_stat_activity cuts long texts, so match
+    // their start.
     let blocked = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() \
                    AND application_name = 'pubgate' AND wait_event_type = 'Lock' \
-                   AND query LIKE 'SELECT \"publications\".\"id\" AS \"A_id\"%'";
+                   AND query LIKE 'SELECT \"publications\".\"id\", \"publications\".\"seq\", \
+                   \"publications\".\"created_at\"%'";
     wait_until(|| async { app.scalar(blocked).await == 1 }).await;
     // Fifteen identical requests at the same head: each reads the head, then waits.
     let waiting = tokio::spawn({

@@ -67,18 +67,13 @@ async fn root(env: &Env<'_>, field: &Root) -> Result<Vec<u8>> {
         }
         Root::Publication { id, fields } => {
             let wants = publication_wants(std::iter::once(fields));
-            let joins = wants.customer || wants.voucher || wants.campaign;
-            let found = match joins {
-                true => publications::by_id_joined(env.db, id.clone())
-                    .await?
-                    .map(|joined| {
-                        let mut known = Related::default();
-                        (lists::absorb(&mut known, joined), known)
-                    }),
-                false => publications::by_id(env.db, id.clone())
-                    .await?
-                    .map(|row| (row, Related::default())),
-            };
+            let columns = publication_columns(std::iter::once(fields));
+            let found = narrow::publication(env.db, id.clone(), &columns)
+                .await?
+                .map(|joined| {
+                    let mut known = Related::default();
+                    (lists::absorb(&mut known, joined), known)
+                });
             match found {
                 None => out.null(),
                 Some((row, known)) => {

@@ -71,18 +71,25 @@ pub fn collect<'a>(
     on: &str,
     scope: &Scope<'a>,
 ) -> Option<Vec<Group<'a>>> {
-    let mut groups = Vec::new();
+    let mut groups = Groups::default();
     for set in sets {
         walk(set, on, scope, &mut groups)?;
     }
-    Some(groups)
+    Some(groups.list)
+}
+
+/// Groups in order, found by key without a scan (a document may alias thousands of fields).
+#[derive(Default)]
+struct Groups<'a> {
+    list: Vec<Group<'a>>,
+    by_key: HashMap<&'a str, usize>,
 }
 
 fn walk<'a>(
     set: &'a SelectionSet,
     on: &str,
     scope: &Scope<'a>,
-    groups: &mut Vec<Group<'a>>,
+    groups: &mut Groups<'a>,
 ) -> Option<()> {
     for selection in &set.items {
         // `@skip` and `@include` were applied when the operation was prepared (what is left is
@@ -98,13 +105,16 @@ fn walk<'a>(
             Selection::Field(field) => {
                 let field = &field.node;
                 let key = field.response_key().node.as_str();
-                match groups.iter_mut().find(|g| g.key == key) {
-                    Some(group) => group.sets.push(&field.selection_set.node),
-                    None => groups.push(Group {
-                        key,
-                        field,
-                        sets: vec![&field.selection_set.node],
-                    }),
+                match groups.by_key.get(key) {
+                    Some(&at) => groups.list[at].sets.push(&field.selection_set.node),
+                    None => {
+                        groups.by_key.insert(key, groups.list.len());
+                        groups.list.push(Group {
+                            key,
+                            field,
+                            sets: vec![&field.selection_set.node],
+                        });
+                    }
                 }
             }
             Selection::FragmentSpread(spread) => {
