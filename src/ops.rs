@@ -19,6 +19,9 @@ pub fn router() -> Router<AppState> {
 /// webhook waits for its commit (a writer that cannot means every webhook would get a 503).
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
     let reachable = state.db.ping().await.is_ok();
+    if !reachable {
+        crate::store::statement_failed();
+    }
     let migrated = reachable
         && Migrator::get_pending_migrations(&state.db)
             .await

@@ -65,16 +65,26 @@ impl App {
         // The feed counts its statements apart, so that "statements per event" and
         // "statements per request" can each be read.
         let mut feed_db = db.clone();
+        // A failed statement also makes every pool test its connections for a while
+        // (`store::statement_failed`).
         for pool in [&mut feed_db, &mut publisher_db] {
             let feed_counter = metrics.sql_feed.clone();
-            pool.set_metric_callback(move |_| feed_counter.increment(1));
+            pool.set_metric_callback(move |info| {
+                feed_counter.increment(1);
+                if info.failed {
+                    store::statement_failed();
+                }
+            });
         }
         let sql_statements = Arc::new(AtomicU64::new(0));
         for pool in [&mut db, &mut writer_db] {
             let (counter, api_counter) = (sql_statements.clone(), metrics.sql_api.clone());
-            pool.set_metric_callback(move |_| {
+            pool.set_metric_callback(move |info| {
                 counter.fetch_add(1, Ordering::Relaxed);
                 api_counter.increment(1);
+                if info.failed {
+                    store::statement_failed();
+                }
             });
         }
         store::migrate(&db).await?;

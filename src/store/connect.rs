@@ -10,10 +10,37 @@ use sea_orm::{
     ConnectionTrait, DatabaseConnection, DbBackend, DbErr, SqlxPostgresConnector,
     SqlxSqliteConnector, TransactionTrait,
 };
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::{str::FromStr, time::Duration};
 
 /// How long a request waits for a pooled connection before the database counts as unavailable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A pooled connection idle this long is pinged before it is handed out. sqlx's default pings
+/// every connection on every checkout: a second round trip per statement (BENCHMARKS.md). A
+/// connection in steady use is proven by its last statement; one idle for longer may have been
+/// cut (a restart, a proxy, the network), so it is tested, and replaced if the test fails.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// For this long after any statement fails, every checkout pings, as sqlx's default does:
+/// connections a restart or a cut left dead are then found and replaced before they fail a
+/// request (a cut in steady use fails one statement, which starts this).
+const PING_AFTER_FAILURE: Duration = Duration::from_secs(10);
+
+/// When a statement last failed, in milliseconds since the Unix epoch (0: never).
+static LAST_FAILURE_MS: AtomicU64 = AtomicU64::new(0);
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Notes that a statement (or a ping) failed on some pool: for a while every checkout from
+/// every pool is tested first.
+pub fn statement_failed() {
+    LAST_FAILURE_MS.store(now_ms(), Ordering::Relaxed);
+}
 
 /// Why the database could not be opened, in words that say where and what to check.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +84,8 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
             .map_err(failed)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await
@@ -81,6 +110,8 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
             .map_err(failed)?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| Box::pin(ping_if_idle(conn, meta)))
             .acquire_timeout(ACQUIRE_TIMEOUT)
             .connect_with(options.clone())
             .await
@@ -91,6 +122,18 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
             url.split(':').next().unwrap_or_default().to_owned(),
         ))
     }
+}
+
+/// Tests a pooled connection that was idle for `PING_AFTER_IDLE` or more.
+async fn ping_if_idle<C: Connection>(
+    conn: &mut C,
+    meta: sqlx::pool::PoolConnectionMetadata,
+) -> Result<bool, sqlx::Error> {
+    let since_failure = now_ms().saturating_sub(LAST_FAILURE_MS.load(Ordering::Relaxed));
+    if meta.idle_for >= PING_AFTER_IDLE || since_failure < PING_AFTER_FAILURE.as_millis() as u64 {
+        conn.ping().await?;
+    }
+    Ok(true)
 }
 
 /// A pool of `size` connections of its own beside `shared` (on the same database), so that
