@@ -10,6 +10,7 @@ use crate::domain::cursor;
 use crate::graphql::connection::Count;
 use crate::graphql::scalars::DateTime;
 use crate::graphql::types::{Discount, Gift, LoyaltyCard, VoucherType, lists};
+use crate::store::publications::Joined;
 use crate::store::queries::Page;
 use crate::store::related::{self, Related, Wants};
 use crate::store::{directory, narrow, publications};
@@ -68,17 +69,11 @@ async fn root(env: &Env<'_>, field: &Root) -> Result<Vec<u8>> {
         Root::Publication { id, fields } => {
             let wants = publication_wants(std::iter::once(fields));
             let columns = publication_columns(std::iter::once(fields));
-            let found = narrow::publication(env.db, id.clone(), &columns)
-                .await?
-                .map(|joined| {
-                    let mut known = Related::default();
-                    (lists::absorb(&mut known, joined), known)
-                });
-            match found {
+            match narrow::publication(env.db, id.clone(), &columns).await? {
                 None => out.null(),
-                Some((row, known)) => {
-                    let rows = [row];
-                    let related = related::complete(env.db, &rows, wants, known).await?;
+                Some(joined) => {
+                    let rows = [joined];
+                    let related = beyond_the_join(env, &rows, wants).await?;
                     write_publication(&mut out, fields, &rows[0], &related)?;
                 }
             }
@@ -168,8 +163,8 @@ fn publication_wants<'a>(nodes: impl Iterator<Item = &'a Fields<Pub>>) -> Wants 
 fn publication_columns<'a>(nodes: impl Iterator<Item = &'a Fields<Pub>>) -> narrow::Columns {
     use entity::publication::Column as P;
     let mut columns = narrow::Columns::default();
-    // A voucher's campaign comes by id after the page, unless the page joined it as the
-    // publication's own (most often the same campaign): then it must hold these columns too.
+    // A voucher's campaign is most often the publication's own: that one is joined with the
+    // columns both ask for, and a voucher's other campaign is read by id after the page.
     let mut of_vouchers = None;
     for fields in nodes {
         for (_, field) in fields {
@@ -194,8 +189,9 @@ fn publication_columns<'a>(nodes: impl Iterator<Item = &'a Fields<Pub>>) -> narr
             }
         }
     }
-    if let (Some(joined), Some(more)) = (&mut columns.campaign, of_vouchers) {
-        joined.extend(more);
+    if let Some(more) = of_vouchers {
+        // Joined as the publication's own: most often the voucher's too, then read with it.
+        columns.campaign.get_or_insert_with(Vec::new).extend(more);
     }
     columns
 }
@@ -263,8 +259,22 @@ fn campaign_column(field: &Camp) -> Option<entity::campaign::Column> {
     })
 }
 
+/// What the rows of a joined page refer to beyond the join (a voucher's campaign and
+/// categories), read only when asked; a row whose join found nothing is looked for there too.
+async fn beyond_the_join(env: &Env<'_>, rows: &[Joined], wants: Wants) -> Result<Related> {
+    if !(wants.voucher_campaign || wants.voucher_categories) {
+        return Ok(Related::default());
+    }
+    let mut known = Related::default();
+    let own: Vec<publication::Model> = rows
+        .iter()
+        .map(|joined| lists::absorb(&mut known, joined.clone()))
+        .collect();
+    Ok(related::complete(env.db, &own, wants, known).await?)
+}
+
 struct PublicationPage {
-    page: Page<publication::Model>,
+    page: Page<Joined>,
     related: Related,
     count: Option<i64>,
 }
@@ -280,8 +290,7 @@ async fn publication_page(
     let wants = publication_wants(conn.nodes());
     let columns = publication_columns(conn.nodes());
     let page = narrow::publications(env.db, &filter, sort, &window, &columns).await?;
-    let (page, known) = lists::split(page);
-    let related = related::complete(env.db, &page.rows, wants, known).await?;
+    let related = beyond_the_join(env, &page.rows, wants).await?;
     let count = match conn.counts() {
         false => None,
         true => Some(
@@ -299,9 +308,8 @@ async fn publication_page(
 
 impl PublicationPage {
     fn write(&self, out: &mut Out, conn: &Conn<Pub>, env: &Env<'_>) -> Result<()> {
-        let cursor = |row: &publication::Model| {
-            cursor::publication(&publications::key_of(row), env.database)
-        };
+        let cursor =
+            |row: &Joined| cursor::publication(&publications::key_of(&row.0), env.database);
         write_connection(
             out,
             conn,
@@ -427,12 +435,14 @@ fn write_connection<R, F>(
     })
 }
 
+/// A publication from its joined row; what the join did not bring is looked for in `related`.
 fn write_publication(
     out: &mut Out,
     fields: &Fields<Pub>,
-    row: &publication::Model,
+    joined: &Joined,
     related: &Related,
 ) -> Result<()> {
+    let (row, customer, voucher, campaign) = joined;
     out.object(fields, |out, (_, field)| {
         match field {
             Pub::Typename => out.str("Publication"),
@@ -444,15 +454,25 @@ fn write_publication(
             Pub::CreatedAt => out.time(Some(row.created_at)),
             Pub::ReceivedAt => out.time(Some(row.received_at)),
             Pub::Customer(fields) => {
-                let customer = related.customers.get(&row.customer_id).ok_or(Miss)?;
+                let customer = customer
+                    .as_ref()
+                    .or_else(|| related.customers.get(&row.customer_id).map(|c| &**c))
+                    .ok_or(Miss)?;
                 out.object(fields, |out, (_, f)| write_customer_field(out, f, customer))?;
             }
             Pub::Voucher(fields) => {
-                let voucher = related.vouchers.get(&row.voucher_id).ok_or(Miss)?;
+                let voucher = voucher
+                    .as_ref()
+                    .or_else(|| related.vouchers.get(&row.voucher_id).map(|v| &**v))
+                    .ok_or(Miss)?;
                 write_voucher(out, fields, voucher, related)?;
             }
             Pub::Campaign(fields) => {
-                write_campaign(out, fields, row.campaign_id.as_ref(), related)?
+                let found = campaign.as_ref().or_else(|| {
+                    let id = row.campaign_id.as_ref()?;
+                    related.campaigns.get(id).map(|c| &**c)
+                });
+                write_campaign(out, fields, found)?
             }
         }
         Ok(())
@@ -479,14 +499,12 @@ fn write_customer_field(out: &mut Out, field: &Cust, row: &customer::Model) -> R
 fn write_campaign(
     out: &mut Out,
     fields: &Fields<Camp>,
-    id: Option<&String>,
-    related: &Related,
+    row: Option<&campaign::Model>,
 ) -> Result<()> {
-    let Some(row) = id.and_then(|id| related.campaigns.get(id)) else {
+    let Some(row) = row else {
         out.null();
         return Ok(());
     };
-    let row: &campaign::Model = row;
     out.object(fields, |out, (_, field)| {
         match field {
             Camp::Typename => out.str("Campaign"),
@@ -567,7 +585,11 @@ fn write_voucher(
                 })?;
             }
             Vou::Campaign(fields) => {
-                write_campaign(out, fields, row.campaign_id.as_ref(), related)?
+                let found = row
+                    .campaign_id
+                    .as_ref()
+                    .and_then(|id| related.campaigns.get(id));
+                write_campaign(out, fields, found.map(|c| &**c))?
             }
         }
         Ok(())
