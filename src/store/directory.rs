@@ -159,6 +159,14 @@ fn by_id_window<E: EntityTrait>(
     id: E::Column,
     window: &Window<String>,
 ) -> Select<E> {
+    by_id_order(select, id, window).limit(window.size + 1)
+}
+
+fn by_id_order<E: EntityTrait>(
+    select: Select<E>,
+    id: E::Column,
+    window: &Window<String>,
+) -> Select<E> {
     let mut select = select;
     if let Some(after) = &window.after {
         select = select.filter(id.gt(after.clone()));
@@ -171,7 +179,7 @@ fn by_id_window<E: EntityTrait>(
     } else {
         Order::Asc
     };
-    select.order_by(id, order).limit(window.size + 1)
+    select.order_by(id, order)
 }
 
 pub async fn customers(
@@ -202,13 +210,14 @@ pub async fn vouchers(
     page_by_id(db, select, voucher::Column::Id, window).await
 }
 
-/// The select of a page of vouchers by id (for `narrow`).
-pub(super) fn voucher_window(
+/// The select of a page of vouchers by id without its `LIMIT` (of `window.size + 1`), for
+/// `narrow`, which writes it into the text.
+pub(super) fn voucher_order(
     filter: &VoucherFilter,
     window: &Window<String>,
 ) -> Select<voucher::Entity> {
     let select = voucher::Entity::find().filter(filter.condition());
-    by_id_window(select, voucher::Column::Id, window)
+    by_id_order(select, voucher::Column::Id, window)
 }
 
 /// The same page with each voucher's campaign, read in the same statement.

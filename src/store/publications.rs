@@ -142,7 +142,17 @@ pub async fn page_joined(
     Ok(Page::from_probe(rows, window))
 }
 
-pub(super) fn page_select(
+fn page_select(
+    filter: &PublicationFilter,
+    sort: Sort,
+    window: &Window<PublicationKey>,
+) -> Select<publication::Entity> {
+    page_order(filter, sort, window).limit(window.size + 1)
+}
+
+/// The page's select without its `LIMIT` (of `window.size + 1`: a probe row tells whether more
+/// follow), for `narrow`, which writes it into the text.
+pub(super) fn page_order(
     filter: &PublicationFilter,
     sort: Sort,
     window: &Window<PublicationKey>,
@@ -190,7 +200,6 @@ pub(super) fn page_select(
         .filter(cond)
         .order_by(column, order.clone())
         .order_by(publication::Column::Id, order)
-        .limit(window.size + 1)
 }
 
 /// One publication by id.
