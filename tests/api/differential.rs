@@ -516,12 +516,7 @@ async fn look_ahead_and_plain_execution_answer_alike(backend: Backend) {
          {} with look-ahead, {} plain",
         run.seed, run.answered, run.errors, run.statements.0, run.statements.1
     );
-    // The corpus must mostly exercise answers, not errors, and look-ahead must be in play.
-    assert!(
-        run.answered * 2 > DOCUMENTS,
-        "{} of {DOCUMENTS} answered",
-        run.answered
-    );
+    // Look-ahead must be in play.
     assert!(
         run.statements.0 < run.statements.1,
         "look-ahead ran {} statements, plain execution {}",
@@ -581,11 +576,6 @@ async fn direct_and_resolver_execution_answer_alike(backend: Backend) {
         "{backend:?}: {DOCUMENTS} documents (seed {}): {} answered ({written} directly), {} with \
          errors; statements {} direct, {} by the resolvers",
         run.seed, run.answered, run.errors, run.statements.0, run.statements.1
-    );
-    assert!(
-        run.answered * 2 > DOCUMENTS,
-        "{} of {DOCUMENTS} answered",
-        run.answered
     );
     // Customers under publications ask for their lists, which direct execution leaves to the
     // resolvers; most of the rest it answers.
@@ -795,6 +785,11 @@ async fn compare(
             }
         }
     }
+    // The corpus must mostly exercise answers, not errors.
+    assert!(
+        answered * 2 > DOCUMENTS,
+        "{answered} of {DOCUMENTS} answered (seed {seed})"
+    );
     let planned_statements = planned.statements.load(Ordering::Relaxed) - planned_before;
     let plain_statements = plain.statements.load(Ordering::Relaxed) - plain_before;
     Some(Run {

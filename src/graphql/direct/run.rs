@@ -273,10 +273,30 @@ async fn beyond_the_join(env: &Env<'_>, rows: &[Joined], wants: Wants) -> Result
     Ok(related::complete(env.db, &own, wants, known).await?)
 }
 
-struct PublicationPage {
-    page: Page<Joined>,
+/// A page read for a connection: its rows, what they refer to, and its count when asked.
+struct Read<T> {
+    page: Page<T>,
     related: Related,
     count: Option<i64>,
+}
+
+type PublicationPage = Read<Joined>;
+
+/// The count `conn` asks for, if it does: a page that holds the whole list is its own.
+async fn count_of<T, F>(
+    env: &Env<'_>,
+    conn: &Conn<F>,
+    page: &Page<T>,
+    count: Count,
+) -> Result<Option<i64>> {
+    if !conn.counts() {
+        return Ok(None);
+    }
+    let count = match page.whole {
+        true => Count::Known(page.rows.len()),
+        false => count,
+    };
+    Ok(Some(count.count_in(env.db).await?))
 }
 
 async fn publication_page(
@@ -291,15 +311,8 @@ async fn publication_page(
     let columns = publication_columns(conn.nodes());
     let page = narrow::publications(env.db, &filter, sort, &window, &columns).await?;
     let related = beyond_the_join(env, &page.rows, wants).await?;
-    let count = match conn.counts() {
-        false => None,
-        true => Some(
-            whole_or(&page, Count::Publications(filter))
-                .count_in(env.db)
-                .await?,
-        ),
-    };
-    Ok(PublicationPage {
+    let count = count_of(env, conn, &page, Count::Publications(filter)).await?;
+    Ok(Read {
         page,
         related,
         count,
@@ -321,11 +334,7 @@ impl PublicationPage {
     }
 }
 
-struct VoucherPage {
-    page: Page<voucher::Model>,
-    related: Related,
-    count: Option<i64>,
-}
+type VoucherPage = Read<voucher::Model>;
 
 async fn voucher_page(
     env: &Env<'_>,
@@ -354,15 +363,8 @@ async fn voucher_page(
         row
     });
     let related = related::for_vouchers(env.db, &page.rows, wants, known).await?;
-    let count = match conn.counts() {
-        false => None,
-        true => Some(
-            whole_or(&page, Count::Vouchers(filter))
-                .count_in(env.db)
-                .await?,
-        ),
-    };
-    Ok(VoucherPage {
+    let count = count_of(env, conn, &page, Count::Vouchers(filter)).await?;
+    Ok(Read {
         page,
         related,
         count,
@@ -380,14 +382,6 @@ impl VoucherPage {
             cursor,
             |out, fields, row| write_voucher(out, fields, row, &self.related),
         )
-    }
-}
-
-/// A page that holds the whole list is its own count.
-fn whole_or<T>(page: &Page<T>, count: Count) -> Count {
-    match page.whole {
-        true => Count::Known(page.rows.len()),
-        false => count,
     }
 }
 
