@@ -246,6 +246,7 @@ pub use request::{BatchRequest, Request};
 #[doc(no_inline)]
 pub use resolver_utils::{ContainerType, EnumType, ScalarType};
 pub use response::{BatchResponse, Response};
+// pubgate: `Prepared` (see `Schema::prepare`).
 pub use schema::{IntrospectionMode, Prepared, Schema, SchemaBuilder, SchemaEnv};
 #[doc(hidden)]
 pub use static_assertions_next;
