@@ -18,10 +18,7 @@ pub fn router() -> Router<AppState> {
 /// Ready when the database answers, is migrated, and the writer can commit within the time a
 /// webhook waits for its commit (a writer that cannot means every webhook would get a 503).
 async fn ready(State(state): State<AppState>) -> impl IntoResponse {
-    let reachable = state.db.ping().await.is_ok();
-    if !reachable {
-        crate::store::statement_failed();
-    }
+    let reachable = crate::store::reachable(&state.db).await;
     let migrated = reachable
         && Migrator::get_pending_migrations(&state.db)
             .await

@@ -184,24 +184,26 @@ async fn answer(
     }
     let request = request.data(loaders::Loaders::new(&state.db));
     let (answer, kind) = execute(state, request).await;
-    let response = match answer {
-        Answer::Resolved(response) => with_codes(response),
-        // Direct execution writes only a query's data, without errors: an answer to keep.
-        Answer::Written(body) => {
-            let body = axum::body::Bytes::from(body);
-            let Some(flight) = flight else {
-                return json_response(body, json);
-            };
-            flight.land(body.clone());
-            return tagged(json_response(body, json), tag.as_deref());
+    // The body, and whether it is an answer to keep for this head.
+    let (body, keep) = match answer {
+        // Direct execution writes only a query's data, without errors.
+        Answer::Written(body) => (axum::body::Bytes::from(body), true),
+        Answer::Resolved(response) => {
+            let response = with_codes(response);
+            let plain =
+                response.http_headers.is_empty() && response.cache_control.value().is_none();
+            if flight.is_none() || !plain || request_error(&response) {
+                return reply(response, json);
+            }
+            let body = serde_json::to_vec(&response).unwrap_or_default();
+            let keep = kind == OperationKind::Query && response.is_ok();
+            (body.into(), keep)
         }
     };
-    let plain = response.http_headers.is_empty() && response.cache_control.value().is_none();
-    let Some(flight) = flight.filter(|_| plain && !request_error(&response)) else {
-        return reply(response, json);
+    let Some(flight) = flight else {
+        return json_response(body, json);
     };
-    let body = axum::body::Bytes::from(serde_json::to_vec(&response).unwrap_or_default());
-    if kind == OperationKind::Query && response.is_ok() {
+    if keep {
         flight.land(body.clone());
         return tagged(json_response(body, json), tag.as_deref());
     }

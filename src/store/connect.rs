@@ -131,9 +131,21 @@ async fn ping_if_idle<C: Connection>(
 ) -> Result<bool, sqlx::Error> {
     let since_failure = now_ms().saturating_sub(LAST_FAILURE_MS.load(Ordering::Relaxed));
     if meta.idle_for >= PING_AFTER_IDLE || since_failure < PING_AFTER_FAILURE.as_millis() as u64 {
-        conn.ping().await?;
+        // A dead connection found here: the others may be dead too.
+        conn.ping().await.inspect_err(|_| statement_failed())?;
     }
     Ok(true)
+}
+
+/// Whether the database answers a ping; one that does not makes the pools test their
+/// connections for a while, as a failed statement does (sea-orm's ping is not a statement its
+/// metric callback sees).
+pub async fn reachable(db: &DatabaseConnection) -> bool {
+    let answered = db.ping().await.is_ok();
+    if !answered {
+        statement_failed();
+    }
+    answered
 }
 
 /// A pool of `size` connections of its own beside `shared` (on the same database), so that

@@ -15,7 +15,9 @@ pub mod retention;
 pub mod stats;
 mod write;
 
-pub use connect::{ConnectError, connect, connect_reserved, migrate, pg_options, statement_failed};
+pub use connect::{
+    ConnectError, connect, connect_reserved, migrate, pg_options, reachable, statement_failed,
+};
 pub use write::Restated;
 
 use sea_orm::sea_query::{Expr, ExprTrait, Query};

@@ -71,25 +71,10 @@ async fn joined(
         .campaign
         .as_deref()
         .map(with_keys::<campaign::Entity>);
-    let mut select = select_columns(select.select_only(), &own);
-    if let Some(c) = &customer {
-        select = select_columns(
-            select.join(JoinType::LeftJoin, relation::<customer::Entity>()),
-            c,
-        );
-    }
-    if let Some(c) = &voucher {
-        select = select_columns(
-            select.join(JoinType::LeftJoin, relation::<voucher::Entity>()),
-            c,
-        );
-    }
-    if let Some(c) = &campaign {
-        select = select_columns(
-            select.join(JoinType::LeftJoin, relation::<campaign::Entity>()),
-            c,
-        );
-    }
+    let select = select_columns(select.select_only(), &own);
+    let select = join(select, relation::<customer::Entity>(), customer.as_deref());
+    let select = join(select, relation::<voucher::Entity>(), voucher.as_deref());
+    let select = join(select, relation::<campaign::Entity>(), campaign.as_deref());
     let rows = db.query_all_raw(with_limit(db, select, limit)).await?;
     rows.iter()
         .map(|row| {
@@ -115,11 +100,9 @@ pub async fn vouchers(
 ) -> Result<Page<(voucher::Model, Option<campaign::Model>)>, DbErr> {
     let own = with_keys::<voucher::Entity>(voucher);
     let campaign = campaign.map(with_keys::<campaign::Entity>);
-    let mut select = select_columns(directory::voucher_order(filter, window).select_only(), &own);
-    if let Some(c) = &campaign {
-        let to = <voucher::Entity as Related<campaign::Entity>>::to();
-        select = select_columns(select.join(JoinType::LeftJoin, to), c);
-    }
+    let select = select_columns(directory::voucher_order(filter, window).select_only(), &own);
+    let to = <voucher::Entity as Related<campaign::Entity>>::to();
+    let select = join(select, to, campaign.as_deref());
     let rows = db
         .query_all_raw(with_limit(db, select, Some(window.size + 1)))
         .await?;
@@ -156,11 +139,24 @@ where
     <publication::Entity as Related<E>>::to()
 }
 
+/// `select` with a table left-joined through `to` and its `columns`; unchanged without them.
+fn join<S: QuerySelect, C: sea_orm::ColumnTrait>(
+    select: S,
+    to: sea_orm::RelationDef,
+    columns: Option<&[C]>,
+) -> S {
+    match columns {
+        Some(columns) => select_columns(select.join(JoinType::LeftJoin, to), columns),
+        None => select,
+    }
+}
+
 /// `E`'s keys (its id first), then the columns asked for, each once.
 fn with_keys<E: Narrow>(asked: &[E::Column]) -> Vec<E::Column> {
     let mut columns: Vec<E::Column> = E::KEYS.to_vec();
     for c in asked {
-        if !columns.iter().any(|k| E::same(k, c)) {
+        let same = |k: &E::Column| std::mem::discriminant(k) == std::mem::discriminant(c);
+        if !columns.iter().any(same) {
             columns.push(*c);
         }
     }
@@ -216,7 +212,6 @@ trait Narrow: EntityTrait {
     fn blank() -> Self::Model;
     /// Reads `column`'s value at `at` into `model`.
     fn set(model: &mut Self::Model, column: Self::Column, at: &mut At<'_>) -> Result<(), DbErr>;
-    fn same(a: &Self::Column, b: &Self::Column) -> bool;
 }
 
 /// Matches each column to its field: `$field` is read for `$column`; any other column (JSON
@@ -246,10 +241,6 @@ macro_rules! narrow {
                     }
                 }
                 Ok(())
-            }
-
-            fn same(a: &$entity::Column, b: &$entity::Column) -> bool {
-                std::mem::discriminant(a) == std::mem::discriminant(b)
             }
         }
     };

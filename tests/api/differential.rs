@@ -611,19 +611,6 @@ const OVERLAPS: [&str; 3] = [
     "{ a: publications(first: 40) { nodes { voucher { code } } } b: publications(first: 40) { nodes { voucher { type discount { type percentOff } gift { amount } } campaign { name } } } }",
 ];
 
-/// The text of an answer, as sent.
-async fn text(app: &TestApp, document: &str, variables: &Value) -> String {
-    app.client
-        .post(app.url("/graphql"))
-        .json(&json!({"query": document, "variables": variables}))
-        .send()
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text")
-}
-
 /// The dashboard's documents with variables (as it sends them): the same answers both ways,
 /// byte for byte (the same fields in the same order, the same numbers and escapes).
 async fn dashboard_documents_alike(run: &Run) {
@@ -631,8 +618,8 @@ async fn dashboard_documents_alike(run: &Run) {
     for document in OVERLAPS {
         let none = json!({});
         let (a, b) = tokio::join!(
-            text(direct, document, &none),
-            text(resolvers, document, &none)
+            direct.graphql_text(document, &none),
+            resolvers.graphql_text(document, &none)
         );
         assert!(!a.contains("\"errors\""), "{a}");
         assert_eq!(a, b, "{document}");
@@ -652,8 +639,8 @@ async fn dashboard_documents_alike(run: &Run) {
         (&latest, json!({"first": 0})),
     ] {
         let (a, b) = tokio::join!(
-            text(direct, document, &variables),
-            text(resolvers, document, &variables)
+            direct.graphql_text(document, &variables),
+            resolvers.graphql_text(document, &variables)
         );
         assert_eq!(a, b, "{variables}");
     }
@@ -665,8 +652,8 @@ async fn dashboard_documents_alike(run: &Run) {
         let variables =
             json!({"id": edge["node"]["id"], "after": edge["cursor"], "first": 1 + n % 49});
         let (a, b) = tokio::join!(
-            text(direct, &resume, &variables),
-            text(resolvers, &resume, &variables)
+            direct.graphql_text(&resume, &variables),
+            resolvers.graphql_text(&resume, &variables)
         );
         assert!(!a.contains("\"errors\""), "{a}");
         assert_eq!(a, b, "{variables}");
@@ -675,8 +662,8 @@ async fn dashboard_documents_alike(run: &Run) {
         let variables =
             json!({"id": id, "first": 1 + n % 12, "after": null, "withLatest": n % 3 != 0});
         let (a, b) = tokio::join!(
-            text(direct, &customer, &variables),
-            text(resolvers, &customer, &variables)
+            direct.graphql_text(&customer, &variables),
+            resolvers.graphql_text(&customer, &variables)
         );
         assert!(!a.contains("\"errors\""), "{a}");
         assert_eq!(a, b, "{variables}");
@@ -685,8 +672,8 @@ async fn dashboard_documents_alike(run: &Run) {
         let after = &a["data"]["customer"]["vouchers"]["pageInfo"]["endCursor"];
         let variables = json!({"id": id, "first": 2, "after": after, "withLatest": false});
         let (a, b) = tokio::join!(
-            text(direct, &customer, &variables),
-            text(resolvers, &customer, &variables)
+            direct.graphql_text(&customer, &variables),
+            resolvers.graphql_text(&customer, &variables)
         );
         assert_eq!(a, b, "{variables}");
     }

@@ -483,16 +483,8 @@ async fn abusive_queries_are_graphql_errors(backend: Backend) {
     // execution finds each name's group by key, not by a scan of those before it).
     // (The document checks allow 10,000 selections.)
     let many: String = (0..9_000).map(|i| format!("a{i}: __typename ")).collect();
-    let text = app
-        .client
-        .post(app.url("/graphql"))
-        .json(&json!({"query": format!("{{ p: publications(first: 1) {{ nodes {{ id }} }} {many} }}")}))
-        .send()
-        .await
-        .expect("answers")
-        .text()
-        .await
-        .expect("text");
+    let document = format!("{{ p: publications(first: 1) {{ nodes {{ id }} }} {many} }}");
+    let text = app.graphql_text(&document, &json!({})).await;
     let answer: Value = serde_json::from_str(&text).expect("json");
     let data = answer["data"]
         .as_object()

@@ -249,15 +249,21 @@ impl TestApp {
 
     /// Runs a GraphQL query over HTTP POST; returns the whole response body.
     pub async fn graphql(&self, query: &str, variables: Value) -> Value {
+        let text = self.graphql_text(query, &variables).await;
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("not a JSON answer ({e}): {text}"))
+    }
+
+    /// The same, as the text sent (field order, numbers and escapes as they are).
+    pub async fn graphql_text(&self, query: &str, variables: &Value) -> String {
         self.client
             .post(self.url("/graphql"))
             .json(&json!({"query": query, "variables": variables}))
             .send()
             .await
             .expect("the gateway answers")
-            .json()
+            .text()
             .await
-            .expect("a JSON answer")
+            .expect("a text answer")
     }
 
     /// GraphQL refuses a query without `token` (401) and answers it with.

@@ -36,11 +36,7 @@ pub(crate) async fn answer(
     let scope = select::Scope {
         fragments: &env.fragments,
         variables: &env.variables,
-        defaults: operation
-            .variable_definitions
-            .iter()
-            .filter_map(|d| Some((d.node.name.node.as_str(), d.node.default_value()?)))
-            .collect(),
+        definitions: &operation.variable_definitions,
     };
     let groups = select::collect(&[&operation.selection_set.node], "Query", &scope)?;
     let fields = plan::root(&groups, &scope)?;

@@ -168,16 +168,17 @@ pub enum PageInfoF {
 impl<F> Conn<F> {
     /// Every node's fields (under `edges { node }` and `nodes`).
     pub fn nodes(&self) -> impl Iterator<Item = &Fields<F>> {
-        self.fields.iter().flat_map(|(_, f)| match f {
-            ConnF::Edges(edge) => edge
-                .iter()
-                .filter_map(|(_, e)| match e {
-                    EdgeF::Node(node) => Some(node),
-                    _ => None,
-                })
-                .collect::<Vec<_>>(),
-            ConnF::Nodes(node) => vec![node],
-            _ => vec![],
+        self.fields.iter().flat_map(|(_, f)| {
+            let (edges, nodes) = match f {
+                ConnF::Edges(edge) => (&edge[..], None),
+                ConnF::Nodes(node) => (&[][..], Some(node)),
+                _ => (&[][..], None),
+            };
+            let under_edges = edges.iter().filter_map(|(_, e)| match e {
+                EdgeF::Node(node) => Some(node),
+                _ => None,
+            });
+            under_edges.chain(nodes)
         })
     }
 
@@ -187,11 +188,6 @@ impl<F> Conn<F> {
             .iter()
             .any(|(_, f)| matches!(f, ConnF::TotalCount))
     }
-}
-
-/// Whether any of `fields` is `test`.
-pub fn any<F>(fields: &Fields<F>, test: impl Fn(&F) -> bool) -> bool {
-    fields.iter().any(|(_, f)| test(f))
 }
 
 /// Plans the root fields of a query.

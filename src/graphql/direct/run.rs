@@ -1,6 +1,7 @@
-//! Running a plan: the same store reads the resolvers make (pages joined with what their rows
-//! refer to, the rest one statement per kind), then the answer written as JSON straight from
-//! the rows, field by field in the order asked.
+//! Running a plan: each page read in one statement with only the columns asked for
+//! (`store::narrow`), what its vouchers refer to read as the resolvers read it
+//! (`store::related`), then the answer written as JSON straight from the rows, field by field
+//! in the order asked.
 //!
 //! Any error (a bad cursor, a database error, a row that refers to one that is missing) is
 //! `Miss`: the resolvers then answer the same operation and report it as they always do.
@@ -67,8 +68,7 @@ async fn root(env: &Env<'_>, field: &Root) -> Result<Vec<u8>> {
             read.write(&mut out, page, env)?;
         }
         Root::Publication { id, fields } => {
-            let wants = publication_wants(std::iter::once(fields));
-            let columns = publication_columns(std::iter::once(fields));
+            let (columns, wants) = publication_reads(std::iter::once(fields));
             match narrow::publication(env.db, id.clone(), &columns).await? {
                 None => out.null(),
                 Some(joined) => {
@@ -139,30 +139,12 @@ async fn customer_list(env: &Env<'_>, row: &customer::Model, field: &Cust) -> Re
     })
 }
 
-/// What the nodes of a publication page refer to, as far as `nodes` asks.
-fn publication_wants<'a>(nodes: impl Iterator<Item = &'a Fields<Pub>>) -> Wants {
-    let mut wants = Wants::default();
-    for fields in nodes {
-        for (_, field) in fields {
-            match field {
-                Pub::Customer(_) => wants.customer = true,
-                Pub::Campaign(_) => wants.campaign = true,
-                Pub::Voucher(voucher) => {
-                    wants.voucher = true;
-                    wants.voucher_campaign |= any(voucher, |f| matches!(f, Vou::Campaign(_)));
-                    wants.voucher_categories |= any(voucher, |f| matches!(f, Vou::Categories(_)));
-                }
-                _ => {}
-            }
-        }
-    }
-    wants
-}
-
-/// The columns the nodes of a publication page ask for, of it and what it joins.
-fn publication_columns<'a>(nodes: impl Iterator<Item = &'a Fields<Pub>>) -> narrow::Columns {
+/// What the nodes of a publication page ask for: the columns of it and what it joins, and what
+/// its vouchers refer to.
+fn publication_reads<'a>(nodes: impl Iterator<Item = &'a Fields<Pub>>) -> (narrow::Columns, Wants) {
     use entity::publication::Column as P;
     let mut columns = narrow::Columns::default();
+    let mut wants = Wants::default();
     // A voucher's campaign is most often the publication's own: that one is joined with the
     // columns both ask for, and a voucher's other campaign is read by id after the page.
     let mut of_vouchers = None;
@@ -174,14 +156,17 @@ fn publication_columns<'a>(nodes: impl Iterator<Item = &'a Fields<Pub>>) -> narr
                 Pub::SourceId => columns.publication.push(P::SourceId),
                 Pub::TrackingId => columns.publication.push(P::TrackingId),
                 Pub::Customer(fields) => {
+                    wants.customer = true;
                     let asked = columns.customer.get_or_insert_with(Vec::new);
                     asked.extend(fields.iter().filter_map(|(_, f)| customer_column(f)));
                 }
                 Pub::Voucher(fields) => {
+                    wants.voucher = true;
                     let asked = columns.voucher.get_or_insert_with(Vec::new);
-                    voucher_columns(fields, asked, &mut of_vouchers);
+                    voucher_reads(fields, asked, &mut of_vouchers, &mut wants);
                 }
                 Pub::Campaign(fields) => {
+                    wants.campaign = true;
                     let asked = columns.campaign.get_or_insert_with(Vec::new);
                     asked.extend(fields.iter().filter_map(|(_, f)| campaign_column(f)));
                 }
@@ -193,7 +178,7 @@ fn publication_columns<'a>(nodes: impl Iterator<Item = &'a Fields<Pub>>) -> narr
         // Joined as the publication's own: most often the voucher's too, then read with it.
         columns.campaign.get_or_insert_with(Vec::new).extend(more);
     }
-    columns
+    (columns, wants)
 }
 
 fn customer_column(field: &Cust) -> Option<entity::customer::Column> {
@@ -211,12 +196,14 @@ fn customer_column(field: &Cust) -> Option<entity::customer::Column> {
     })
 }
 
-/// Adds the columns `fields` ask of a voucher to `asked`, and those they ask of its campaign to
-/// `campaign` (which then joins).
-fn voucher_columns(
+/// Adds the columns `fields` ask of a voucher to `asked`, those they ask of its campaign to
+/// `campaign` (which then joins), and whether they ask for its campaign or categories to
+/// `wants`.
+fn voucher_reads(
     fields: &Fields<Vou>,
     asked: &mut Vec<entity::voucher::Column>,
     campaign: &mut Option<Vec<entity::campaign::Column>>,
+    wants: &mut Wants,
 ) {
     use entity::voucher::Column as V;
     for (_, field) in fields {
@@ -235,11 +222,16 @@ fn voucher_columns(
             Vou::Gift(_) => V::Gift,
             Vou::LoyaltyCard(_) => V::LoyaltyCard,
             Vou::Campaign(fields) => {
+                wants.voucher_campaign = true;
                 let asked = campaign.get_or_insert_with(Vec::new);
                 asked.extend(fields.iter().filter_map(|(_, f)| campaign_column(f)));
                 continue;
             }
-            Vou::Typename | Vou::Id | Vou::Categories(_) => continue,
+            Vou::Categories(_) => {
+                wants.voucher_categories = true;
+                continue;
+            }
+            Vou::Typename | Vou::Id => continue,
         });
     }
 }
@@ -307,8 +299,7 @@ async fn publication_page(
     conn: &Conn<Pub>,
 ) -> Result<PublicationPage> {
     let window = paging.window(cursor::decode_publication)?;
-    let wants = publication_wants(conn.nodes());
-    let columns = publication_columns(conn.nodes());
+    let (columns, wants) = publication_reads(conn.nodes());
     let page = narrow::publications(env.db, &filter, sort, &window, &columns).await?;
     let related = beyond_the_join(env, &page.rows, wants).await?;
     let count = count_of(env, conn, &page, Count::Publications(filter)).await?;
@@ -343,18 +334,11 @@ async fn voucher_page(
     conn: &Conn<Vou>,
 ) -> Result<VoucherPage> {
     let window = paging.window(|c| cursor::decode_entity('v', c))?;
-    let nodes = || conn.nodes();
-    let wants = Wants {
-        voucher_campaign: nodes().any(|f| any(f, |f| matches!(f, Vou::Campaign(_)))),
-        voucher_categories: nodes().any(|f| any(f, |f| matches!(f, Vou::Categories(_)))),
-        ..Wants::default()
-    };
-    let mut known = Related::default();
-    let mut columns = vec![];
-    let mut campaign = None;
+    let (mut columns, mut campaign, mut wants) = (vec![], None, Wants::default());
     for fields in conn.nodes() {
-        voucher_columns(fields, &mut columns, &mut campaign);
+        voucher_reads(fields, &mut columns, &mut campaign, &mut wants);
     }
+    let mut known = Related::default();
     let page = narrow::vouchers(env.db, &filter, &window, &columns, campaign.as_deref()).await?;
     let page = page.map(|(row, campaign)| {
         if let Some(c) = campaign {
@@ -623,21 +607,18 @@ impl Out {
     }
 
     /// An object of `fields`, each value written by `each` after its key.
-    fn object<T, K: AsRef<str>>(
+    fn object<T: Keyed>(
         &mut self,
         fields: impl IntoIterator<Item = T>,
         mut each: impl FnMut(&mut Out, T) -> Result<()>,
-    ) -> Result<()>
-    where
-        T: Keyed<K>,
-    {
+    ) -> Result<()> {
         self.0.push(b'{');
         for (i, field) in fields.into_iter().enumerate() {
             if i > 0 {
                 self.0.push(b',');
             }
             self.0.push(b'"');
-            self.0.extend_from_slice(field.key().as_ref().as_bytes());
+            self.0.extend_from_slice(field.key().as_bytes());
             self.0.extend_from_slice(b"\":");
             each(self, field)?;
         }
@@ -725,19 +706,19 @@ impl Out {
     }
 }
 
-/// Something written under a key in an object.
-trait Keyed<K> {
-    fn key(&self) -> K;
+/// Something written under a key in an object: a planned field, alone or with its value.
+trait Keyed {
+    fn key(&self) -> &str;
 }
 
-impl<'a, F> Keyed<&'a str> for &'a (String, F) {
-    fn key(&self) -> &'a str {
+impl<F> Keyed for &(String, F) {
+    fn key(&self) -> &str {
         &self.0
     }
 }
 
-impl<'a, F, P> Keyed<&'a str> for (&'a (String, F), P) {
-    fn key(&self) -> &'a str {
+impl<F, P> Keyed for (&(String, F), P) {
+    fn key(&self) -> &str {
         &self.0.0
     }
 }

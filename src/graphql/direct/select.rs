@@ -4,16 +4,18 @@
 //! Everything here says `None` when the operation uses something direct execution does not
 //! handle; the resolvers then answer it.
 
-use async_graphql::parser::types::{Field, FragmentDefinition, Selection, SelectionSet};
-use async_graphql::{InputType, Name, Positioned, Value, Variables};
+use async_graphql::parser::types::{
+    Field, FragmentDefinition, Selection, SelectionSet, VariableDefinition,
+};
+use async_graphql::{InputType, Name, Positioned, Variables};
 use std::collections::HashMap;
 
 /// What a selection is read against: the operation's fragments and variables.
 pub struct Scope<'a> {
     pub fragments: &'a HashMap<Name, Positioned<FragmentDefinition>>,
     pub variables: &'a Variables,
-    /// The operation's variable definitions' defaults.
-    pub defaults: HashMap<&'a str, &'a Value>,
+    /// The operation's variable definitions (for the defaults of variables not sent).
+    pub definitions: &'a [Positioned<VariableDefinition>],
 }
 
 /// One field of the answer: the name it answers to, the first occurrence (its name and
@@ -49,12 +51,15 @@ impl<'a> Group<'a> {
                 value
                     .node
                     .clone()
+                    // As async-graphql reads a variable: sent, else its definition's default.
                     .into_const_with(|variable| match scope.variables.get(&variable) {
                         Some(value) => Ok(value.clone()),
                         None => scope
-                            .defaults
-                            .get(variable.as_str())
-                            .map(|v| (*v).clone())
+                            .definitions
+                            .iter()
+                            .find(|d| d.node.name.node == variable)
+                            .and_then(|d| d.node.default_value())
+                            .cloned()
                             .ok_or(()),
                     })
                     .ok()?,

@@ -124,9 +124,7 @@ fn counted<T>(ctx: &Context<'_>, mut page: Page<T>) -> Page<T> {
 }
 
 /// The rows of a joined page, and what they refer to, by id.
-pub(crate) fn split(
-    page: Page<publications::Joined>,
-) -> (Page<entity::publication::Model>, Related) {
+fn split(page: Page<publications::Joined>) -> (Page<entity::publication::Model>, Related) {
     let mut known = Related::default();
     let page = page.map(|joined| absorb(&mut known, joined));
     (page, known)
