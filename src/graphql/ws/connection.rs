@@ -14,7 +14,7 @@ use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use std::{collections::HashMap, time::Duration};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio::task::{AbortHandle, JoinSet};
 
 /// Frames queued for one connection before its operations wait (and a subscription that waits
 /// too long falls behind the feed and ends with a resumable error).
@@ -24,10 +24,13 @@ pub(super) struct Connection {
     protocol: Protocol,
     state: GraphqlState,
     out: mpsc::Sender<Message>,
-    done: mpsc::UnboundedSender<String>,
     acked: bool,
     header_ok: bool,
-    operations: HashMap<String, JoinHandle<()>>,
+    /// The operations running, by id; a task's id tells which one ended (an id may be reused
+    /// once completed, so the handle, not the id, is what a finished task is matched by).
+    operations: HashMap<String, AbortHandle>,
+    /// Their tasks: aborted when the connection ends.
+    running: JoinSet<()>,
 }
 
 /// Why the server ends a connection.
@@ -54,7 +57,6 @@ impl Connection {
             let _ = sink.close().await;
         });
         let _open = GaugeGuard::hold(&state.metrics.ws_connections);
-        let (done, mut finished) = mpsc::unbounded_channel();
         let mut shutdown = state.shutdown.clone();
         let init_deadline = tokio::time::sleep(state.config.ws_init_timeout);
         tokio::pin!(init_deadline);
@@ -64,16 +66,18 @@ impl Connection {
             protocol,
             state,
             out,
-            done,
             acked: false,
             header_ok,
             operations: HashMap::new(),
+            running: JoinSet::new(),
         };
         let close = loop {
             tokio::select! {
                 frame = incoming.next() => match frame {
                     Some(Ok(Message::Text(text))) => {
-                        if let Err(close) = conn.on_text(text.as_str()).await {
+                        // Boxed: an idle connection's task then holds no room for handling a
+                        // message (thousands of idle subscribers; BENCHMARKS.md).
+                        if let Err(close) = Box::pin(conn.on_text(text.as_str())).await {
                             break Some(close);
                         }
                     }
@@ -84,13 +88,14 @@ impl Connection {
                 },
                 () = &mut init_deadline, if !conn.acked => break Some(Close(4408, "Connection initialisation timeout".into())),
                 _ = ping.tick(), if conn.acked => conn.send(conn.protocol.keep_alive()).await,
-                Some(id) = finished.recv() => { conn.operations.remove(&id); }
+                Some(ended) = conn.running.join_next_with_id() => {
+                    let task = match ended { Ok((task, ())) => task, Err(error) => error.id() };
+                    conn.operations.retain(|_, operation| operation.id() != task);
+                }
                 _ = shutdown.changed() => break Some(Close(1001, "server shutting down; reconnect and resume".into())),
             }
         };
-        for (_, operation) in conn.operations.drain() {
-            operation.abort();
-        }
+        conn.running.abort_all();
         if let Some(Close(code, reason)) = close {
             let frame = CloseFrame {
                 code,
@@ -235,7 +240,7 @@ impl Connection {
         };
         let active = GaugeGuard::hold(self.state.metrics.active(Transport::WebSocket));
         let held = (permit, active);
-        let (state, out, done) = (self.state.clone(), self.out.clone(), self.done.clone());
+        let (state, out) = (self.state.clone(), self.out.clone());
         let (protocol, op_id) = (self.protocol, id.clone());
         let operation = match Hub::key(&request) {
             Some(key) => {
@@ -243,15 +248,15 @@ impl Connection {
                     .hub
                     .join(&state, key, request, state.config.subscriber_queue);
                 let frames = state.metrics.frames(Transport::WebSocket).clone();
-                tokio::spawn(async move {
-                    forward(protocol, op_id, joined, out, done, frames).await;
+                self.running.spawn(async move {
+                    forward(protocol, op_id, joined, out, frames).await;
                     drop(held);
                 })
             }
             None => {
                 let request = request.data(Loaders::new(&state.db));
-                tokio::spawn(async move {
-                    operate(state, protocol, op_id, request, out, done).await;
+                self.running.spawn(async move {
+                    operate(state, protocol, op_id, request, out).await;
                     drop(held);
                 })
             }

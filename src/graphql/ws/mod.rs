@@ -35,7 +35,7 @@ pub async fn upgrade(
     let ws = ws
         .protocols(Protocol::NAMES)
         // Small buffers: thousands of mostly idle subscribers must stay cheap.
-        .read_buffer_size(4 * 1024)
+        .read_buffer_size(512)
         .write_buffer_size(0)
         .max_message_size(limit)
         .max_frame_size(limit);

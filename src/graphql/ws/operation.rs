@@ -21,7 +21,6 @@ pub(super) async fn operate(
     id: String,
     request: Request,
     out: mpsc::Sender<Message>,
-    done: mpsc::UnboundedSender<String>,
 ) {
     let frames = state.metrics.frames(Transport::WebSocket).clone();
     let mut responses = crate::graphql::execute::execute_stream(&state, request);
@@ -56,7 +55,6 @@ pub(super) async fn operate(
             ))
             .await;
     }
-    let _ = done.send(id);
 }
 
 /// Relays a shared subscription's frames to one subscriber.
@@ -65,7 +63,6 @@ pub(super) async fn forward(
     id: String,
     mut joined: Joined,
     out: mpsc::Sender<Message>,
-    done: mpsc::UnboundedSender<String>,
     frames: metrics::Counter,
 ) {
     let quoted = serde_json::to_string(&id).unwrap_or_default();
@@ -118,5 +115,4 @@ pub(super) async fn forward(
             break;
         }
     }
-    let _ = done.send(id);
 }
