@@ -9,8 +9,18 @@
 #          different instant, query cache off
 #   count  the same numbers as COUNT(*) statements straight to the database, one client
 #          (pgbench for PostgreSQL; the sqlite3 shell's timer for SQLite)
+# and, with PEERS=aggregates (PostgreSQL only), between the two:
+#   aggregates  PostGraphile 4.14 + @graphile/pg-aggregates (benches/aggregates/) answering the
+#          same numbers on the same database (the same instants, one request per instant, after
+#          benches/aggregates/check.mjs found both answers equal for the first), 32 connections
+#          and one, with pubgate stopped
 # The generated publications were all made during the load, so "the last day" holds every one.
-# Usage: benches/stats.sh sqlite|postgres [publications] [seconds]   (env REUSE=1: keep the loaded store)
+# Usage: benches/stats.sh sqlite|postgres [publications] [seconds]
+# Env: REUSE=1 keep the loaded store; PEERS=aggregates also measure the peer above;
+#      PEER_SECONDS how long each of the peer's wrk runs lasts (default: seconds, at least 30:
+#      the peer takes seconds a request, so a short run completes none); PEER_TIMEOUT wrk's
+#      timeout for the peer (default 300s; wrk's own 2 s would drop its slow answers, and
+#      dropped ones are not in its percentiles: see the "timeout" count it prints).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/lib.sh
@@ -18,11 +28,21 @@ backend=${1:-postgres}
 events=${2:-1000000}
 duration=${3:-10}
 port=18487
+peer_port=18488
+peers=${PEERS:-}
+peer_duration=${PEER_SECONDS:-$((duration > 30 ? duration : 30))}
+peer_timeout=${PEER_TIMEOUT:-300s}
+case " $peers " in
+  "  ") ;;
+  " aggregates ") [ "$backend" = postgres ] || { echo "PEERS=aggregates needs postgres" >&2; exit 2; } ;;
+  *) echo "PEERS must be empty or aggregates, not $peers" >&2; exit 2 ;;
+esac
 work=$(mktemp -d)
 bin=target/release/pubgate
 build_bound
 server=
-trap '[ -n "$server" ] && kill $server 2>/dev/null; rm -rf "$work"' EXIT
+peer=
+trap '[ -n "$server" ] && kill $server 2>/dev/null; [ -n "$peer" ] && kill $peer 2>/dev/null; rm -rf "$work"' EXIT
 
 # REUSE=1 measures the store an earlier run of this script loaded (the SQLite one is kept in
 # target/bench/, as a run straight after loading measures the load's aftermath too).
@@ -50,19 +70,23 @@ case "$backend" in
 esac
 
 # The dashboard's own counters document (STATS in src/dashboard/documents.js), 500 bodies, each
-# ending at a different instant of the last ten minutes.
-node --input-type=module - "$work/stats.bodies" <<'JS'
+# ending at a different instant of the next ten minutes; with a peer, its document
+# (benches/aggregates/stats.mjs) at the same 500 instants, in the same order.
+node --input-type=module - "$work/stats.bodies" ${peers:+"$work/aggregates.bodies"} <<'JS'
 import { writeFileSync } from 'node:fs';
 import { STATS } from './src/dashboard/documents.js';
+const [out, peerOut] = process.argv.slice(2);
 const now = Date.now();
 const stamp = (ms) => new Date(ms).toISOString();
-const lines = [];
+const instants = [];
 for (let i = 0; i < 500; i++) {
   const end = now + 600_000 - Math.floor(Math.random() * 600_000) - 0.5;
-  lines.push(JSON.stringify({ query: STATS, variables: {
-    now: stamp(end), hour: stamp(end - 3_600_000), day: stamp(end - 86_400_000) } }));
+  instants.push({ now: stamp(end), hour: stamp(end - 3_600_000), day: stamp(end - 86_400_000) });
 }
-writeFileSync(process.argv[2], lines.join('\n') + '\n');
+const write = (file, query) =>
+  writeFileSync(file, instants.map((variables) => JSON.stringify({ query, variables })).join('\n') + '\n');
+write(out, STATS);
+if (peerOut) write(peerOut, (await import('./benches/aggregates/stats.mjs')).AGGREGATES_STATS);
 JS
 curl -sf "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' -d "$(head -1 "$work/stats.bodies")" \
   | python3 -c 'import json,sys; d=json.load(sys.stdin)["data"]; print("hour total", d["lastHour"]["total"], "day total", d["lastDay"]["total"], "campaigns", len(d["dayByCampaign"]["groups"]))'
@@ -72,7 +96,42 @@ BODIES_FILE="$work/stats.bodies" wrk -t2 -c32 -d"${duration}s" --latency -s benc
   "http://127.0.0.1:$port/graphql" | grep -E '^(graphql-errors|p50-ms)'
 BODIES_FILE="$work/stats.bodies" wrk -t1 -c1 -d"${duration}s" --latency -s benches/wrk/bodies.lua \
   "http://127.0.0.1:$port/graphql" | grep -E '^p50-ms' | sed 's/^/one connection: /'
-kill $server; wait $server 2>/dev/null || true; server=
+
+if [ -n "$peers" ]; then
+  # PostGraphile + pg-aggregates on the same database: its view in a schema of its own, the
+  # answers checked against pubgate's (still running) for the first instant, then measured
+  # with pubgate stopped.
+  psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d pubgate_stats -f benches/aggregates/schema.sql
+  PG_URL="postgres://postgres@127.0.0.1:5432/pubgate_stats" WORKERS=2 \
+    benches/aggregates/serve.sh "$peer_port" >"$work/aggregates.log" 2>&1 &
+  peer=$!
+  # npm ci and the schema build come first: allow a few minutes.
+  for _ in $(seq 1 1800); do
+    curl -sf "http://127.0.0.1:$peer_port/graphql" -H 'content-type: application/json' \
+      -d '{"query":"{ __typename }"}' >/dev/null 2>&1 && break
+    kill -0 "$peer" 2>/dev/null || { echo "PostGraphile + pg-aggregates exited:" >&2; tail -20 "$work/aggregates.log" >&2; exit 1; }
+    sleep 0.1
+  done
+  node benches/aggregates/check.mjs "http://127.0.0.1:$port/graphql" "http://127.0.0.1:$peer_port/graphql" \
+    "$(head -1 "$work/stats.bodies" | jq -r .variables.now)"
+  kill $server; wait $server 2>/dev/null || true; server=
+  echo "== $backend: aggregates (PostGraphile 4.14 + pg-aggregates, 32 connections, ${peer_duration}s, timeout $peer_timeout)"
+  BODIES_FILE="$work/aggregates.bodies" wrk -t2 -c32 -d"${peer_duration}s" --timeout "$peer_timeout" --latency \
+    -s benches/wrk/bodies.lua "http://127.0.0.1:$peer_port/graphql" | grep -E '^(graphql-errors|p50-ms|  Socket errors| +[0-9]+ requests in)'
+  # The requests wrk left unanswered are still being computed: wait for them (at most ten
+  # minutes), or the one connection would queue behind them.
+  for _ in $(seq 1 1200); do
+    busy=$(psql -qAt -h 127.0.0.1 -U postgres -d pubgate_stats -c \
+      "select count(*) from pg_stat_activity where datname = 'pubgate_stats' and backend_type = 'client backend' and state <> 'idle' and pid <> pg_backend_pid()")
+    [ "$busy" = 0 ] && break
+    sleep 0.5
+  done
+  BODIES_FILE="$work/aggregates.bodies" wrk -t1 -c1 -d"${peer_duration}s" --timeout "$peer_timeout" --latency \
+    -s benches/wrk/bodies.lua "http://127.0.0.1:$peer_port/graphql" | grep -E '^(graphql-errors|p50-ms|  Socket errors| +[0-9]+ requests in)' \
+    | sed 's/^/one connection: /'
+  kill $peer; wait $peer 2>/dev/null || true; peer=
+fi
+[ -z "$server" ] || { kill $server; wait $server 2>/dev/null || true; server=; }
 
 # The same four answers (totals and groups; no buckets) with COUNT(*).
 cat >"$work/counts.sql" <<'SQL'
