@@ -6,7 +6,7 @@ mod router;
 pub use router::router;
 
 use crate::{config::Config, feed::Feed, metrics::Metrics, state::AppState, store};
-use axum::Router;
+use axum::{Router, serve::ListenerExt};
 use sea_orm::DbBackend;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::{
@@ -156,8 +156,15 @@ impl App {
         // Long-lived streams (WebSocket, SSE) end when this flips, so shutdown can finish.
         let notify = self.shutdown;
         let mut fired = notify.subscribe();
+        // Small writes (a subscriber's frame, an answer) go out at once rather than waiting,
+        // under Nagle's algorithm, for the peer to acknowledge the previous one.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "could not set TCP_NODELAY");
+            }
+        });
         let server = axum::serve(
-            self.listener,
+            listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
