@@ -112,6 +112,21 @@ async fn live_assignments_in_commit_order(backend: Backend) {
         next["id"], "2",
         "a completed operation sends nothing more: {next}"
     );
+    // A completed operation's id may be used again (resuming after the last frame seen, so
+    // nothing depends on when it joins), and is then running: the same id once more is 4409.
+    let after = next["payload"]["data"]["voucherAssigned"]["cursor"].clone();
+    client
+        .subscribe("1", ASSIGNED, json!({"after": after}))
+        .await;
+    app.post_webhook(assignment(8)).await;
+    let again = client.recv().await;
+    assert_eq!(again["id"], "1", "{again}");
+    assert_eq!(
+        again["payload"]["data"]["voucherAssigned"]["node"]["id"], "pub_00008",
+        "{again}"
+    );
+    client.subscribe("1", ASSIGNED, json!({})).await;
+    assert_eq!(client.closed().await.code, 4409);
 }
 
 async fn protocol_close_codes(backend: Backend) {
