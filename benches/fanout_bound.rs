@@ -14,8 +14,8 @@
 //! GraphQL, no per-connection queue, task or serialisation beyond that.
 //!
 //! Memory per idle connection is the task, tokio-tungstenite's state and tungstenite's read
-//! buffer, which it zero-fills on the first read, so all of it is resident: 512 B by default
-//! (the gateway uses 4 KiB; `--read-buffer-size 4096` measures that).
+//! buffer, which it zero-fills on the first read, so all of it is resident: 512 B by default,
+//! as the gateway's (`--read-buffer-size` measures another size).
 //!
 //! Every subscriber gets the same frame, with operation id "1", the id every load-tool
 //! subscriber subscribes with (the gateway writes each connection's own id into its frames);

@@ -72,9 +72,18 @@ figures() {
        /per subscriber/ {for (i = 1; i < NF; i++) if ($(i + 1) == "KiB" && $(i + 2) == "per") k = $i}
        END {print c, f, p50, p99, a50, a99, k}' <<<"$1"
 }
-# Runs the load tool with N=$2 against the server (pid $server) on port $1; prints its output.
-load() {
-  "$load" --target "http://127.0.0.1:$1" --pid "$server" --subscribers "$2" --events "$events"
+# Starts `$3...` (a server on port $1, logging to $work/server.log), runs the load tool with
+# N=$2 against it, stops it; the tool's output is in $work/load.out and printed indented. (Not
+# in a command substitution: the EXIT trap must know the server while it runs.)
+measure() {
+  local port=$1 n=$2
+  shift 2
+  "$@" >"$work/server.log" 2>&1 &
+  server=$!
+  wait_ready "$port"
+  "$load" --target "http://127.0.0.1:$port" --pid "$server" --subscribers "$n" --events "$events" >"$work/load.out"
+  kill $server; wait $server 2>/dev/null || true; server=
+  sed 's/^/    /' "$work/load.out"
 }
 
 summary=()
@@ -82,31 +91,20 @@ for n in $counts; do
   for run in $(seq 1 "$runs"); do
     echo "== $n subscribers, run $run: bound"
     # shellcheck disable=SC2086
-    "$bound" --listen 127.0.0.1:$bound_port ${BOUND_FLAGS:-} >"$work/bound.log" 2>&1 &
-    server=$!
-    wait_ready "$bound_port"
-    b=$(load "$bound_port" "$n")
-    sed 's/^/    /' <<<"$b"
-    kill $server; wait $server 2>/dev/null || true; server=
+    measure "$bound_port" "$n" "$bound" --listen 127.0.0.1:$bound_port ${BOUND_FLAGS:-}
+    b=$(cat "$work/load.out")
 
     echo "== $n subscribers, run $run: pubgate ($backend)"
     url=$(fresh_db "$backend" pubgate_fanout)
     # shellcheck disable=SC2086
-    "$bin" serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret ${GATEWAY_FLAGS:-} >"$work/serve.log" 2>&1 &
-    server=$!
-    wait_ready "$port"
-    g=$(load "$port" "$n")
-    sed 's/^/    /' <<<"$g"
-    kill $server; wait $server 2>/dev/null || true; server=
+    measure "$port" "$n" "$bin" serve --listen 127.0.0.1:$port --database-url "$url" \
+      --webhook-secret bench-secret ${GATEWAY_FLAGS:-}
+    g=$(cat "$work/load.out")
 
     read -r bc bf bp50 bp99 _ _ bk <<<"$(figures "$b")"
     read -r gc gf gp50 gp99 ga50 ga99 gk <<<"$(figures "$g")"
-    summary+=("$(awk -v n="$n" -v r="$run" -v bc="$bc" -v bf="$bf" -v bp50="$bp50" -v bp99="$bp99" \
-      -v bk="$bk" -v gc="$gc" -v gf="$gf" -v gp50="$gp50" -v gp99="$gp99" -v ga50="$ga50" \
-      -v ga99="$ga99" -v gk="$gk" 'BEGIN {
-      printf "| %s | %s | %s, %s | %s / %s | %s | %s, %s | %s / %s | %s / %s | %s | %.2f | %.2f |",
-        n, r, bc, bf, bp50, bp99, bk, gc, gf, gp50, gp99, ga50, ga99, gk,
-        (bp99 > 0 ? ga99 / bp99 : 0), (bp99 > 0 ? gp99 / bp99 : 0) }')")
+    ratios=$(awk -v b="$bp99" -v a="$ga99" -v p="$gp99" 'BEGIN { if (b > 0) printf "%.2f | %.2f", a / b, p / b; else printf "- | -" }')
+    summary+=("| $n | $run | $bc, $bf | $bp50 / $bp99 | $bk | $gc, $gf | $gp50 / $gp99 | $ga50 / $ga99 | $gk | $ratios |")
   done
 done
 echo

@@ -7,6 +7,21 @@ wait_ready() {
   return 1
 }
 
+# Waits (at most $4 seconds, default 60) until a GraphQL server on port $1 answers
+# `{ __typename }`; fails at once, with the end of its log $3, if its process $2 has exited.
+wait_graphql() {
+  local tries=$((${4:-60} * 10))
+  for _ in $(seq 1 "$tries"); do
+    curl -sf "http://127.0.0.1:$1/graphql" -H 'content-type: application/json' \
+      -d '{"query":"{ __typename }"}' >/dev/null 2>&1 && return 0
+    kill -0 "$2" 2>/dev/null || break
+    sleep 0.1
+  done
+  echo "the GraphQL server on port $1 did not start:" >&2
+  tail -20 "$3" >&2
+  return 1
+}
+
 # Writes the request bodies of the dashboard's own documents into directory $2, picking $3
 # (default 500) distinct customers and feed positions from the pubgate at URL $1:
 # customer.bodies, latest.bodies, older.bodies (see benches/documents.mjs).

@@ -41,12 +41,7 @@ start_pubgate() { # port extra-flags...
 start_peer() { # v4|v5
   bash benches/postgraphile/serve.sh "$1" "$port" >>"$work/$1.log" 2>&1 &
   pids+=($!)
-  for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:$port/graphql" -H 'content-type: application/json' \
-      -d '{"query":"{ __typename }"}' >/dev/null 2>&1 && return 0
-    sleep 0.2
-  done
-  echo "PostGraphile $1 did not start:" >&2; tail -20 "$work/$1.log" >&2; return 1
+  wait_graphql "$port" "$!" "$work/$1.log" 60
 }
 stop_all() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
 

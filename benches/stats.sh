@@ -106,12 +106,7 @@ if [ -n "$peers" ]; then
     benches/aggregates/serve.sh "$peer_port" >"$work/aggregates.log" 2>&1 &
   peer=$!
   # npm ci and the schema build come first: allow a few minutes.
-  for _ in $(seq 1 1800); do
-    curl -sf "http://127.0.0.1:$peer_port/graphql" -H 'content-type: application/json' \
-      -d '{"query":"{ __typename }"}' >/dev/null 2>&1 && break
-    kill -0 "$peer" 2>/dev/null || { echo "PostGraphile + pg-aggregates exited:" >&2; tail -20 "$work/aggregates.log" >&2; exit 1; }
-    sleep 0.1
-  done
+  wait_graphql "$peer_port" "$peer" "$work/aggregates.log" 180
   node benches/aggregates/check.mjs "http://127.0.0.1:$port/graphql" "http://127.0.0.1:$peer_port/graphql" \
     "$(head -1 "$work/stats.bodies" | jq -r .variables.now)"
   kill $server; wait $server 2>/dev/null || true; server=
