@@ -77,6 +77,25 @@ pub enum Transport {
     Sse,
 }
 
+/// What the writer reports of each transaction (group commit); inert by default, for writers
+/// outside a gateway (the backfill's).
+#[derive(Clone)]
+pub struct IngestBatches {
+    pub deliveries: Histogram,
+    pub seconds: Histogram,
+    pub commit_seconds: Histogram,
+}
+
+impl Default for IngestBatches {
+    fn default() -> Self {
+        IngestBatches {
+            deliveries: Histogram::noop(),
+            seconds: Histogram::noop(),
+            commit_seconds: Histogram::noop(),
+        }
+    }
+}
+
 /// One gateway's metrics. Each `App` owns its recorder (not the process-global one), so several
 /// gateways in one process — the test suite — each report exactly their own.
 pub struct Metrics {
@@ -87,6 +106,8 @@ pub struct Metrics {
     rejected: [Counter; 6],
     /// From the last byte of a delivery read to its commit (or failure).
     pub ingest_seconds: Histogram,
+    /// The writer's transactions: deliveries in each, and how long each took.
+    pub ingest_batches: IngestBatches,
     graphql_seconds: [Histogram; 4],
     pub ws_connections: Gauge,
     active: [Gauge; 2],
@@ -132,8 +153,14 @@ impl Metrics {
             0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
             60.0, 300.0, 3600.0,
         ];
+        // Up to the writer's largest batch (`store::ingest`).
+        const DELIVERIES: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
         let recorder = PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SECONDS)
+            .and_then(|b| {
+                let name = "pubgate_ingest_batch_deliveries";
+                b.set_buckets_for_metric(Matcher::Full(name.into()), DELIVERIES)
+            })
             .map(PrometheusBuilder::build_recorder)
             .unwrap_or_else(|_| PrometheusBuilder::new().build_recorder());
         let r = Reg(&recorder);
@@ -180,6 +207,20 @@ impl Metrics {
                 let name = "pubgate_ingest_duration_seconds";
                 r.describe_histogram(name, "From a delivery read to its commit acknowledged.");
                 r.histogram(name, &[])
+            },
+            ingest_batches: {
+                let size = "pubgate_ingest_batch_deliveries";
+                let seconds = "pubgate_ingest_batch_duration_seconds";
+                r.describe_histogram(size, "Deliveries the writer stored in one transaction.");
+                r.describe_histogram(
+                    seconds,
+                    "The writer's transactions: from begin to commit acknowledged (phase=all), the commit alone (phase=commit).",
+                );
+                IngestBatches {
+                    deliveries: r.histogram(size, &[]),
+                    seconds: r.histogram(seconds, &[("phase", "all")]),
+                    commit_seconds: r.histogram(seconds, &[("phase", "commit")]),
+                }
             },
             graphql_seconds: ["query", "mutation", "subscription", "invalid"]
                 .map(|kind| r.histogram(graphql, &[("operation", kind)])),

@@ -90,7 +90,12 @@ impl App {
         store::migrate(&db).await?;
         let newest = store::queries::head(&db).await?;
         let (head_tx, head) = watch::channel(newest.seq);
-        let ingest = store::ingest::Ingest::start(writer_db, head_tx, config.ingest_one_by_one);
+        let ingest = store::ingest::Ingest::start(
+            writer_db,
+            head_tx,
+            config.ingest_one_by_one,
+            metrics.ingest_batches.clone(),
+        );
         let listen_url =
             (db.get_database_backend() == DbBackend::Postgres).then(|| config.database_url.clone());
         let feed = Feed::start(

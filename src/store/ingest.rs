@@ -6,6 +6,8 @@
 use super::write::{self, Refused};
 use super::{is_retryable, is_unavailable};
 use crate::domain::delivery::{Delivery, Outcome};
+use crate::metrics::IngestBatches;
+use metrics::Histogram;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -44,9 +46,15 @@ pub struct Ingest {
 impl Ingest {
     /// Starts the writer. `head` hears every committed sequence number. `one_by_one` commits
     /// each delivery in a transaction of its own (for benchmarks of what group commit gains).
-    pub fn start(db: DatabaseConnection, head: watch::Sender<i64>, one_by_one: bool) -> Self {
+    /// `batches` hears the size and duration of each transaction that stores deliveries.
+    pub fn start(
+        db: DatabaseConnection,
+        head: watch::Sender<i64>,
+        one_by_one: bool,
+        batches: IngestBatches,
+    ) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(writer(db.clone(), rx, head, one_by_one));
+        tokio::spawn(writer(db.clone(), rx, head, one_by_one, batches));
         Ingest { jobs, db }
     }
 
@@ -82,6 +90,7 @@ async fn writer(
     mut rx: mpsc::Receiver<Job>,
     head: watch::Sender<i64>,
     one_by_one: bool,
+    batches: IngestBatches,
 ) {
     let limit = if one_by_one { 1 } else { MAX_BATCH };
     let mut batch = Vec::with_capacity(limit);
@@ -99,7 +108,7 @@ async fn writer(
         if !probes.is_empty() {
             // Answered by a commit of its own, before the batch: what a delivery arriving now
             // would wait for.
-            let committed = store_retrying(&db, &[], Refused::Fail).await;
+            let committed = store_retrying(&db, &[], Refused::Fail, &Histogram::noop()).await;
             if let Err(e) = &committed {
                 tracing::warn!(error = %e, "the writer cannot commit");
             }
@@ -113,7 +122,10 @@ async fn writer(
         if deliveries.is_empty() {
             continue;
         }
-        let results = store_with_fallback(&db, &deliveries).await;
+        let started = std::time::Instant::now();
+        let results = store_with_fallback(&db, &deliveries, &batches.commit_seconds).await;
+        batches.seconds.record(started.elapsed());
+        batches.deliveries.record(deliveries.len() as f64);
         let newest = results
             .iter()
             .filter_map(|r| match r {
@@ -139,8 +151,9 @@ async fn writer(
 async fn store_with_fallback(
     db: &DatabaseConnection,
     deliveries: &[Delivery],
+    commits: &Histogram,
 ) -> Vec<Result<Outcome, IngestError>> {
-    match store_retrying(db, deliveries, Refused::Fail).await {
+    match store_retrying(db, deliveries, Refused::Fail, commits).await {
         Ok(outcomes) => return outcomes.into_iter().map(Ok).collect(),
         Err(e) if is_unavailable(&e) => {
             tracing::warn!(error = %e, "database unavailable; answering 503");
@@ -156,14 +169,16 @@ async fn store_with_fallback(
     let mut results = Vec::with_capacity(deliveries.len());
     for delivery in deliveries {
         let one = std::slice::from_ref(delivery);
-        results.push(match store_retrying(db, one, Refused::KeepRaw).await {
-            Ok(mut outcome) => Ok(outcome.remove(0)),
-            Err(e) if is_unavailable(&e) => Err(IngestError::Unavailable),
-            Err(e) => {
-                tracing::error!(error = %e, "storing a delivery failed");
-                Err(IngestError::Failed(e))
-            }
-        });
+        results.push(
+            match store_retrying(db, one, Refused::KeepRaw, commits).await {
+                Ok(mut outcome) => Ok(outcome.remove(0)),
+                Err(e) if is_unavailable(&e) => Err(IngestError::Unavailable),
+                Err(e) => {
+                    tracing::error!(error = %e, "storing a delivery failed");
+                    Err(IngestError::Failed(e))
+                }
+            },
+        );
     }
     results
 }
@@ -172,10 +187,11 @@ async fn store_retrying(
     db: &DatabaseConnection,
     deliveries: &[Delivery],
     refused: Refused,
+    commits: &Histogram,
 ) -> Result<Vec<Outcome>, DbErr> {
     let mut attempt = 0;
     loop {
-        match store_batch(db, deliveries, refused).await {
+        match store_batch(db, deliveries, refused, commits).await {
             Err(e) if is_retryable(&e) && attempt < RETRIES => attempt += 1,
             other => return other,
         }
@@ -186,6 +202,7 @@ async fn store_batch(
     db: &DatabaseConnection,
     deliveries: &[Delivery],
     refused: Refused,
+    commits: &Histogram,
 ) -> Result<Vec<Outcome>, DbErr> {
     let txn = db.begin().await?;
     let head = lock_sequence(&txn).await?;
@@ -193,7 +210,7 @@ async fn store_batch(
         true => (vec![], head),
         false => write::store(&txn, head, deliveries, refused).await?,
     };
-    finish(txn, head, &outcomes).await?;
+    finish(txn, head, &outcomes, commits).await?;
     Ok(outcomes)
 }
 
@@ -202,6 +219,7 @@ async fn finish(
     txn: sea_orm::DatabaseTransaction,
     head: i64,
     outcomes: &[Outcome],
+    commits: &Histogram,
 ) -> Result<(), DbErr> {
     let update = Query::update()
         .table(entity::sequence::Entity)
@@ -220,7 +238,10 @@ async fn finish(
         );
         txn.execute_raw(notify).await?;
     }
-    txn.commit().await
+    let started = std::time::Instant::now();
+    txn.commit().await?;
+    commits.record(started.elapsed());
+    Ok(())
 }
 
 /// Takes the sequence row's write lock for the rest of the transaction and reads it.

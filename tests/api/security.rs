@@ -470,6 +470,9 @@ async fn every_metric_moves_when_its_event_happens() {
         rejected("content_type"),
         rejected("unavailable"),
         "pubgate_ingest_duration_seconds_count".into(),
+        "pubgate_ingest_batch_deliveries_count".into(),
+        "pubgate_ingest_batch_duration_seconds_count{phase=\"all\"}".into(),
+        "pubgate_ingest_batch_duration_seconds_count{phase=\"commit\"}".into(),
         "pubgate_frames_delivered_total{transport=\"websocket\"}".into(),
         "pubgate_frames_delivered_total{transport=\"sse\"}".into(),
         "pubgate_active_subscriptions{transport=\"websocket\"}".into(),
@@ -516,6 +519,24 @@ async fn every_metric_moves_when_its_event_happens() {
     }
     assert_eq!(
         metric(&app, "pubgate_ingest_duration_seconds_count").await,
+        2.0
+    );
+    // One after the other: a transaction each, the duplicate's too (it is looked up in one).
+    let batches = "pubgate_ingest_batch_duration_seconds_count";
+    assert_eq!(
+        metric(&app, "pubgate_ingest_batch_deliveries_count").await,
+        2.0
+    );
+    assert_eq!(
+        metric(&app, "pubgate_ingest_batch_deliveries_sum").await,
+        2.0
+    );
+    assert_eq!(
+        metric(&app, &format!("{batches}{{phase=\"all\"}}")).await,
+        2.0
+    );
+    assert_eq!(
+        metric(&app, &format!("{batches}{{phase=\"commit\"}}")).await,
         2.0
     );
     assert_eq!(metric(&app, "pubgate_sequence_head").await, 1.0);
