@@ -2,8 +2,8 @@
 //! with no gap and no duplicate at the seam, in commit order.
 
 use super::{Batch, Feed};
-use crate::store::publications::{self, PublicationFilter};
-use crate::store::queries::{self, EventFilter};
+use crate::store::publications::{self, PublicationFilter, PublicationMatcher};
+use crate::store::queries::{self, EventFilter, EventMatcher};
 use crate::store::related::{self, Related, Wants};
 use entity::{publication, webhook_event};
 use futures::Stream;
@@ -138,7 +138,7 @@ async fn next<F: Follow>(state: &mut State<F>) -> Option<Result<(i64, F::Item), 
     }
 }
 
-struct Assignments(PublicationFilter);
+struct Assignments(PublicationFilter, PublicationMatcher);
 
 impl Follow for Assignments {
     type Item = (publication::Model, Arc<Related>);
@@ -161,7 +161,7 @@ impl Follow for Assignments {
         batch
             .publications
             .iter()
-            .filter(|row| self.0.matches(row, &batch.related))
+            .filter(|row| self.1.matches(row, &batch.related))
             .map(|row| (row.seq, (row.clone(), batch.related.clone())))
             .collect()
     }
@@ -173,10 +173,11 @@ pub fn assignments(
     filter: PublicationFilter,
     after: Option<i64>,
 ) -> impl Stream<Item = Result<(i64, (publication::Model, Arc<Related>)), FeedError>> {
-    follow(feed, Assignments(filter), after)
+    let matcher = filter.matcher();
+    follow(feed, Assignments(filter, matcher), after)
 }
 
-struct Deliveries(EventFilter);
+struct Deliveries(EventFilter, EventMatcher);
 
 impl Follow for Deliveries {
     type Item = webhook_event::Model;
@@ -195,7 +196,7 @@ impl Follow for Deliveries {
         batch
             .events
             .iter()
-            .filter(|e| self.0.matches(e))
+            .filter(|e| self.1.matches(e))
             .map(|e| (e.id, e.clone()))
             .collect()
     }
@@ -207,5 +208,6 @@ pub fn deliveries(
     filter: EventFilter,
     after: Option<i64>,
 ) -> impl Stream<Item = Result<(i64, webhook_event::Model), FeedError>> {
-    follow(feed, Deliveries(filter), after)
+    let matcher = filter.matcher();
+    follow(feed, Deliveries(filter, matcher), after)
 }

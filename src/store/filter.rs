@@ -152,12 +152,16 @@ pub fn publication_matches(
     let voucher_ids = related
         .publication_vouchers
         .get(&row.id)
-        .cloned()
-        .unwrap_or_else(|| vec![row.voucher_id.clone()]);
+        .map_or(std::slice::from_ref(&row.voucher_id), Vec::as_slice);
     terms.iter().all(|term| {
         let test = &term.test;
         match term.path {
-            Path::Own(column) => test.holds(&row.get(column)),
+            Path::Own(column) => match (test, own_text(row, column)) {
+                // The common live filters (customer, campaign, channel) without copying the
+                // row's text into a `Value` for every row and every subscription.
+                (Test::Equals(Value::String(Some(want))), Some(have)) => have == Some(want),
+                _ => test.holds(&row.get(column)),
+            },
             Path::Customer(column) => related
                 .customers
                 .get(&row.customer_id)
@@ -176,6 +180,18 @@ pub fn publication_matches(
                 .any(|id| test.holds(&Value::from(id.clone()))),
         }
     })
+}
+
+/// The text of `row`'s `column`, borrowed, for the text columns live filters test by equality;
+/// `None` for any other column.
+fn own_text(row: &publication::Model, column: publication::Column) -> Option<Option<&str>> {
+    use publication::Column as P;
+    match column {
+        P::CustomerId => Some(Some(&row.customer_id)),
+        P::CampaignId => Some(row.campaign_id.as_deref()),
+        P::Channel => Some(row.channel.as_deref()),
+        _ => None,
+    }
 }
 
 /// `SELECT id FROM entity WHERE condition`.

@@ -100,10 +100,21 @@ impl PublicationFilter {
         filter::publication_condition(&self.terms())
     }
 
-    /// The same test in memory, for live rows; `related` must hold the publication's customer,
-    /// campaign and vouchers.
+    /// The same test in memory, for live rows, built once for every row it will test.
+    pub fn matcher(&self) -> PublicationMatcher {
+        PublicationMatcher(self.terms())
+    }
+}
+
+/// A `PublicationFilter` as an in-memory test (the feed tests every live row against every
+/// subscription's filter).
+pub struct PublicationMatcher(Vec<Term<publication::Column>>);
+
+impl PublicationMatcher {
+    /// Whether `row` passes; `related` must hold the publication's customer, campaign and
+    /// vouchers.
     pub fn matches(&self, row: &publication::Model, related: &Related) -> bool {
-        filter::publication_matches(&self.terms(), row, related)
+        filter::publication_matches(&self.0, row, related)
     }
 }
 

@@ -100,9 +100,18 @@ impl EventFilter {
         filter::own_condition::<webhook_event::Entity>(&self.terms())
     }
 
-    /// The same test in memory, for live rows.
+    /// The same test in memory, for live rows, built once for every row it will test.
+    pub fn matcher(&self) -> EventMatcher {
+        EventMatcher(self.terms())
+    }
+}
+
+/// An `EventFilter` as an in-memory test.
+pub struct EventMatcher(Vec<(webhook_event::Column, Test)>);
+
+impl EventMatcher {
     pub fn matches(&self, row: &webhook_event::Model) -> bool {
-        filter::own_matches(&self.terms(), row)
+        filter::own_matches(&self.0, row)
     }
 }
 
