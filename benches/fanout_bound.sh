@@ -49,13 +49,6 @@ if [ $((high - low + 1)) -lt "$max" ]; then
 fi
 echo "fds $fds, ephemeral ports $low-$high, tcp_tw_reuse=$(cat /proc/sys/net/ipv4/tcp_tw_reuse), $events events, $runs run(s)"
 
-# Builds quietly; prints the path of bench target $1's executable.
-bench_exe() {
-  # (cargo also lists the gateway's own binary, built for benches too: only the bench's line)
-  cargo bench --bench "$1" --no-run --message-format=json 2>/dev/null |
-    grep "\"kind\":\[\"bench\"\],\"crate_types\":\[\"bin\"\],\"name\":\"$1\"" |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1
-}
 cargo build --release -q
 bin=${PUBGATE_BIN:-$target/release/pubgate}
 load=$(bench_exe subscribers)

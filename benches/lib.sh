@@ -47,6 +47,14 @@ build_bound() {
   bound=$(ls -t target/release/deps/bound-* | grep -v '\.d$' | head -1)
 }
 
+# Builds quietly; prints the path of bench target $1's executable.
+bench_exe() {
+  # (cargo also lists the gateway's own binary, built for benches too: only the bench's line)
+  cargo bench --bench "$1" --no-run --message-format=json 2>/dev/null |
+    grep "\"kind\":\[\"bench\"\],\"crate_types\":\[\"bin\"\],\"name\":\"$1\"" |
+    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1
+}
+
 # Prints the URL of a fresh, empty database named $2 on backend $1 (sqlite: a file in $work).
 fresh_db() {
   case "$1" in

@@ -4,11 +4,18 @@
 //!
 //! `cargo bench --bench subscribers -- --target http://127.0.0.1:8080 --pid PID --subscribers 1000`
 //! (benches/subscribers.sh starts the gateway and runs 1k, 5k and 10k).
+//!
+//! With `--hold`, it posts nothing: it connects the subscribers, prints how many connected, keeps
+//! them reading until its standard input closes, then prints the frames and errors they received
+//! (benches/ingest_fanout.sh runs `pubgate simulate` meanwhile). `--seed S --customers K` gives
+//! subscriber i a filter on customer i mod K of `simulate --seed S --customers K`, as a client
+//! following one customer's assignments would.
 
 use futures::{SinkExt, StreamExt};
 use pubgate::simulate::post;
 use serde_json::json;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::{Message, client::IntoClientRequest};
@@ -20,6 +27,9 @@ struct Args {
     subscribers: usize,
     events: usize,
     interval_ms: u64,
+    hold: bool,
+    seed: u64,
+    customers: Option<u64>,
 }
 
 fn args() -> Args {
@@ -30,6 +40,9 @@ fn args() -> Args {
         subscribers: 1000,
         events: 20,
         interval_ms: 250,
+        hold: false,
+        seed: 1,
+        customers: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -41,6 +54,9 @@ fn args() -> Args {
             "--subscribers" => args.subscribers = value().parse().unwrap_or(1000),
             "--events" => args.events = value().parse().unwrap_or(20),
             "--interval-ms" => args.interval_ms = value().parse().unwrap_or(250),
+            "--hold" => args.hold = true,
+            "--seed" => args.seed = value().parse().unwrap_or(1),
+            "--customers" => args.customers = value().parse().ok(),
             _ => {} // cargo bench passes --bench
         }
     }
@@ -149,10 +165,127 @@ fn percentile(sorted: &[Duration], q: f64) -> f64 {
     sorted.get(i).map_or(0.0, |d| d.as_secs_f64() * 1e3)
 }
 
+/// What the holding subscribers received, all together.
+#[derive(Default)]
+struct Received {
+    frames: AtomicU64,
+    errors: AtomicU64,
+    slow: AtomicU64,
+    ended: AtomicU64,
+}
+
+/// A subscriber that only counts: `filter` (a `PublicationFilter`, or null) chooses what it
+/// follows. It stops at an `error` or `complete`, as a client that does not resubscribe would.
+async fn holder(
+    url: String,
+    ready: tokio::sync::mpsc::Sender<()>,
+    filter: serde_json::Value,
+    received: Arc<Received>,
+) {
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
+        eprintln!("connect failed");
+        return;
+    };
+    let query = "subscription($filter: PublicationFilter) { voucherAssigned(filter: $filter) { cursor node { id voucher { code } } } }";
+    for message in [
+        json!({"type": "connection_init"}),
+        json!({"type": "subscribe", "id": "1", "payload": {"query": query, "variables": {"filter": filter}}}),
+    ] {
+        let _ = socket.send(Message::Text(message.to_string().into())).await;
+    }
+    let mut acked = false;
+    while let Some(Ok(frame)) = socket.next().await {
+        let Message::Text(text) = frame else { continue };
+        let message: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        match message["type"].as_str().unwrap_or_default() {
+            "connection_ack" if !acked => {
+                acked = true;
+                let _ = ready.send(()).await;
+            }
+            "ping" => {
+                let pong = json!({"type": "pong"}).to_string();
+                let _ = socket.send(Message::Text(pong.into())).await;
+            }
+            "next" => {
+                received.frames.fetch_add(1, Ordering::Relaxed);
+            }
+            "error" => {
+                received.errors.fetch_add(1, Ordering::Relaxed);
+                if text.contains("SLOW_CONSUMER") {
+                    received.slow.fetch_add(1, Ordering::Relaxed);
+                }
+                break;
+            }
+            "complete" => break,
+            _ => {}
+        }
+    }
+    received.ended.fetch_add(1, Ordering::Relaxed);
+}
+
+/// `--hold`: connects the subscribers, then holds them until standard input closes.
+async fn hold(args: &Args, ws: &str) {
+    let received = Arc::new(Received::default());
+    let (ready_tx, mut ready) = tokio::sync::mpsc::channel(1024);
+    let customers = args.customers.map(|k| {
+        let generator = pubgate::simulate::Generator::new(args.seed, k, 1, 0.0);
+        (0..k).map(|n| generator.customer_id(n)).collect::<Vec<_>>()
+    });
+    let started = Instant::now();
+    for i in 0..args.subscribers {
+        let filter = match &customers {
+            Some(ids) => json!({"customerId": ids[i % ids.len()]}),
+            None => serde_json::Value::Null,
+        };
+        tokio::spawn(holder(
+            ws.to_owned(),
+            ready_tx.clone(),
+            filter,
+            received.clone(),
+        ));
+        if (i + 1) % 200 == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    drop(ready_tx);
+    let mut acked = 0;
+    while acked < args.subscribers {
+        match tokio::time::timeout(Duration::from_secs(60), ready.recv()).await {
+            Ok(Some(())) => acked += 1,
+            _ => break,
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    println!(
+        "subscribers {acked}/{} connected in {:.1}s",
+        args.subscribers,
+        started.elapsed().as_secs_f64()
+    );
+    // Waits for standard input to close (a blocking read, off the runtime's workers).
+    let _ = tokio::task::spawn_blocking(|| std::io::read_to_string(std::io::stdin())).await;
+    let count = |n: &AtomicU64| n.load(Ordering::Relaxed);
+    println!(
+        "held: frames {}, errors {} (slow consumer {}), subscriptions ended {}",
+        count(&received.frames),
+        count(&received.errors),
+        count(&received.slow),
+        count(&received.ended)
+    );
+}
+
 #[tokio::main]
 async fn main() {
     let args = args();
     let ws = format!("{}/graphql", args.target.replace("http://", "ws://"));
+    if args.hold {
+        hold(&args, &ws).await;
+        return;
+    }
     let client = reqwest::Client::new();
     let rss_before = rss_kib(args.pid);
     let sent: Sent = Arc::default();

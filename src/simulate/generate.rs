@@ -183,6 +183,12 @@ impl Generator {
         })
     }
 
+    /// The id of customer `k` (from 0, below `customers`) of this run: what a subscriber filters
+    /// on to follow one simulated customer.
+    pub fn customer_id(&self, k: u64) -> String {
+        format!("cust_{}{k:08}", self.run)
+    }
+
     fn customer(&mut self) -> Value {
         let k = self.rng.random_range(0..self.customers);
         let first = FIRST[(k % FIRST.len() as u64) as usize];
@@ -193,7 +199,7 @@ impl Generator {
             json!(format!("customer{k}@example.com"))
         };
         json!({
-            "id": format!("cust_{}{k:08}", self.run), "source_id": format!("src-{}-{k}", self.run),
+            "id": self.customer_id(k), "source_id": format!("src-{}-{k}", self.run),
             "name": format!("{first} {last}"), "email": email, "object": "customer",
             "metadata": {"region": REGIONS[(k % 4) as usize], "vip": k % 11 == 0},
         })
