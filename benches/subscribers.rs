@@ -88,6 +88,53 @@ async fn feed_statements(client: &reqwest::Client, target: &str) -> f64 {
 
 type Sent = Arc<Mutex<HashMap<String, (Instant, Instant)>>>;
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A graphql-transport-ws connection to `url` (None, said on stderr, when it fails).
+async fn connect(url: String) -> Option<Socket> {
+    let mut request = url.into_client_request().expect("request");
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        "graphql-transport-ws".parse().expect("header"),
+    );
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((socket, _)) => Some(socket),
+        Err(error) => {
+            eprintln!("connect failed: {error}");
+            None
+        }
+    }
+}
+
+/// Starts `n` subscribers made by `start(i, ready)`, in waves so the listen backlog never
+/// overflows; waits (at most 60 s between two) for their `connection_ack`s, then 2 s for
+/// their subscriptions to start and memory to settle. Returns their tasks and how many were
+/// acknowledged.
+async fn start_all<T: Send + 'static>(
+    n: usize,
+    start: impl Fn(usize, tokio::sync::mpsc::Sender<()>) -> tokio::task::JoinHandle<T>,
+) -> (Vec<tokio::task::JoinHandle<T>>, usize) {
+    let (ready_tx, mut ready) = tokio::sync::mpsc::channel(1024);
+    let mut tasks = Vec::with_capacity(n);
+    for i in 0..n {
+        tasks.push(start(i, ready_tx.clone()));
+        if tasks.len() % 200 == 0 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    drop(ready_tx);
+    let mut acked = 0;
+    while acked < n {
+        match tokio::time::timeout(Duration::from_secs(60), ready.recv()).await {
+            Ok(Some(())) => acked += 1,
+            _ => break,
+        }
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    (tasks, acked)
+}
+
 /// Connects, subscribes and records when each assignment arrived (matched to the send times
 /// after the run, so subscribers share no lock while frames flow).
 async fn subscriber(
@@ -96,13 +143,7 @@ async fn subscriber(
     expect: usize,
 ) -> Vec<(String, Instant)> {
     let mut arrivals = Vec::with_capacity(expect);
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
-        eprintln!("connect failed");
+    let Some(mut socket) = connect(url).await else {
         return arrivals;
     };
     let _ = socket
@@ -182,13 +223,7 @@ async fn holder(
     filter: serde_json::Value,
     received: Arc<Received>,
 ) {
-    let mut request = url.into_client_request().expect("request");
-    request.headers_mut().insert(
-        "sec-websocket-protocol",
-        "graphql-transport-ws".parse().expect("header"),
-    );
-    let Ok((mut socket, _)) = tokio_tungstenite::connect_async(request).await else {
-        eprintln!("connect failed");
+    let Some(mut socket) = connect(url).await else {
         return;
     };
     let query = "subscription($filter: PublicationFilter) { voucherAssigned(filter: $filter) { cursor node { id voucher { code } } } }";
@@ -231,36 +266,19 @@ async fn holder(
 /// `--hold`: connects the subscribers, then holds them until standard input closes.
 async fn hold(args: &Args, ws: &str) {
     let received = Arc::new(Received::default());
-    let (ready_tx, mut ready) = tokio::sync::mpsc::channel(1024);
     let customers = args.customers.map(|k| {
         let generator = pubgate::simulate::Generator::new(args.seed, k, 1, 0.0);
         (0..k).map(|n| generator.customer_id(n)).collect::<Vec<_>>()
     });
     let started = Instant::now();
-    for i in 0..args.subscribers {
+    let (_tasks, acked) = start_all(args.subscribers, |i, ready| {
         let filter = match &customers {
             Some(ids) => json!({"customerId": ids[i % ids.len()]}),
             None => serde_json::Value::Null,
         };
-        tokio::spawn(holder(
-            ws.to_owned(),
-            ready_tx.clone(),
-            filter,
-            received.clone(),
-        ));
-        if (i + 1) % 200 == 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    drop(ready_tx);
-    let mut acked = 0;
-    while acked < args.subscribers {
-        match tokio::time::timeout(Duration::from_secs(60), ready.recv()).await {
-            Ok(Some(())) => acked += 1,
-            _ => break,
-        }
-    }
-    tokio::time::sleep(Duration::from_secs(2)).await;
+        tokio::spawn(holder(ws.to_owned(), ready, filter, received.clone()))
+    })
+    .await;
     println!(
         "subscribers {acked}/{} connected in {:.1}s",
         args.subscribers,
@@ -290,30 +308,11 @@ async fn main() {
     let rss_before = rss_kib(args.pid);
     let sent: Sent = Arc::default();
     let latencies: Arc<Mutex<Vec<(Duration, Duration)>>> = Arc::default();
-    let (ready_tx, mut ready) = tokio::sync::mpsc::channel(1024);
     let started = Instant::now();
-    let mut tasks = Vec::with_capacity(args.subscribers);
-    for _ in 0..args.subscribers {
-        tasks.push(tokio::spawn(subscriber(
-            ws.clone(),
-            ready_tx.clone(),
-            args.events,
-        )));
-        // Connect in waves so the listen backlog never overflows.
-        if tasks.len() % 200 == 0 {
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    }
-    drop(ready_tx);
-    let mut acked = 0;
-    while acked < args.subscribers {
-        match tokio::time::timeout(Duration::from_secs(60), ready.recv()).await {
-            Ok(Some(())) => acked += 1,
-            _ => break,
-        }
-    }
-    // Let subscriptions start and memory settle.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (tasks, acked) = start_all(args.subscribers, |_, ready| {
+        tokio::spawn(subscriber(ws.clone(), ready, args.events))
+    })
+    .await;
     let rss_idle = rss_kib(args.pid);
     println!(
         "subscribers {acked}/{} connected in {:.1}s",
