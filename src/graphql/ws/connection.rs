@@ -97,16 +97,20 @@ impl Connection {
         };
         // Stops the operations (and releases their permits) before the goodbye is written.
         conn.operations = StreamMap::new();
-        if let End::Close(code, reason) = end {
-            let frame = CloseFrame {
-                code,
-                reason: Utf8Bytes::from(truncate(&reason, 123)),
-            };
-            let _ = conn.write(Message::Close(Some(frame))).await;
-        }
-        // Flushes the Close reply the library queues when the client closes first (RFC 6455
-        // 5.5.1); without it clients see 1006 instead of their own code.
-        let _ = tokio::time::timeout(Duration::from_secs(5), conn.socket.close()).await;
+        let mut socket = conn.socket;
+        let goodbye = async move {
+            if let End::Close(code, reason) = end {
+                let reason = Utf8Bytes::from(truncate(&reason, 123));
+                let _ = socket
+                    .send(Message::Close(Some(CloseFrame { code, reason })))
+                    .await;
+            }
+            // Flushes the Close reply the library queues when the client closes first (RFC 6455
+            // 5.5.1); without it clients see 1006 instead of their own code.
+            let _ = socket.close().await;
+        };
+        // A client that takes nothing does not hold the connection (or a shutdown) for long.
+        let _ = tokio::time::timeout(Duration::from_secs(5), goodbye).await;
     }
 
     /// Writes one message, or gives up on a client that has not taken it in `WRITE_TIMEOUT`.
