@@ -262,8 +262,18 @@ fn reset(feed: &Feed, signal: &watch::Sender<i64>, stored: Head) {
     signal.send_replace(stored.seq);
 }
 
-/// Reads and broadcasts the events in `(head, target]`, a batch at a time.
+/// Reads and broadcasts the events in `(head, target]`, a batch at a time. With no subscriber
+/// attached it reads nothing and moves the head to `target`: under the lock `subscribe` takes,
+/// so a subscriber attaching at that moment starts from `target` (a live one follows from
+/// there, a resuming one replays up to it from the store) and misses nothing it was promised.
 async fn publish_upto(feed: &Feed, mut head: i64, target: i64) -> Result<(), DbErr> {
+    {
+        let mut published = feed.published.lock().unwrap_or_else(|e| e.into_inner());
+        if published.tx.receiver_count() == 0 {
+            published.head = target;
+            return Ok(());
+        }
+    }
     while head < target {
         let events = queries::events_after(
             &feed.publisher,

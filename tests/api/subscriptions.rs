@@ -22,6 +22,7 @@ on_both!(
     null_after_is_shared_too,
     departed_subscribers_leave_nothing_running,
     a_replay_longer_than_a_page_is_whole,
+    a_feed_nobody_follows_reads_nothing,
 );
 
 const ASSIGNED: &str = "subscription($after: String, $filter: PublicationFilter) {
@@ -721,4 +722,44 @@ async fn a_replay_longer_than_a_page_is_whole(backend: Backend) {
         .collect();
     assert_eq!(got.len(), 431);
     assert_eq!(got, want);
+}
+
+/// With nobody subscribed, the feed reads nothing (its head just moves on); whoever subscribes
+/// afterwards misses nothing: a resume replays from the store, then follows live.
+async fn a_feed_nobody_follows_reads_nothing(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let statements = "pubgate_sql_statements_total{source=\"feed\"}";
+    let before = crate::security::metric(&app, statements).await;
+    for n in 0..10 {
+        assert_eq!(app.post_webhook(assignment(n)).await.0, 200);
+    }
+    crate::security::metric_reaches(&app, "pubgate_feed_delivered_sequence", 10.0).await;
+    let read = crate::security::metric(&app, statements).await - before;
+    // At most the publisher's check of the store's head, when it has heard nothing for a while.
+    assert!(
+        read <= 2.0,
+        "the feed ran {read} statements for 10 deliveries nobody follows"
+    );
+    let page = app
+        .graphql(
+            "{ publications(first: 10) { edges { cursor node { id } } } }",
+            Value::Null,
+        )
+        .await;
+    let first = page["data"]["publications"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .find(|e| e["node"]["id"] == "pub_00000")
+        .expect("the first publication")["cursor"]
+        .clone();
+    let mut client = WsClient::ready(&app).await;
+    client
+        .subscribe("late", ASSIGNED, json!({"after": first}))
+        .await;
+    assert_eq!(ids(&client.next_n("late", 9).await), expected(1..10));
+    assert_eq!(app.post_webhook(assignment(10)).await.0, 200);
+    assert_eq!(ids(&client.next_n("late", 1).await), expected(10..11));
 }
