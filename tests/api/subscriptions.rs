@@ -61,6 +61,23 @@ fn expected(range: std::ops::Range<usize>) -> Vec<String> {
     range.map(|n| format!("pub_{n:05}")).collect()
 }
 
+/// The cursor of stored publication `id`, from the first page of publications.
+async fn cursor_of(app: &TestApp, id: &str) -> Value {
+    let page = app
+        .graphql(
+            "{ publications(first: 100) { edges { cursor node { id } } } }",
+            Value::Null,
+        )
+        .await;
+    page["data"]["publications"]["edges"]
+        .as_array()
+        .expect("edges")
+        .iter()
+        .find(|e| e["node"]["id"] == id)
+        .unwrap_or_else(|| panic!("{id} is stored: {page}"))["cursor"]
+        .clone()
+}
+
 async fn live_assignments_in_commit_order(backend: Backend) {
     let Some(app) = TestApp::spawn(backend).await else {
         return;
@@ -267,21 +284,7 @@ async fn resume_seam_has_no_gap_and_no_duplicate(backend: Backend) {
         .into_iter()
         .flatten()
         .collect();
-    let page = app
-        .graphql(
-            "{ publications(first: 40) { edges { cursor node { id } } } }",
-            Value::Null,
-        )
-        .await;
-    let edges = page["data"]["publications"]["edges"]
-        .as_array()
-        .expect("edges")
-        .clone();
-    let after = edges
-        .iter()
-        .find(|e| e["node"]["id"] == stored[9].as_str())
-        .expect("the tenth committed publication")["cursor"]
-        .clone();
+    let after = cursor_of(&app, &stored[9]).await;
     let mut client = WsClient::ready(&app).await;
     // Writers keep committing while the subscriber replays.
     let writer = {
@@ -742,19 +745,7 @@ async fn a_feed_nobody_follows_reads_nothing(backend: Backend) {
         read <= 2.0,
         "the feed ran {read} statements for 10 deliveries nobody follows"
     );
-    let page = app
-        .graphql(
-            "{ publications(first: 10) { edges { cursor node { id } } } }",
-            Value::Null,
-        )
-        .await;
-    let first = page["data"]["publications"]["edges"]
-        .as_array()
-        .expect("edges")
-        .iter()
-        .find(|e| e["node"]["id"] == "pub_00000")
-        .expect("the first publication")["cursor"]
-        .clone();
+    let first = cursor_of(&app, "pub_00000").await;
     let mut client = WsClient::ready(&app).await;
     client
         .subscribe("late", ASSIGNED, json!({"after": first}))
