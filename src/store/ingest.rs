@@ -7,7 +7,6 @@ use super::write::{self, Refused};
 use super::{is_retryable, is_unavailable};
 use crate::domain::delivery::{Delivery, Outcome};
 use crate::metrics::IngestBatches;
-use metrics::Histogram;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
 use tokio::sync::{mpsc, oneshot, watch};
@@ -46,7 +45,8 @@ pub struct Ingest {
 impl Ingest {
     /// Starts the writer. `head` hears every committed sequence number. `one_by_one` commits
     /// each delivery in a transaction of its own (for benchmarks of what group commit gains).
-    /// `batches` hears the size and duration of each transaction that stores deliveries.
+    /// `batches` hears the size and duration of each transaction that stores deliveries (a batch
+    /// that falls back to one transaction per delivery reports each of them).
     pub fn start(
         db: DatabaseConnection,
         head: watch::Sender<i64>,
@@ -108,7 +108,8 @@ async fn writer(
         if !probes.is_empty() {
             // Answered by a commit of its own, before the batch: what a delivery arriving now
             // would wait for.
-            let committed = store_retrying(&db, &[], Refused::Fail, &Histogram::noop()).await;
+            let unrecorded = IngestBatches::default();
+            let committed = store_retrying(&db, &[], Refused::Fail, &unrecorded).await;
             if let Err(e) = &committed {
                 tracing::warn!(error = %e, "the writer cannot commit");
             }
@@ -122,10 +123,7 @@ async fn writer(
         if deliveries.is_empty() {
             continue;
         }
-        let started = std::time::Instant::now();
-        let results = store_with_fallback(&db, &deliveries, &batches.commit_seconds).await;
-        batches.seconds.record(started.elapsed());
-        batches.deliveries.record(deliveries.len() as f64);
+        let results = store_with_fallback(&db, &deliveries, &batches).await;
         let newest = results
             .iter()
             .filter_map(|r| match r {
@@ -151,9 +149,9 @@ async fn writer(
 async fn store_with_fallback(
     db: &DatabaseConnection,
     deliveries: &[Delivery],
-    commits: &Histogram,
+    batches: &IngestBatches,
 ) -> Vec<Result<Outcome, IngestError>> {
-    match store_retrying(db, deliveries, Refused::Fail, commits).await {
+    match store_retrying(db, deliveries, Refused::Fail, batches).await {
         Ok(outcomes) => return outcomes.into_iter().map(Ok).collect(),
         Err(e) if is_unavailable(&e) => {
             tracing::warn!(error = %e, "database unavailable; answering 503");
@@ -170,7 +168,7 @@ async fn store_with_fallback(
     for delivery in deliveries {
         let one = std::slice::from_ref(delivery);
         results.push(
-            match store_retrying(db, one, Refused::KeepRaw, commits).await {
+            match store_retrying(db, one, Refused::KeepRaw, batches).await {
                 Ok(mut outcome) => Ok(outcome.remove(0)),
                 Err(e) if is_unavailable(&e) => Err(IngestError::Unavailable),
                 Err(e) => {
@@ -187,11 +185,11 @@ async fn store_retrying(
     db: &DatabaseConnection,
     deliveries: &[Delivery],
     refused: Refused,
-    commits: &Histogram,
+    batches: &IngestBatches,
 ) -> Result<Vec<Outcome>, DbErr> {
     let mut attempt = 0;
     loop {
-        match store_batch(db, deliveries, refused, commits).await {
+        match store_batch(db, deliveries, refused, batches).await {
             Err(e) if is_retryable(&e) && attempt < RETRIES => attempt += 1,
             other => return other,
         }
@@ -202,25 +200,29 @@ async fn store_batch(
     db: &DatabaseConnection,
     deliveries: &[Delivery],
     refused: Refused,
-    commits: &Histogram,
+    batches: &IngestBatches,
 ) -> Result<Vec<Outcome>, DbErr> {
+    let started = std::time::Instant::now();
     let txn = db.begin().await?;
     let head = lock_sequence(&txn).await?;
     let (outcomes, head) = match deliveries.is_empty() {
         true => (vec![], head),
         false => write::store(&txn, head, deliveries, refused).await?,
     };
-    finish(txn, head, &outcomes, commits).await?;
+    let commit = finish(txn, head, &outcomes).await?;
+    batches.seconds.record(started.elapsed());
+    batches.commit_seconds.record(commit);
+    batches.deliveries.record(deliveries.len() as f64);
     Ok(outcomes)
 }
 
-/// Moves the sequence to `head`, signals other instances, commits.
+/// Moves the sequence to `head`, signals other instances, commits; returns how long the commit
+/// took.
 async fn finish(
     txn: sea_orm::DatabaseTransaction,
     head: i64,
     outcomes: &[Outcome],
-    commits: &Histogram,
-) -> Result<(), DbErr> {
+) -> Result<std::time::Duration, DbErr> {
     let update = Query::update()
         .table(entity::sequence::Entity)
         .value(entity::sequence::Column::Value, head)
@@ -240,8 +242,7 @@ async fn finish(
     }
     let started = std::time::Instant::now();
     txn.commit().await?;
-    commits.record(started.elapsed());
-    Ok(())
+    Ok(started.elapsed())
 }
 
 /// Takes the sequence row's write lock for the rest of the transaction and reads it.
