@@ -40,16 +40,15 @@ batches() {
     END {if (n > 0) printf "    transactions %d: mean %.1f deliveries, %.2f ms each, commit %.2f ms, %.1f statements\n", n, d / n, 1000 * s / n, 1000 * c / n, q / n}'
 }
 gateway() { # binary → "rate p99"
-  local url summary
+  local url figures
   url=$(fresh pubgate_gateway)
   RUST_LOG=warn "$1" serve --listen 127.0.0.1:$port --database-url "$url" --webhook-secret bench-secret ${GATEWAY_FLAGS:-} >"$work/serve.log" 2>&1 &
   server=$!
   wait_ready "$port"
-  summary=$($bin simulate --target "http://127.0.0.1:$port" --secret bench-secret --events "$events" \
-    --customers 2000 --campaigns 12 --concurrency "$senders" --seed 2 --quiet)
+  figures=$(simulate_rate "$port" "$events" "$senders")
   batches "$port" >&2
   kill $server; wait $server 2>/dev/null || true; server=
-  echo "$(echo "$summary" | awk '/^throughput/ {print $2}') $(echo "$summary" | sed -nE 's/.*p99 ([0-9.]+) ms/\1/p')"
+  echo "$figures"
 }
 for run in $(seq 1 "$runs"); do
   url=$(fresh pubgate_bound)

@@ -22,7 +22,7 @@ subscribers=${3:-10000}
 runs=${RUNS:-3}
 customers=${CUSTOMERS:-2000}
 filter=${FILTER:-customer}
-seed=2
+seed=2 # the seed simulate_rate (benches/lib.sh) posts with
 port=18484
 target=${CARGO_TARGET_DIR:-target}
 work=$(mktemp -d)
@@ -52,13 +52,6 @@ start() {
   wait_ready "$port"
 }
 stop() { kill $server; wait $server 2>/dev/null || true; server=; }
-# Runs simulate against the gateway; prints "rate p99".
-simulate() {
-  local summary
-  summary=$($bin simulate --target "http://127.0.0.1:$port" --secret bench-secret --events "$events" \
-    --customers "$customers" --campaigns 12 --concurrency 32 --seed $seed --quiet)
-  echo "$(awk '/^throughput/ {print $2}' <<<"$summary") $(sed -nE 's/.*p99 ([0-9.]+) ms/\1/p' <<<"$summary")"
-}
 # Publications stored in the gateway's database.
 assignments() {
   case "$backend" in
@@ -70,7 +63,7 @@ assignments() {
 alone=(); with=(); p99_alone=(); p99_with=()
 for run in $(seq 1 "$runs"); do
   start
-  read -r rate p99 <<<"$(simulate)"
+  read -r rate p99 <<<"$(simulate_rate "$port" "$events" 32 "$customers")"
   stop
   echo "run $run alone: $rate deliveries/s, p99 $p99 ms"
   alone+=("$rate"); p99_alone+=("$p99")
@@ -84,7 +77,7 @@ for run in $(seq 1 "$runs"); do
   exec 3>"$work/hold"
   for _ in $(seq 1 1200); do grep -q '^subscribers' "$work/hold.out" && break; sleep 0.1; done
   grep '^subscribers' "$work/hold.out" | sed "s/^/run $run /"
-  read -r rate p99 <<<"$(simulate)"
+  read -r rate p99 <<<"$(simulate_rate "$port" "$events" 32 "$customers")"
   # What was committed before the 200s is relayed within moments; give the last frames a second.
   sleep 1
   exec 3>&-

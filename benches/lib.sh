@@ -47,6 +47,15 @@ build_bound() {
   bound=$(ls -t target/release/deps/bound-* | grep -v '\.d$' | head -1)
 }
 
+# Runs `pubgate simulate` ($bin) against the gateway on port $1: $2 events, $3 concurrent
+# senders, $4 customers (default 2000), 12 campaigns, seed 2; prints "deliveries/s p99-ms".
+simulate_rate() {
+  local summary
+  summary=$($bin simulate --target "http://127.0.0.1:$1" --secret bench-secret --events "$2" \
+    --customers "${4:-2000}" --campaigns 12 --concurrency "$3" --seed 2 --quiet)
+  echo "$(awk '/^throughput/ {print $2}' <<<"$summary") $(sed -nE 's/.*p99 ([0-9.]+) ms/\1/p' <<<"$summary")"
+}
+
 # Builds quietly; prints the path of bench target $1's executable.
 bench_exe() {
   # (cargo also lists the gateway's own binary, built for benches too: only the bench's line)
