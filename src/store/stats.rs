@@ -195,16 +195,8 @@ pub async fn series(
     }
     // The partial minutes at the edges, from the publications themselves, in the same shape.
     let backend = db.get_database_backend();
-    parts.extend(edges(
-        backend,
-        from,
-        to,
-        first,
-        end,
-        bucket_minutes,
-        dims,
-        group_by,
-    ));
+    let (range, whole) = ((from, to), (first, end));
+    parts.extend(edges(backend, range, whole, bucket_minutes, dims, group_by));
     let mut parts = parts.into_iter();
     let mut rows: Vec<(i64, String, String, String, i64)> = Vec::new();
     if let Some(mut read) = parts.next() {
@@ -360,17 +352,14 @@ fn minute_start(minute: i64) -> DateTime<Utc> {
     DateTime::UNIX_EPOCH + Duration::minutes(minute)
 }
 
-/// The publications matching `dims` in `[from, to)` outside the whole minutes `[first, end)`,
-/// counted like `assignment_counts` rows: (bucket, voucher type or `""`, campaign, channel,
-/// count), typed rows only when grouped by type without a type filter (under one, the rows
-/// carry it). Each edge lies inside one minute and is its own index range.
-#[allow(clippy::too_many_arguments)]
+/// The publications matching `dims` in `(from, to)` outside the whole minutes `(first, end)`
+/// (both half-open), counted like `assignment_counts` rows: (bucket, voucher type or `""`,
+/// campaign, channel, count), typed rows only when grouped by type without a type filter
+/// (under one, the rows carry it). Each edge lies inside one minute and is its own index range.
 fn edges(
     backend: DbBackend,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    first: i64,
-    end: i64,
+    (from, to): (DateTime<Utc>, DateTime<Utc>),
+    (first, end): (i64, i64),
     bucket_minutes: i64,
     dims: &Dims,
     group_by: &BTreeSet<Dimension>,
