@@ -56,16 +56,18 @@ pub enum Pool {
     Read,
     Writer,
     Feed,
+    Analytics,
 }
 
 impl Pool {
-    pub const ALL: [Pool; 3] = [Pool::Read, Pool::Writer, Pool::Feed];
+    pub const ALL: [Pool; 4] = [Pool::Read, Pool::Writer, Pool::Feed, Pool::Analytics];
 
     fn label(self) -> &'static str {
         match self {
             Pool::Read => "read",
             Pool::Writer => "writer",
             Pool::Feed => "feed",
+            Pool::Analytics => "analytics",
         }
     }
 }
@@ -132,8 +134,8 @@ pub struct Metrics {
     pub feed_delivered: Gauge,
     pub feed_lag: Gauge,
     /// Connections open and checked out, by pool (`Pool` order).
-    pub pool_size: [Gauge; 3],
-    pub pool_in_use: [Gauge; 3],
+    pub pool_size: [Gauge; 4],
+    pub pool_in_use: [Gauge; 4],
     /// Raw bodies this instance removed (`--retain-raw-days`).
     pub raw_bodies_removed: Counter,
     /// Removal passes this instance completed (`--retain-raw-days`).
@@ -370,7 +372,7 @@ impl Reg<'_> {
             .register_histogram(&Self::key(name, labels), &METADATA)
     }
 
-    fn pool_gauges(&self, name: &'static str, help: &'static str) -> [Gauge; 3] {
+    fn pool_gauges(&self, name: &'static str, help: &'static str) -> [Gauge; 4] {
         self.describe_gauge(name, help);
         Pool::ALL.map(|p| self.gauge(name, &[("pool", p.label())]))
     }

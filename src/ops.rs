@@ -46,11 +46,12 @@ async fn metrics_text(State(state): State<AppState>) -> impl IntoResponse {
     m.feed_delivered.set(delivered as f64);
     // Read before this scrape takes a connection of its own: a connection is given back to the
     // pool a moment after its statement, and would otherwise be counted as in use.
-    for (pool, db) in
-        Pool::ALL
-            .into_iter()
-            .zip([&state.db, state.ingest.db(), state.feed.publisher()])
-    {
+    for (pool, db) in Pool::ALL.into_iter().zip([
+        &state.db,
+        state.ingest.db(),
+        state.feed.publisher(),
+        &state.analytics_db,
+    ]) {
         let (size, idle) = pool_usage(db);
         m.pool_size[pool as usize].set(size as f64);
         m.pool_in_use[pool as usize].set((size as usize).saturating_sub(idle) as f64);

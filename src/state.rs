@@ -11,6 +11,8 @@ use tokio::sync::{Semaphore, watch};
 pub struct AppState {
     pub config: Arc<Config>,
     pub db: DatabaseConnection,
+    /// The analytics counters' connections (`store::stats::GENERIC_PLANS`; on SQLite, `db`).
+    pub analytics_db: DatabaseConnection,
     pub ingest: Ingest,
     /// Becomes true when the server starts shutting down (long-lived streams end then).
     pub shutdown: watch::Receiver<bool>,

@@ -23,6 +23,8 @@ use tokio::{
 const WRITER_CONNECTIONS: u32 = 2;
 /// Connections the feed's publisher keeps for itself (it reads one batch at a time).
 const PUBLISHER_CONNECTIONS: u32 = 2;
+/// Connections of the analytics counters' own pool (PostgreSQL only; see `main`'s pools).
+const ANALYTICS_CONNECTIONS: u32 = 4;
 
 /// A bound, migrated, ready-to-serve gateway.
 pub struct App {
@@ -62,6 +64,14 @@ impl App {
         let mut db = store::connect(url, config.db_max_connections).await?;
         let mut writer_db = store::connect_reserved(url, &db, WRITER_CONNECTIONS).await?;
         let mut publisher_db = store::connect_reserved(url, &db, PUBLISHER_CONNECTIONS).await?;
+        // The analytics counters read with generic plans (`store::stats::GENERIC_PLANS`).
+        let mut analytics_db = store::connect_tuned(
+            url,
+            &db,
+            ANALYTICS_CONNECTIONS,
+            &store::stats::GENERIC_PLANS,
+        )
+        .await?;
         // The feed counts its statements apart, so that "statements per event" and
         // "statements per request" can each be read.
         let mut feed_db = db.clone();
@@ -77,7 +87,7 @@ impl App {
             });
         }
         let sql_statements = Arc::new(AtomicU64::new(0));
-        for pool in [&mut db, &mut writer_db] {
+        for pool in [&mut db, &mut writer_db, &mut analytics_db] {
             let (counter, api_counter) = (sql_statements.clone(), metrics.sql_api.clone());
             pool.set_metric_callback(move |info| {
                 counter.fetch_add(1, Ordering::Relaxed);
@@ -126,6 +136,7 @@ impl App {
         let state = AppState {
             config: Arc::new(config),
             db,
+            analytics_db,
             ingest,
             shutdown: shutting_down,
             feed,

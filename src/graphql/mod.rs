@@ -32,11 +32,17 @@ use std::{ops::Deref, sync::Arc};
 pub type AppSchema = Schema<query::Query, EmptyMutation, subscription::Subscription>;
 
 /// The schema with its data, limits and instrumentation.
-pub fn schema(db: DatabaseConnection, feed: crate::feed::Feed, config: &Config) -> AppSchema {
+pub fn schema(
+    db: DatabaseConnection,
+    analytics_db: DatabaseConnection,
+    feed: crate::feed::Feed,
+    config: &Config,
+) -> AppSchema {
     // No schema extensions: timing and the document checks run in the transports (see
     // `execute`), which keeps async-graphql on its fast path for every field.
     let mut builder = Schema::build(query::Query, EmptyMutation, subscription::Subscription)
         .data(db)
+        .data(Analytics(analytics_db))
         .data(feed)
         .data(Execution {
             plain: config.plain_execution,
@@ -64,6 +70,14 @@ pub(crate) fn plain(ctx: &async_graphql::Context<'_>) -> bool {
 /// The database the schema was given (every resolver reads through it).
 pub(crate) fn db<'a>(ctx: &async_graphql::Context<'a>) -> &'a DatabaseConnection {
     ctx.data_unchecked::<DatabaseConnection>()
+}
+
+/// The analytics counters' connections (`AppState::analytics_db`).
+struct Analytics(DatabaseConnection);
+
+/// The connections the analytics counters read through.
+pub(crate) fn analytics_db<'a>(ctx: &async_graphql::Context<'a>) -> &'a DatabaseConnection {
+    &ctx.data_unchecked::<Analytics>().0
 }
 
 /// The SDL that `pubgate schema` prints and `schema.graphql` holds.
@@ -104,7 +118,12 @@ impl GraphqlState {
     /// The schema, the hub and the query cache over `app`.
     pub fn new(app: AppState) -> Self {
         GraphqlState {
-            schema: schema(app.db.clone(), app.feed.clone(), &app.config),
+            schema: schema(
+                app.db.clone(),
+                app.analytics_db.clone(),
+                app.feed.clone(),
+                &app.config,
+            ),
             hub: hub::Hub::new(app.metrics.shared_subscriptions.clone()),
             query_cache: Arc::new(cache::QueryCache::new(app.config.query_cache_bytes)),
             documents: Arc::default(),

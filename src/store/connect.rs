@@ -61,6 +61,15 @@ pub enum ConnectError {
 /// a wrong password or a missing database is reported at once and by name, instead of after
 /// the pool has retried until its acquire timeout.
 pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnection, ConnectError> {
+    connect_with(url, max_connections, &[]).await
+}
+
+/// `connect`, each PostgreSQL session starting with `settings` (name, value).
+async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    settings: &[(&str, &str)],
+) -> Result<DatabaseConnection, ConnectError> {
     let bad_url = |e: sqlx::Error| ConnectError::Url {
         url: redact_url(url),
         reason: e.to_string(),
@@ -92,7 +101,10 @@ pub async fn connect(url: &str, max_connections: u32) -> Result<DatabaseConnecti
             .map_err(failed)?;
         Ok(SqlxSqliteConnector::from_sqlx_sqlite_pool(pool))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        let options = pg_options(url).map_err(bad_url)?;
+        let mut options = pg_options(url).map_err(bad_url)?;
+        if !settings.is_empty() {
+            options = options.options(settings.iter().copied());
+        }
         let failed = |e: sqlx::Error| ConnectError::Postgres {
             target: format!(
                 "{}:{}/{}",
@@ -160,6 +172,20 @@ pub async fn connect_reserved(
         return Ok(shared.clone());
     }
     connect(url, size).await
+}
+
+/// On PostgreSQL, a pool of `size` connections of its own whose sessions start with
+/// `settings`; on SQLite, which has no such settings, `shared` itself.
+pub async fn connect_tuned(
+    url: &str,
+    shared: &DatabaseConnection,
+    size: u32,
+    settings: &[(&str, &str)],
+) -> Result<DatabaseConnection, ConnectError> {
+    if shared.get_database_backend() != DbBackend::Postgres {
+        return Ok(shared.clone());
+    }
+    connect_with(url, size, settings).await
 }
 
 /// What went wrong, as an operator would put it.

@@ -16,7 +16,8 @@ pub mod stats;
 mod write;
 
 pub use connect::{
-    ConnectError, connect, connect_reserved, migrate, pg_options, reachable, statement_failed,
+    ConnectError, connect, connect_reserved, connect_tuned, migrate, pg_options, reachable,
+    statement_failed,
 };
 pub use write::Restated;
 

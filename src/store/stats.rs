@@ -15,9 +15,7 @@ use sea_orm::sea_query::{
     Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Query, QueryStatementBuilder,
     SelectStatement, UnionType,
 };
-use sea_orm::{
-    Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, QueryResult, TransactionTrait,
-};
+use sea_orm::{Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// What groups a series (`StatsDimension`).
@@ -122,9 +120,11 @@ pub struct Series {
 }
 
 /// Counts in `[from, to)` (both from 1970 on) in buckets of `bucket_minutes` (UTC-aligned:
-/// bucket `b` starts at minute `b × bucket_minutes`), per group of `group_by`.
+/// bucket `b` starts at minute `b × bucket_minutes`), per group of `group_by`; read through
+/// `generic` (connections with `GENERIC_PLANS`) unless a voucher type filter asks for `db`.
 pub async fn series(
     db: &DatabaseConnection,
+    generic: &DatabaseConnection,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     bucket_minutes: i64,
@@ -205,11 +205,11 @@ pub async fn series(
         }
         // Under a voucher type filter the edges test each publication's vouchers through a
         // subquery whose generic plan hashes every voucher of the type: left to custom plans.
-        let rows_read = match dims.voucher_type {
-            None => generic_plan(db, &read).await?,
-            Some(_) => db.query_all(&read).await?,
+        let through = match dims.voucher_type {
+            None => generic,
+            Some(_) => db,
         };
-        for row in rows_read {
+        for row in through.query_all(&read).await? {
             rows.push((
                 row.try_get_by_index(0)?,
                 row.try_get_by_index(1)?,
@@ -239,32 +239,20 @@ pub async fn series(
     Ok(series)
 }
 
-/// Runs `read`, on PostgreSQL with a generic plan. PostgreSQL plans these statements afresh
-/// on every execution (its custom plans, which it keeps choosing for them), and planning was
-/// most of a counter's time: 0.7–1.8 ms against 0.1–0.15 ms executing, at 1M publications. A
-/// generic plan is made once per connection and statement shape; the statements are written
-/// so that it is the index walk a custom plan would choose (see `edges`). `SET LOCAL` keeps
-/// the setting to this transaction, so nothing else the connection runs is planned this way.
-async fn generic_plan(
-    db: &DatabaseConnection,
-    read: &SelectStatement,
-) -> Result<Vec<QueryResult>, DbErr> {
-    if db.get_database_backend() != DbBackend::Postgres {
-        return db.query_all(read).await;
-    }
-    let txn = db.begin().await?;
-    // A generic plan's cost is reckoned for edges of unknown length: high enough for
-    // PostgreSQL to compile it (JIT, 15 ms on every execution) or to start parallel workers
-    // (3–4 ms), neither worth it for statements that execute in a tenth of a millisecond.
-    txn.execute_unprepared(
-        "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL jit = off; \
-         SET LOCAL max_parallel_workers_per_gather = 0",
-    )
-    .await?;
-    let rows = txn.query_all(read).await?;
-    txn.commit().await?;
-    Ok(rows)
-}
+/// The session settings of the connections `series` reads through on PostgreSQL (a pool of
+/// their own, so nothing else is planned this way). PostgreSQL plans these statements afresh on
+/// every execution (its custom plans, which it keeps choosing for them), and planning was most of
+/// a counter's time: 0.7–1.8 ms against 0.1–0.15 ms executing, at 1M publications. A generic
+/// plan is made once per connection and statement shape, and the statements are written so
+/// that it is the index walk a custom plan would choose (see `edges`). Its cost is reckoned for
+/// edges of unknown length: high enough for PostgreSQL to compile it (JIT, 15 ms on every
+/// execution) or to start parallel workers (3–4 ms), neither worth it for statements that
+/// execute in a tenth of a millisecond.
+pub const GENERIC_PLANS: [(&str, &str); 3] = [
+    ("plan_cache_mode", "force_generic_plan"),
+    ("jit", "off"),
+    ("max_parallel_workers_per_gather", "0"),
+];
 
 /// The whole minutes `[first, end)` inside a range from `lower` (its instant, and whether it is
 /// excluded) to `upper` (excluded); either side may be open.

@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 on_both!(
     counts_equal_the_publications_for_random_ranges_and_groupings,
     nonsense_ranges_are_refused,
+    only_the_counters_pool_plans_generically,
 );
 
 const TYPES: [&str; 3] = ["DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD"];
@@ -546,6 +547,54 @@ async fn nonsense_ranges_are_refused(backend: Backend) {
         assert!(
             error["message"].as_str().is_some_and(|m| m.contains(says)),
             "{from} {to} {bucket}: {answer}"
+        );
+    }
+}
+
+/// The counters' pool plans generically without JIT or parallel workers, and the shared pool
+/// that every other read goes through keeps PostgreSQL's defaults.
+async fn only_the_counters_pool_plans_generically(backend: Backend) {
+    let Some(test_db) = TestDb::create(backend).await else {
+        return;
+    };
+    let shared = pubgate::store::connect(&test_db.url, 1)
+        .await
+        .expect("the shared pool");
+    let counters = pubgate::store::connect_tuned(
+        &test_db.url,
+        &shared,
+        1,
+        &pubgate::store::stats::GENERIC_PLANS,
+    )
+    .await
+    .expect("the counters' pool");
+    if backend == Backend::Sqlite {
+        // No such settings: the counters read through the shared pool.
+        assert!(counters.get_database_backend() == sea_orm::DbBackend::Sqlite);
+        return;
+    }
+    for (name, tuned) in pubgate::store::stats::GENERIC_PLANS {
+        let show = |db: sea_orm::DatabaseConnection| async move {
+            use sea_orm::ConnectionTrait;
+            let row = db
+                .query_one_raw(sea_orm::Statement::from_string(
+                    sea_orm::DbBackend::Postgres,
+                    format!("SHOW {name}"),
+                ))
+                .await
+                .expect("SHOW")
+                .expect("a row");
+            row.try_get_by_index::<String>(0).expect("a setting")
+        };
+        assert_eq!(
+            show(counters.clone()).await,
+            tuned,
+            "{name} on the counters' pool"
+        );
+        assert_ne!(
+            show(shared.clone()).await,
+            tuned,
+            "{name} on the shared pool"
         );
     }
 }

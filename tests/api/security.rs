@@ -593,7 +593,7 @@ async fn every_metric_moves_when_its_event_happens() {
     metric_reaches(&app, "pubgate_websocket_connections", 0.0).await;
     metric_reaches(&app, subscriptions, ended_before + 2.0).await;
     // The pool is reported (SQLite opens at least one connection).
-    for pool in ["read", "writer", "feed"] {
+    for pool in ["read", "writer", "feed", "analytics"] {
         let series = format!("pubgate_db_pool_connections{{pool=\"{pool}\"}}");
         assert!(metric(&app, &series).await >= 1.0, "{series}");
     }

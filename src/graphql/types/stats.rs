@@ -3,9 +3,9 @@
 
 use super::{Campaign, VoucherType};
 use crate::error::{ApiError, ApiResult};
-use crate::graphql::db;
 use crate::graphql::loaders::Lookup;
 use crate::graphql::scalars::DateTime;
+use crate::graphql::{analytics_db, db};
 use crate::store::stats::{self, Dimension, Dims, GroupKey};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::Duration;
@@ -161,7 +161,16 @@ pub async fn assignment_stats(
         campaign_id: filter.campaign_id.map(|id| id.0),
         channel: filter.channel,
     };
-    let series = stats::series(db(ctx), from, to, width, &group_by, &dims).await?;
+    let series = stats::series(
+        db(ctx),
+        analytics_db(ctx),
+        from,
+        to,
+        width,
+        &group_by,
+        &dims,
+    )
+    .await?;
     let total_buckets = count * (1 + series.groups.len() as i64);
     if total_buckets > MAX_BUCKETS {
         return Err(too_many(total_buckets, bucket));
