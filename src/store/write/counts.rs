@@ -249,66 +249,60 @@ fn add_postgres(
     totals: Vec<(TotalKey, i64)>,
     counts: Vec<(Key, i64)>,
 ) -> Result<InsertStatement, DbErr> {
-    let unnest = |values: Value| Func::cust("unnest").arg(Expr::val(values));
-    let mut rows = (vec![], vec![], vec![], vec![], vec![]);
+    let mut columns = (vec![], vec![], vec![], vec![], vec![]);
     for ((width, minute, dimension, value), count) in totals {
-        rows.0.push(width as i32);
-        rows.1.push(minute);
-        rows.2.push(dimension.to_owned());
-        rows.3.push(value);
-        rows.4.push(count);
+        columns.0.push(width as i32);
+        columns.1.push(minute);
+        columns.2.push(dimension.to_owned());
+        columns.3.push(value);
+        columns.4.push(count);
     }
-    let read = Query::select()
-        .expr(unnest(rows.0.into()))
-        .expr(unnest(rows.1.into()))
-        .expr(unnest(rows.2.into()))
-        .expr(unnest(rows.3.into()))
-        .expr(unnest(rows.4.into()))
-        .to_owned();
-    use assignment_total::Column as T;
-    let mut add_totals = Query::insert();
-    add_totals
-        .into_table(assignment_total::Entity)
-        .columns(TOTAL_KEYS.into_iter().chain([T::Count]))
-        .select_from(read)
-        .map_err(|e| DbErr::Custom(e.to_string()))?
-        .on_conflict(adding::<assignment_total::Entity>(TOTAL_KEYS, T::Count));
-    let mut rows = (vec![], vec![], vec![], vec![], vec![], vec![]);
+    let (w, m, d, v, c) = columns;
+    let add_totals = add_arrays::<assignment_total::Entity>(
+        &TOTAL_KEYS,
+        assignment_total::Column::Count,
+        vec![w.into(), m.into(), d.into(), v.into(), c.into()],
+    )?;
+    let mut columns = (vec![], vec![], vec![], vec![], vec![], vec![]);
     for ((width, minute, voucher_type, campaign_id, channel), count) in counts {
-        rows.0.push(width as i32);
-        rows.1.push(minute);
-        rows.2.push(voucher_type);
-        rows.3.push(campaign_id);
-        rows.4.push(channel);
-        rows.5.push(count);
+        columns.0.push(width as i32);
+        columns.1.push(minute);
+        columns.2.push(voucher_type);
+        columns.3.push(campaign_id);
+        columns.4.push(channel);
+        columns.5.push(count);
     }
-    let read = Query::select()
-        .expr(unnest(rows.0.into()))
-        .expr(unnest(rows.1.into()))
-        .expr(unnest(rows.2.into()))
-        .expr(unnest(rows.3.into()))
-        .expr(unnest(rows.4.into()))
-        .expr(unnest(rows.5.into()))
-        .to_owned();
-    use assignment_count::Column as A;
-    let keys = [
-        A::Width,
-        A::Minute,
-        A::VoucherType,
-        A::CampaignId,
-        A::Channel,
-    ];
-    let mut add_counts = Query::insert();
-    add_counts
-        .into_table(assignment_count::Entity)
-        .columns(keys.into_iter().chain([A::Count]))
-        .select_from(read)
-        .map_err(|e| DbErr::Custom(e.to_string()))?
-        .on_conflict(adding::<assignment_count::Entity>(keys, A::Count));
+    let (w, m, t, ca, ch, c) = columns;
+    let mut add_counts = add_arrays::<assignment_count::Entity>(
+        &COUNT_KEYS,
+        assignment_count::Column::Count,
+        vec![w.into(), m.into(), t.into(), ca.into(), ch.into(), c.into()],
+    )?;
     let mut cte = CommonTableExpression::new();
     cte.table_name(Alias::new("totals")).query(add_totals);
     add_counts.with_cte(WithClause::new().cte(cte).to_owned());
     Ok(add_counts)
+}
+
+/// `INSERT INTO … (keys, count) SELECT unnest($1), unnest($2), … ON CONFLICT (keys) DO UPDATE
+/// SET count = count + excluded.count`, with `arrays` holding the rows column by column.
+fn add_arrays<E: EntityTrait>(
+    keys: &[E::Column],
+    count: E::Column,
+    arrays: Vec<Value>,
+) -> Result<InsertStatement, DbErr> {
+    let mut read = Query::select();
+    for array in arrays {
+        read.expr(Func::cust("unnest").arg(Expr::val(array)));
+    }
+    let mut insert = Query::insert();
+    insert
+        .into_table(E::default())
+        .columns(keys.iter().copied().chain([count]))
+        .select_from(read)
+        .map_err(|e| DbErr::Custom(e.to_string()))?
+        .on_conflict(adding::<E>(keys.iter().copied(), count));
+    Ok(insert)
 }
 
 /// SQLite, which has no data-modifying WITH and no arrays: a multi-row upsert for each table.
