@@ -23,7 +23,8 @@ use tokio::{
 const WRITER_CONNECTIONS: u32 = 2;
 /// Connections the feed's publisher keeps for itself (it reads one batch at a time).
 const PUBLISHER_CONNECTIONS: u32 = 2;
-/// Connections of the analytics counters' own pool (PostgreSQL only; see `main`'s pools).
+/// Connections of the pool `assignmentStats` reads through (PostgreSQL only; on SQLite it
+/// shares the read pool).
 const ANALYTICS_CONNECTIONS: u32 = 4;
 
 /// A bound, migrated, ready-to-serve gateway.

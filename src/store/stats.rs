@@ -340,10 +340,10 @@ fn minute_start(minute: i64) -> DateTime<Utc> {
     DateTime::UNIX_EPOCH + Duration::minutes(minute)
 }
 
-/// The publications matching `dims` in `(from, to)` outside the whole minutes `(first, end)`
-/// (both half-open), counted like `assignment_counts` rows: (bucket, voucher type or `""`,
-/// campaign, channel, count), typed rows only when grouped by type without a type filter
-/// (under one, the rows carry it). Each edge lies inside one minute and is its own index range.
+/// The publications matching `dims` in `[from, to)` outside the whole minutes `[first, end)`,
+/// counted like `assignment_counts` rows: (bucket, voucher type or `""`, campaign, channel,
+/// count), typed rows only when grouped by type without a type filter (under one, the rows
+/// carry it). Each edge lies inside one minute and is its own index range.
 fn edges(
     backend: DbBackend,
     (from, to): (DateTime<Utc>, DateTime<Utc>),
