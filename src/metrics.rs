@@ -86,6 +86,8 @@ pub struct IngestBatches {
     pub deliveries: Histogram,
     pub seconds: Histogram,
     pub commit_seconds: Histogram,
+    /// Changes to the assignment counts moved into the kept counts (`store::write::counts::fold`).
+    pub changes_folded: Counter,
 }
 
 impl Default for IngestBatches {
@@ -94,6 +96,7 @@ impl Default for IngestBatches {
             deliveries: Histogram::noop(),
             seconds: Histogram::noop(),
             commit_seconds: Histogram::noop(),
+            changes_folded: Counter::noop(),
         }
     }
 }
@@ -222,6 +225,10 @@ impl Metrics {
                     deliveries: r.histogram(size, &[]),
                     seconds: r.histogram(seconds, &[("phase", "all")]),
                     commit_seconds: r.histogram(seconds, &[("phase", "commit")]),
+                    changes_folded: r.described_counter(
+                        "pubgate_assignment_changes_folded_total",
+                        "Changes to the assignment counts that batches appended and this instance moved into the kept counts.",
+                    ),
                 }
             },
             graphql_seconds: ["query", "mutation", "subscription", "invalid"]

@@ -1,5 +1,6 @@
 //! SeaORM entities of pubgate's store: one module per table, data only.
 
+pub mod assignment_change;
 pub mod assignment_count;
 pub mod assignment_total;
 pub mod backfill_progress;

@@ -21,6 +21,8 @@ use tokio::{
 
 /// Connections the writer keeps for itself: one transaction at a time, and one spare.
 const WRITER_CONNECTIONS: u32 = 2;
+/// Connections the folder of the assignment counts keeps (`store::ingest`).
+const FOLD_CONNECTIONS: u32 = 1;
 /// Connections the feed's publisher keeps for itself (it reads one batch at a time).
 const PUBLISHER_CONNECTIONS: u32 = 2;
 /// Connections of the pool `assignmentStats` reads through (PostgreSQL only; on SQLite it
@@ -65,6 +67,13 @@ impl App {
         let mut db = store::connect(url, config.db_max_connections).await?;
         let mut writer_db = store::connect_reserved(url, &db, WRITER_CONNECTIONS).await?;
         let mut publisher_db = store::connect_reserved(url, &db, PUBLISHER_CONNECTIONS).await?;
+        // The folder's statements are upkeep, not the API's: not in the statement counts.
+        let mut fold_db = store::connect_reserved(url, &db, FOLD_CONNECTIONS).await?;
+        fold_db.set_metric_callback(|info| {
+            if info.failed {
+                store::statement_failed();
+            }
+        });
         // The analytics counters read with generic plans (`store::stats::GENERIC_PLANS`).
         let mut analytics_db = store::connect_tuned(
             url,
@@ -103,6 +112,7 @@ impl App {
         let (head_tx, head) = watch::channel(newest.seq);
         let ingest = store::ingest::Ingest::start(
             writer_db,
+            fold_db,
             head_tx,
             config.ingest_one_by_one,
             metrics.ingest_batches.clone(),

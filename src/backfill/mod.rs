@@ -155,7 +155,7 @@ impl Backfill {
         let (head, _) = tokio::sync::watch::channel(head.seq);
         Ok(Backfill {
             api: Voucherify::new(credentials, patience)?,
-            ingest: Ingest::start(writer, head, false, Default::default()),
+            ingest: Ingest::start(writer.clone(), writer, head, false, Default::default()),
             db,
             bar,
             window_pages: WINDOW_PAGES,

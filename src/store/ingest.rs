@@ -2,6 +2,10 @@
 //! transaction takes the sequence lock, stores the batch through `write` (raw events, normalised
 //! rows, sequence numbers), moves the sequence and signals the feed; every sender hears back
 //! only after that commit returned.
+//!
+//! Beside it, the folder: a short while after the writer commits, it moves the changes to the
+//! assignment counts that batches appended into the kept counts (`write::counts::fold`), many
+//! batches' at once, through the writer's pool.
 
 use super::write::{self, Refused};
 use super::{is_retryable, is_unavailable};
@@ -9,12 +13,21 @@ use crate::domain::delivery::{Delivery, Outcome};
 use crate::metrics::IngestBatches;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, TransactionTrait};
-use tokio::sync::{mpsc, oneshot, watch};
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+use tokio::sync::{Notify, mpsc, oneshot, watch};
 
 /// Most deliveries one transaction commits together.
 const MAX_BATCH: usize = 256;
 /// How often a transaction that lost a deadlock or serialisation race is run again.
 const RETRIES: usize = 5;
+/// How long the folder lets batches gather after a commit wakes it: the longer, the more
+/// batches each fold adds up (fewer rows upserted), the more changes every read of the counts
+/// adds up itself.
+const FOLD_AFTER: Duration = Duration::from_millis(100);
+/// How often the folder looks for changes without being woken: those other instances (or a
+/// `renormalise`) appended and did not fold, say because they were stopped first.
+const FOLD_IDLE: Duration = Duration::from_secs(2);
 
 /// Why a delivery was not stored.
 #[derive(Debug, thiserror::Error)]
@@ -43,18 +56,22 @@ pub struct Ingest {
 }
 
 impl Ingest {
-    /// Starts the writer. `head` hears every committed sequence number. `one_by_one` commits
+    /// Starts the writer, and the folder on `fold_db`. `head` hears every committed sequence
+    /// number. `one_by_one` commits
     /// each delivery in a transaction of its own (for benchmarks of what group commit gains).
     /// `batches` hears the size and duration of each transaction that stores deliveries (a batch
     /// that falls back to one transaction per delivery reports each of them).
     pub fn start(
         db: DatabaseConnection,
+        fold_db: DatabaseConnection,
         head: watch::Sender<i64>,
         one_by_one: bool,
         batches: IngestBatches,
     ) -> Self {
         let (jobs, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(writer(db.clone(), rx, head, one_by_one, batches));
+        let wake = Arc::new(Notify::new());
+        tokio::spawn(folder(fold_db, Arc::downgrade(&wake), batches.clone()));
+        tokio::spawn(writer(db.clone(), rx, head, one_by_one, batches, wake));
         Ingest { jobs, db }
     }
 
@@ -91,6 +108,7 @@ async fn writer(
     head: watch::Sender<i64>,
     one_by_one: bool,
     batches: IngestBatches,
+    fold: Arc<Notify>,
 ) {
     let limit = if one_by_one { 1 } else { MAX_BATCH };
     let mut batch = Vec::with_capacity(limit);
@@ -135,10 +153,30 @@ async fn writer(
             // Lower than before only when the database was restored to an earlier point: the
             // feed watches for that.
             head.send_replace(newest);
+            fold.notify_one();
         }
         for (reply, result) in replies.into_iter().zip(results) {
             // The sender may have given up waiting; the commit stands either way.
             let _ = reply.send(result);
+        }
+    }
+}
+
+/// Folds the assignment counts' changes `FOLD_AFTER` after the writer wakes it, or every
+/// `FOLD_IDLE`, until the writer (which holds `wake`) ends. A fold that fails is tried again at
+/// the next turn: its changes stay where they were, and every read adds them up meanwhile.
+async fn folder(db: DatabaseConnection, wake: Weak<Notify>, batches: IngestBatches) {
+    loop {
+        let Some(wake) = wake.upgrade() else {
+            return;
+        };
+        let _ = tokio::time::timeout(FOLD_IDLE, wake.notified()).await;
+        drop(wake);
+        tokio::time::sleep(FOLD_AFTER).await;
+        match write::counts::fold(&db).await {
+            Ok(moved) => batches.changes_folded.increment(moved),
+            Err(e) if is_unavailable(&e) => {}
+            Err(e) => tracing::warn!(error = %e, "folding the assignment counts failed"),
         }
     }
 }

@@ -1,18 +1,23 @@
 //! Exact assignment counts from `assignment_totals` or `assignment_counts` (a range's whole days,
-//! hours and minutes) and `publications` (the partial minutes at its edges): the analytics
+//! hours and minutes), `assignment_changes` (what batches appended and no fold has moved into
+//! those yet, by minute) and `publications` (the partial minutes at its edges): the analytics
 //! series and the `totalCount` of publications filtered only by campaign, voucher type, channel
 //! and creation time. A count that groups or filters by at most one dimension reads the totals
-//! (a row per span and value); one that combines dimensions reads every stored combination. The
-//! number of statements does not grow with the number of publications.
+//! (a row per span and value); one that combines dimensions reads every stored combination. All
+//! of it is one statement, so it sees each change either still appended or already folded, never
+//! both. The number of statements does not grow with the number of publications.
 
 use super::publications::PublicationFilter;
 use super::write::counts::join_vouchers;
 use super::write::counts::{BY_CAMPAIGN, BY_CHANNEL, BY_TYPE};
-pub use super::write::counts::{Change, WIDTHS, minute_of};
+pub use super::write::counts::{Change, WIDTHS, fold, minute_of};
 use chrono::{DateTime, Duration, Utc};
-use entity::{assignment_count, assignment_total, publication, publication_voucher, voucher};
+use entity::{
+    assignment_change, assignment_count, assignment_total, publication, publication_voucher,
+    voucher,
+};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, JoinType, Query, QueryStatementBuilder,
+    Alias, Asterisk, Expr, ExprTrait, Func, Iden, JoinType, Query, QueryStatementBuilder,
     SelectStatement, UnionType,
 };
 use sea_orm::{Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
@@ -109,6 +114,84 @@ fn totals(
     read
 }
 
+/// Rows of `table` (`assignment_counts`, or `assignment_changes`, whose rows are per-minute
+/// combinations too) within `rows`, for a count by `group_by` under `dims`, in the rows' common
+/// shape: (bucket, voucher type or `""`, campaign, channel, count).
+fn combinations(
+    table: impl Iden + 'static,
+    rows: Condition,
+    bucket_minutes: i64,
+    group_by: &BTreeSet<Dimension>,
+    dims: &Dims,
+) -> SelectStatement {
+    use assignment_count::Column as A;
+    // The width is inlined (it is one of three constants), so that PostgreSQL sees the
+    // selected and the grouped expression as the same one.
+    let bucket = Expr::cust(format!("\"minute\" / {bucket_minutes}"));
+    // Only the dimensions asked for are grouped by (the others read as `""`), so the rows read
+    // are buckets × groups, not every stored combination.
+    let mut grouped = vec![bucket.clone(), Expr::col(A::VoucherType)];
+    let mut dimension = |d: Dimension, column: A| match group_by.contains(&d) {
+        true => {
+            grouped.push(Expr::col(column));
+            Expr::col(column)
+        }
+        false => Expr::val(""),
+    };
+    let (campaign, channel) = (
+        dimension(Dimension::Campaign, A::CampaignId),
+        dimension(Dimension::Channel, A::Channel),
+    );
+    let mut read = Query::select();
+    read.expr(bucket)
+        .column(A::VoucherType)
+        .expr(campaign)
+        .expr(channel)
+        .expr(Func::cast_as(
+            Func::sum(Expr::col(A::Count)),
+            Alias::new("BIGINT"),
+        ))
+        .from(table)
+        .cond_where(rows)
+        .cond_where(matching(dims, group_by.contains(&Dimension::VoucherType)))
+        .add_group_by(grouped);
+    read
+}
+
+/// The per-combination rows (`assignment_counts`, `assignment_changes`) that count what `dims`
+/// asks for: the type's rows under a type filter, the "every type" rows unless `by_type`
+/// (which wants every type's, and the "every type" rows for the series).
+fn matching(dims: &Dims, by_type: bool) -> Condition {
+    use assignment_count::Column as A;
+    let mut all = Condition::all();
+    match (&dims.voucher_type, by_type) {
+        (Some(kind), _) => all = all.add(Expr::col(A::VoucherType).eq(kind.as_str())),
+        (None, false) => all = all.add(Expr::col(A::VoucherType).eq("")),
+        (None, true) => {}
+    }
+    if let Some(campaign) = &dims.campaign_id {
+        all = all.add(Expr::col(A::CampaignId).eq(campaign.as_str()));
+    }
+    if let Some(channel) = &dims.channel {
+        all = all.add(Expr::col(A::Channel).eq(channel.as_str()));
+    }
+    all
+}
+
+/// The rows of `assignment_changes` (each a minute's) in the whole minutes `[first, end)`
+/// (`i64::MIN`/`i64::MAX`: open).
+fn minutes_within(first: i64, end: i64) -> Condition {
+    let minute = || Expr::col(assignment_change::Column::Minute);
+    let mut within = Condition::all();
+    if first != i64::MIN {
+        within = within.add(minute().gte(first));
+    }
+    if end != i64::MAX {
+        within = within.add(minute().lt(end));
+    }
+    within
+}
+
 /// One group's key: the values of the grouped dimensions (the others `None`).
 pub type GroupKey = (Option<String>, Option<String>, Option<String>);
 
@@ -150,48 +233,23 @@ pub async fn series(
     if let Some(one) = one {
         parts.push(totals(first, end, bucket_minutes, one, group_by));
     } else if first < end {
-        use assignment_count::Column as A;
-        // The width is inlined (it is one of three constants), so that PostgreSQL sees the
-        // selected and the grouped expression as the same one.
-        let bucket = Expr::cust(format!("\"minute\" / {bucket_minutes}"));
-        // Only the dimensions asked for are grouped by (the others read as `""`), so the
-        // rows read are buckets × groups, not every stored combination.
-        let mut grouped = vec![bucket.clone(), Expr::col(A::VoucherType)];
-        let mut dimension = |d: Dimension, column: A| match group_by.contains(&d) {
-            true => {
-                grouped.push(Expr::col(column));
-                Expr::col(column)
-            }
-            false => Expr::val(""),
-        };
-        let (campaign, channel) = (
-            dimension(Dimension::Campaign, A::CampaignId),
-            dimension(Dimension::Channel, A::Channel),
-        );
-        let mut read = Query::select();
-        read.expr(bucket)
-            .column(A::VoucherType)
-            .expr(campaign)
-            .expr(channel)
-            .expr(Func::cast_as(
-                Func::sum(Expr::col(A::Count)),
-                Alias::new("BIGINT"),
-            ))
-            .from(assignment_count::Entity)
-            .cond_where(spanning(first, end, bucket_minutes))
-            .add_group_by(grouped);
-        match (&dims.voucher_type, by_type) {
-            (Some(kind), _) => read.and_where(Expr::col(A::VoucherType).eq(kind.as_str())),
-            (None, false) => read.and_where(Expr::col(A::VoucherType).eq("")),
-            (None, true) => &mut read,
-        };
-        if let Some(campaign) = &dims.campaign_id {
-            read.and_where(Expr::col(A::CampaignId).eq(campaign.as_str()));
-        }
-        if let Some(channel) = &dims.channel {
-            read.and_where(Expr::col(A::Channel).eq(channel.as_str()));
-        }
-        parts.push(read);
+        parts.push(combinations(
+            assignment_count::Entity,
+            spanning(first, end, bucket_minutes),
+            bucket_minutes,
+            group_by,
+            dims,
+        ));
+    }
+    // The changes appended and not yet folded into either, for the same whole minutes.
+    if first < end {
+        parts.push(combinations(
+            assignment_change::Entity,
+            minutes_within(first, end),
+            bucket_minutes,
+            group_by,
+            dims,
+        ));
     }
     // The partial minutes at the edges, from the publications themselves, in the same shape.
     let backend = db.get_database_backend();
@@ -530,6 +588,13 @@ pub async fn count(
         }
     }
     minutes.cond_where(spanning(first, end, 1440));
+    // The changes appended and not yet folded, for the same whole minutes.
+    let unfolded = Query::select()
+        .expr(sum(Expr::col(assignment_change::Column::Count)))
+        .from(assignment_change::Entity)
+        .cond_where(minutes_within(first, end))
+        .cond_where(matching(dims, false))
+        .to_owned();
     let created = || Expr::col((publication::Entity, publication::Column::CreatedAt));
     let counted = |range: Condition| {
         let within = PublicationFilter {
@@ -574,9 +639,13 @@ pub async fn count(
         Expr::SubQuery(None, Box::new(minutes.into_sub_query_statement())),
         Alias::new("BIGINT"),
     );
+    let unfolded = Func::cast_as(
+        Expr::SubQuery(None, Box::new(unfolded.into_sub_query_statement())),
+        Alias::new("BIGINT"),
+    );
     let mut all = Query::select();
-    all.expr(sum);
-    let parts = 1 + edges.len();
+    all.expr(sum).expr(unfolded);
+    let parts = 2 + edges.len();
     for edge in edges {
         all.expr(Expr::SubQuery(
             None,

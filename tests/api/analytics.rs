@@ -13,6 +13,8 @@ on_both!(
     counts_equal_the_publications_for_random_ranges_and_groupings,
     nonsense_ranges_are_refused,
     only_the_counters_pool_plans_generically,
+    appended_changes_count_before_and_after_they_are_folded,
+    concurrent_folds_move_each_change_once,
 );
 
 const TYPES: [&str; 3] = ["DISCOUNT_VOUCHER", "GIFT_VOUCHER", "LOYALTY_CARD"];
@@ -469,8 +471,9 @@ pub(crate) async fn fills_equal_the_kept_counts(app: &TestApp) {
     );
 }
 
-/// The non-zero rows of `assignment_totals`.
+/// The non-zero rows of `assignment_totals`, every appended change folded.
 pub(crate) async fn totals_table(app: &TestApp) -> Vec<String> {
+    app.fold_counts().await;
     let rows = app
         .texts(
             "SELECT width || '|' || minute || '|' || dimension || '|' || value || '|' || count \
@@ -493,8 +496,9 @@ async fn total_count(app: &TestApp, filter: &Value) -> Value {
     answer["data"]["publications"]["totalCount"].clone()
 }
 
-/// The non-zero rows of `assignment_counts`.
+/// The non-zero rows of `assignment_counts`, every appended change folded.
 pub(crate) async fn counts_table(app: &TestApp) -> Vec<String> {
+    app.fold_counts().await;
     let rows = app
         .texts(
             "SELECT width || '|' || minute || '|' || voucher_type || '|' || campaign_id || '|' || channel \
@@ -597,4 +601,154 @@ async fn only_the_counters_pool_plans_generically(backend: Backend) {
             "{name} on the shared pool"
         );
     }
+}
+
+/// Appends, behind the gateway's back, one publication's worth of change to the counts: the
+/// "every type" row and `kind`'s, at `at`, in campaign `camp_x` and channel `API`.
+async fn append_change(app: &TestApp, at: DateTime<Utc>, kind: &str) {
+    let mut change = pubgate::store::stats::Change::default();
+    let types = BTreeSet::from([kind.to_owned()]);
+    change.add(1, at, Some("camp_x"), Some("API"), &types);
+    change.write(&app.db).await.expect("append");
+}
+
+/// Every answer of the counts adds the changes batches appended and no fold has moved yet, and
+/// is the same once they are folded.
+async fn appended_changes_count_before_and_after_they_are_folded(backend: Backend) {
+    let Some(app) = TestApp::spawn_with(backend, |c| c.query_cache_bytes = 0).await else {
+        return;
+    };
+    let mut rng = StdRng::seed_from_u64(7);
+    post_random(&app, &mut rng, 40).await;
+    app.fold_counts().await;
+    let base = Utc
+        .with_ymd_and_hms(2025, 3, 1, 0, 0, 0)
+        .single()
+        .expect("base");
+    // The assignments grouped by type and the gift vouchers' totalCount, around every instant
+    // posted or appended.
+    async fn answer(app: &TestApp, base: DateTime<Utc>) -> (Value, i64) {
+        let from = stamp(base - Duration::days(1));
+        let variables = json!({"from": from, "to": stamp(base + Duration::days(4)),
+            "bucket": "HOUR", "groupBy": ["VOUCHER_TYPE"]});
+        let stats = app.graphql(STATS, variables).await;
+        assert!(stats["errors"].is_null(), "{stats}");
+        let gifts = json!({"voucherType": "GIFT_VOUCHER", "createdAfter": from});
+        let gifts = total_count(app, &gifts).await;
+        (canonical(stats), gifts.as_i64().expect("a count"))
+    }
+    let (before, gifts_before) = answer(&app, base).await;
+    // The folder runs a moment after each commit and every two seconds: appended behind its
+    // back, a change may be folded before it is read. Each try appends one more and reads; a
+    // read is known to have seen it unfolded when it is still there after the read.
+    let mut appended = 0;
+    let mut seen_unfolded = false;
+    for minute in 0..5 {
+        append_change(&app, base + Duration::minutes(90 + minute), "GIFT_VOUCHER").await;
+        appended += 1;
+        let (now, gifts) = answer(&app, base).await;
+        let still_appended = app.count("assignment_changes").await > 0;
+        assert_eq!(
+            now["data"]["assignmentStats"]["total"],
+            json!(
+                before["data"]["assignmentStats"]["total"]
+                    .as_i64()
+                    .expect("a total")
+                    + appended
+            ),
+            "{now}"
+        );
+        assert_eq!(gifts, gifts_before + appended, "totalCount adds the change");
+        if still_appended {
+            seen_unfolded = true;
+            break;
+        }
+    }
+    assert!(seen_unfolded, "a read found the change still appended");
+    let (unfolded, unfolded_gifts) = answer(&app, base).await;
+    app.fold_counts().await;
+    assert_eq!(app.count("assignment_changes").await, 0, "folded");
+    let (folded, folded_gifts) = answer(&app, base).await;
+    assert_eq!(folded, unfolded, "the same answer once folded");
+    assert_eq!(folded_gifts, unfolded_gifts);
+    let gift_groups = folded["data"]["assignmentStats"]["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["voucherType"] == "GIFT_VOUCHER")
+        .expect("the gift vouchers' group")["total"]
+        .clone();
+    let gift_before = before["data"]["assignmentStats"]["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .find(|g| g["voucherType"] == "GIFT_VOUCHER")
+        .map_or(0, |g| g["total"].as_i64().expect("a total"));
+    assert_eq!(gift_groups, json!(gift_before + appended));
+}
+
+/// Folds running at once (as on several instances) move each appended change once: the kept
+/// counts are the sums of what was appended, in every span.
+async fn concurrent_folds_move_each_change_once(backend: Backend) {
+    let Some(app) = TestApp::spawn(backend).await else {
+        return;
+    };
+    let base = Utc
+        .with_ymd_and_hms(2025, 3, 1, 23, 0, 0)
+        .single()
+        .expect("base");
+    let mut want: BTreeMap<String, i64> = BTreeMap::new();
+    let mut rng = StdRng::seed_from_u64(11);
+    for _ in 0..30 {
+        let mut change = pubgate::store::stats::Change::default();
+        for _ in 0..200 {
+            let at = base + Duration::seconds(rng.random_range(0..3 * 3600));
+            let kind = *TYPES.choose(&mut rng).expect("a type");
+            let channel = *CHANNELS.choose(&mut rng).expect("a channel");
+            let campaign = format!("camp_{}", rng.random_range(0..20));
+            let sign = if rng.random_ratio(1, 10) { -1 } else { 1 };
+            change.add(
+                sign,
+                at,
+                Some(&campaign),
+                Some(channel),
+                &BTreeSet::from([kind.to_owned()]),
+            );
+            let minute = at.timestamp().div_euclid(60);
+            for width in [1, 60, 1440] {
+                let start = minute.div_euclid(width) * width;
+                for kind in ["", kind] {
+                    *want
+                        .entry(format!("{width}|{start}|{kind}|{campaign}|{channel}"))
+                        .or_default() += sign;
+                }
+            }
+        }
+        change.write(&app.db).await.expect("append");
+    }
+    let fold = || pubgate::store::stats::fold(&app.db);
+    let (a, b, c, d) = tokio::join!(fold(), fold(), fold(), fold());
+    let moved: u64 = [a, b, c, d].into_iter().map(|n| n.expect("fold")).sum();
+    assert!(moved > 0, "something was folded here");
+    let want: Vec<String> = want
+        .into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|(key, n)| format!("{key}|{n}"))
+        .collect();
+    let mut kept = counts_table(&app).await;
+    kept.sort();
+    let mut want = want;
+    want.sort();
+    assert_eq!(kept, want, "each change counted once in every span");
+    // The totals equal their fill from the counts.
+    let kept_totals = totals_table(&app).await;
+    app.execute("DELETE FROM assignment_totals").await;
+    migration::fill_assignment_totals(&app.db)
+        .await
+        .expect("fill");
+    assert_eq!(
+        totals_table(&app).await,
+        kept_totals,
+        "totals follow the counts"
+    );
 }

@@ -106,8 +106,9 @@ const STATS: &str =
     "{ assignmentStats(from: \"2024-01-01T00:00:00Z\", to: \"2025-01-01T00:00:00Z\",
   bucket: DAY, groupBy: [CAMPAIGN]) { total groups { campaign { id } total } } }";
 
-/// Every stored assignment count, as text.
+/// Every stored assignment count, as text, every appended change folded.
 async fn counts(app: &TestApp) -> Vec<Option<String>> {
+    app.fold_counts().await;
     app.texts(
         "SELECT CAST(width AS TEXT) || '|' || CAST(minute AS TEXT) || '|' || voucher_type || '|' \
          || campaign_id || '|' || channel || '|' || CAST(count AS TEXT) FROM assignment_counts \

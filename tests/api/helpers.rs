@@ -327,6 +327,13 @@ impl TestApp {
         row.try_get_by_index::<i64>(0).expect("an integer")
     }
 
+    /// Moves every change to the assignment counts that batches appended into the kept counts
+    /// now, as the gateway's folder does a moment after each commit: for tests that read the
+    /// kept counts' tables themselves.
+    pub async fn fold_counts(&self) {
+        pubgate::store::stats::fold(&self.db).await.expect("fold");
+    }
+
     /// The first column of every row of `sql`, as text (NULL as `None`).
     pub async fn texts(&self, sql: &str) -> Vec<Option<String>> {
         let backend = self.db.get_database_backend();

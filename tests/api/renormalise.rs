@@ -36,7 +36,9 @@ const TABLES: [(&str, &str); 10] = [
     ("webhook_events", "id"),
 ];
 
+/// The tables, every appended change to the assignment counts folded.
 async fn snapshot(app: &TestApp) -> Vec<Vec<JsonValue>> {
+    app.fold_counts().await;
     let mut all = vec![];
     for (table, order) in TABLES {
         let columns = match table {

@@ -1,20 +1,32 @@
-//! Keeps `assignment_counts` exact in the batch's own transaction (the entity says what each
-//! row counts). A new publication adds one to its minute's "every type" row and to the row of
-//! each distinct type among its vouchers. A stored publication moves between type rows when one
-//! of its vouchers changes type or is merged from its code key into its id: its contribution is
-//! read before the batch's rows are written and again after, and the difference applied.
-//! Minutes are UTC minutes since the epoch, rounded down. `assignment_totals` (the same counts
-//! by one dimension at a time) changes with them, in the same transaction.
+//! Keeps the assignment counts exact. A batch appends what it changes to `assignment_changes`, in
+//! its own transaction: a row per minute and combination of voucher type, campaign and channel
+//! (the entities say what each row counts). A new publication adds one to its minute's "every
+//! type" row and to the row of each distinct type among its vouchers. A stored publication moves
+//! between type rows when one of its vouchers changes type or is merged from its code key into
+//! its id: its contribution is read before the batch's rows are written and again after, and the
+//! difference appended. Minutes are UTC minutes since the epoch, rounded down.
+//!
+//! `fold` moves appended changes into `assignment_counts` (each minute's, hour's and day's row)
+//! and `assignment_totals` (the same by one dimension at a time), deleting them in the same
+//! transaction; every read of the counts adds the changes not yet folded (`store::stats`). A
+//! batch used to upsert its ~130 count rows itself: appending its ~30 changes costs it a fraction
+//! of that, and a fold upserts each row once for all the batches it folds.
 
 use super::replay::After;
 use chrono::{DateTime, Utc};
-use entity::{assignment_count, assignment_total, publication, publication_voucher, voucher};
-use sea_orm::sea_query::{
-    Alias, CommonTableExpression, Expr, ExprTrait, Func, InsertStatement, JoinType, OnConflict,
-    Query, SelectStatement, WithClause,
+use entity::{
+    assignment_change, assignment_count, assignment_total, publication, publication_voucher,
+    voucher,
 };
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, EntityTrait, IntoActiveModel, QueryTrait, Value};
-use std::collections::{BTreeSet, HashMap};
+use sea_orm::sea_query::{
+    Alias, CommonTableExpression, Expr, ExprTrait, Func, InsertStatement, JoinType, LockBehavior,
+    LockType, OnConflict, Order, Query, SelectStatement, WithClause,
+};
+use sea_orm::{
+    ActiveValue, ConnectionTrait, DatabaseConnection, DbBackend, DbErr, EntityTrait,
+    IntoActiveModel, QueryTrait, TransactionTrait, Value,
+};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// The UTC minute (since the epoch) an instant falls in.
 pub fn minute_of(at: DateTime<Utc>) -> i64 {
@@ -23,6 +35,9 @@ pub fn minute_of(at: DateTime<Utc>) -> i64 {
 
 /// The spans counted, in minutes: a minute, an hour, a day (UTC-aligned).
 pub const WIDTHS: [i64; 3] = [1, 60, 1440];
+
+/// A row of `assignment_changes`: minute, voucher type (`""`: every type), campaign, channel.
+type ChangeKey = (i64, String, String, String);
 
 /// A row of `assignment_counts`: width, first minute, voucher type (`""`: every type),
 /// campaign, channel.
@@ -39,14 +54,13 @@ type TotalKey = (i64, i64, &'static str, String);
 /// What a batch changes in the counts: known before its rows are written, completed after.
 #[derive(Debug, Default)]
 pub struct Change {
-    deltas: HashMap<Key, i64>,
-    totals: HashMap<TotalKey, i64>,
+    changes: HashMap<ChangeKey, i64>,
     /// Stored publications whose contribution is read again once the rows are written.
     restated: Vec<String>,
 }
 
 impl Change {
-    /// Counts one publication (`sign` 1) or takes it back (-1) in every span it falls in.
+    /// Counts one publication (`sign` 1) or takes it back (-1) in its minute.
     pub fn add(
         &mut self,
         sign: i64,
@@ -56,35 +70,15 @@ impl Change {
         types: &BTreeSet<String>,
     ) {
         let minute = minute_of(created_at);
-        let (campaign, channel) = (
-            campaign_id.unwrap_or_default().to_owned(),
-            channel.unwrap_or_default().to_owned(),
-        );
+        let (campaign, channel) = (campaign_id.unwrap_or_default(), channel.unwrap_or_default());
         for kind in std::iter::once("").chain(types.iter().map(String::as_str)) {
-            for width in WIDTHS {
-                let start = minute.div_euclid(width) * width;
-                let key = (
-                    width,
-                    start,
-                    kind.to_owned(),
-                    campaign.clone(),
-                    channel.clone(),
-                );
-                *self.deltas.entry(key).or_default() += sign;
-            }
-        }
-        for width in WIDTHS {
-            let start = minute.div_euclid(width) * width;
-            let every = std::iter::once((BY_TYPE, ""));
-            let typed = types.iter().map(|kind| (BY_TYPE, kind.as_str()));
-            let others = [
-                (BY_CAMPAIGN, campaign.as_str()),
-                (BY_CHANNEL, channel.as_str()),
-            ];
-            for (dimension, value) in every.chain(typed).chain(others) {
-                let key = (width, start, dimension, value.to_owned());
-                *self.totals.entry(key).or_default() += sign;
-            }
+            let key = (
+                minute,
+                kind.to_owned(),
+                campaign.to_owned(),
+                channel.to_owned(),
+            );
+            *self.changes.entry(key).or_default() += sign;
         }
     }
 }
@@ -193,23 +187,183 @@ pub(super) async fn after_write<C: ConnectionTrait>(
 }
 
 impl Change {
-    /// Adds the change to the stored counts: on PostgreSQL both tables in one statement (a
-    /// batch pays a round trip per statement, and this runs on nearly every batch).
+    /// Appends the change to `assignment_changes` (nothing when it changes no count).
     pub async fn write<C: ConnectionTrait>(self, txn: &C) -> Result<(), DbErr> {
-        let totals: Vec<_> = self.totals.into_iter().filter(|(_, d)| *d != 0).collect();
-        let counts: Vec<_> = self.deltas.into_iter().filter(|(_, d)| *d != 0).collect();
-        if totals.is_empty() && counts.is_empty() {
+        let mut changes: Vec<_> = self.changes.into_iter().filter(|(_, d)| *d != 0).collect();
+        if changes.is_empty() {
             return Ok(());
         }
+        changes.sort_unstable();
         let statements = match txn.get_database_backend() {
-            DbBackend::Postgres => vec![add_postgres(totals, counts)?],
-            _ => add_sqlite(totals, counts),
+            DbBackend::Postgres => vec![append_postgres(changes)?],
+            _ => append_sqlite(changes),
         };
         for statement in statements {
             txn.execute(&statement).await?;
         }
         Ok(())
     }
+}
+
+/// `assignment_changes`' columns but its id.
+const CHANGE_COLUMNS: [assignment_change::Column; 5] = {
+    use assignment_change::Column as C;
+    [
+        C::Minute,
+        C::VoucherType,
+        C::CampaignId,
+        C::Channel,
+        C::Count,
+    ]
+};
+
+/// PostgreSQL: the rows from arrays, one per column, so that the text is the same whatever the
+/// number of rows: prepared and planned once per connection, where a multi-row VALUES would be
+/// parsed and planned on nearly every batch.
+fn append_postgres(changes: Vec<(ChangeKey, i64)>) -> Result<InsertStatement, DbErr> {
+    let mut arrays = (vec![], vec![], vec![], vec![], vec![]);
+    for ((minute, kind, campaign, channel), count) in changes {
+        arrays.0.push(minute);
+        arrays.1.push(kind);
+        arrays.2.push(campaign);
+        arrays.3.push(channel);
+        arrays.4.push(count);
+    }
+    let (m, t, ca, ch, c) = arrays;
+    let arrays: [Value; 5] = [m.into(), t.into(), ca.into(), ch.into(), c.into()];
+    let mut read = Query::select();
+    for array in arrays {
+        read.expr(Func::cust("unnest").arg(Expr::val(array)));
+    }
+    let mut insert = Query::insert();
+    insert
+        .into_table(assignment_change::Entity)
+        .columns(CHANGE_COLUMNS)
+        .select_from(read)
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    Ok(insert)
+}
+
+/// SQLite: multi-row inserts of at most `SQLITE_ROWS` rows each.
+fn append_sqlite(changes: Vec<(ChangeKey, i64)>) -> Vec<InsertStatement> {
+    changes
+        .chunks(SQLITE_ROWS)
+        .map(|chunk| {
+            let rows = chunk
+                .iter()
+                .map(
+                    |((minute, kind, campaign, channel), count)| assignment_change::ActiveModel {
+                        id: ActiveValue::NotSet,
+                        minute: ActiveValue::Set(*minute),
+                        voucher_type: ActiveValue::Set(kind.clone()),
+                        campaign_id: ActiveValue::Set(campaign.clone()),
+                        channel: ActiveValue::Set(channel.clone()),
+                        count: ActiveValue::Set(*count),
+                    },
+                );
+            assignment_change::Entity::insert_many(rows).into_query()
+        })
+        .collect()
+}
+
+/// Most changes one fold's transaction moves.
+const FOLD_BATCH: u64 = 20_000;
+
+/// Moves the changes in `assignment_changes` into `assignment_counts` and `assignment_totals`,
+/// a transaction of at most `FOLD_BATCH` at a time, until none is left; returns how many it
+/// moved. Each change is deleted in the transaction that adds it, so it is counted once however
+/// many folds run at once (on PostgreSQL each takes changes the others have not locked, and
+/// upserts in key order, so that two never deadlock).
+pub async fn fold(db: &DatabaseConnection) -> Result<u64, DbErr> {
+    let mut moved = 0;
+    loop {
+        let txn = db.begin().await?;
+        let taken = take(&txn).await?;
+        let n = taken.len() as u64;
+        if n > 0 {
+            apply(&txn, taken).await?;
+        }
+        txn.commit().await?;
+        moved += n;
+        if n < FOLD_BATCH {
+            return Ok(moved);
+        }
+    }
+}
+
+/// Deletes up to `FOLD_BATCH` changes, oldest first, returning them.
+async fn take<C: ConnectionTrait>(txn: &C) -> Result<Vec<(ChangeKey, i64)>, DbErr> {
+    use assignment_change::Column as C;
+    let mut oldest = Query::select();
+    oldest
+        .column(C::Id)
+        .from(assignment_change::Entity)
+        .order_by(C::Id, Order::Asc)
+        .limit(FOLD_BATCH);
+    if txn.get_database_backend() == DbBackend::Postgres {
+        oldest.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let delete = Query::delete()
+        .from_table(assignment_change::Entity)
+        .and_where(Expr::col(C::Id).in_subquery(oldest))
+        .returning(Query::returning().columns(CHANGE_COLUMNS))
+        .to_owned();
+    let mut taken = Vec::new();
+    for row in txn.query_all(&delete).await? {
+        let key = (
+            row.try_get_by_index(0)?,
+            row.try_get_by_index(1)?,
+            row.try_get_by_index(2)?,
+            row.try_get_by_index(3)?,
+        );
+        taken.push((key, row.try_get_by_index(4)?));
+    }
+    Ok(taken)
+}
+
+/// Adds `changes` to every span they fall in: the combination's minute, hour and day rows of
+/// `assignment_counts`, and `assignment_totals`' rows by type (from every row: `""` is every
+/// type), campaign and channel (from the "every type" rows, which count each publication once).
+async fn apply<C: ConnectionTrait>(txn: &C, changes: Vec<(ChangeKey, i64)>) -> Result<(), DbErr> {
+    let mut counts: BTreeMap<Key, i64> = BTreeMap::new();
+    let mut totals: BTreeMap<TotalKey, i64> = BTreeMap::new();
+    for ((minute, kind, campaign, channel), count) in changes {
+        for width in WIDTHS {
+            let start = minute.div_euclid(width) * width;
+            if kind.is_empty() {
+                *totals
+                    .entry((width, start, BY_CAMPAIGN, campaign.clone()))
+                    .or_default() += count;
+                *totals
+                    .entry((width, start, BY_CHANNEL, channel.clone()))
+                    .or_default() += count;
+            }
+            *totals
+                .entry((width, start, BY_TYPE, kind.clone()))
+                .or_default() += count;
+            let key = (
+                width,
+                start,
+                kind.clone(),
+                campaign.clone(),
+                channel.clone(),
+            );
+            *counts.entry(key).or_default() += count;
+        }
+    }
+    let totals: Vec<_> = totals.into_iter().filter(|(_, d)| *d != 0).collect();
+    let counts: Vec<_> = counts.into_iter().filter(|(_, d)| *d != 0).collect();
+    if totals.is_empty() && counts.is_empty() {
+        return Ok(());
+    }
+    let statements = match txn.get_database_backend() {
+        DbBackend::Postgres => vec![add_postgres(totals, counts)?],
+        _ => add_sqlite(totals, counts),
+    };
+    for statement in statements {
+        txn.execute(&statement).await?;
+    }
+    Ok(())
 }
 
 /// The keys of `assignment_totals` and `assignment_counts`.
@@ -305,8 +459,9 @@ fn add_arrays<E: EntityTrait>(
     Ok(insert)
 }
 
-/// SQLite, which has no data-modifying WITH and no arrays: a multi-row upsert for each table.
-/// (Sending the two as one SQL text measured no faster: SQLite has no round trip to save.)
+/// SQLite, which has no data-modifying WITH and no arrays: multi-row upserts for each table, of
+/// at most `SQLITE_ROWS` rows each. (Sending the two as one SQL text measured no faster: SQLite
+/// has no round trip to save.)
 fn add_sqlite(totals: Vec<(TotalKey, i64)>, counts: Vec<(Key, i64)>) -> Vec<InsertStatement> {
     use assignment_count::Column as A;
     use assignment_total::Column as T;
@@ -335,23 +490,37 @@ fn add_sqlite(totals: Vec<(TotalKey, i64)>, counts: Vec<(Key, i64)>) -> Vec<Inse
             .into_active_model()
         },
     );
-    let totals = upsert::<assignment_total::Entity>(
+    let totals = upserts::<assignment_total::Entity>(
         totals.collect(),
         adding::<assignment_total::Entity>(TOTAL_KEYS, T::Count),
     );
-    let counts = upsert::<assignment_count::Entity>(
+    let counts = upserts::<assignment_count::Entity>(
         counts.collect(),
         adding::<assignment_count::Entity>(COUNT_KEYS, A::Count),
     );
     totals.into_iter().chain(counts).collect()
 }
 
-/// The multi-row upsert of `rows` (none when there are no rows).
-fn upsert<E: EntityTrait>(
-    rows: Vec<E::ActiveModel>,
+/// Most rows one SQLite statement writes: six values a row stays well under the 32,766 values
+/// a statement can bind.
+const SQLITE_ROWS: usize = 1_000;
+
+/// The multi-row upserts of `rows`, `SQLITE_ROWS` at a time.
+fn upserts<E: EntityTrait>(
+    mut rows: Vec<E::ActiveModel>,
     on_conflict: OnConflict,
-) -> Option<InsertStatement> {
-    (!rows.is_empty()).then(|| E::insert_many(rows).on_conflict(on_conflict).into_query())
+) -> Vec<InsertStatement> {
+    let mut statements = vec![];
+    while !rows.is_empty() {
+        let rest = rows.split_off(rows.len().min(SQLITE_ROWS));
+        let chunk = std::mem::replace(&mut rows, rest);
+        statements.push(
+            E::insert_many(chunk)
+                .on_conflict(on_conflict.clone())
+                .into_query(),
+        );
+    }
+    statements
 }
 
 /// A publication as counted: created_at, campaign, channel and the distinct types of its
