@@ -1,5 +1,5 @@
 //! Assignment counts by one dimension at a time, kept beside `assignment_counts` in the same
-//! transaction: per UTC minute, hour and day (`width` 1, 60, 1440), the publications of each
+//! transaction: per UTC minute, ten minutes, hour and day (`width` 1, 10, 60, 1440), the publications of each
 //! voucher type (`dimension` "type"; `value` "" counts every publication once), of each campaign
 //! ("campaign") and of each channel ("channel"; `value` "" for none). A count grouped or
 //! filtered by at most one dimension reads a row per span and value here, where
@@ -10,7 +10,7 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "assignment_totals")]
 pub struct Model {
-    /// The span counted, in minutes: 1, 60 or 1440.
+    /// The span counted, in minutes: 1, 10, 60 or 1440.
     #[sea_orm(primary_key, auto_increment = false)]
     pub width: i32,
     /// The span's first minute since the Unix epoch (UTC; a multiple of `width`).

@@ -14,6 +14,7 @@ mod m20261203_000002_deletions;
 mod m20261203_000003_raw_retention;
 mod m20261203_000004_details;
 mod m20261207_000001_assignment_changes;
+mod m20261207_000002_ten_minute_counts;
 
 pub use m20261202_000001_assignment_counts::fill as fill_assignment_counts;
 pub use m20261202_000002_assignment_totals::fill as fill_assignment_totals;
@@ -56,6 +57,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000003_raw_retention::Migration),
             Box::new(m20261203_000004_details::Migration),
             Box::new(m20261207_000001_assignment_changes::Migration),
+            Box::new(m20261207_000002_ten_minute_counts::Migration),
         ]
     }
 }

@@ -69,7 +69,8 @@ pub async fn fill<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
             format!("(({s}) - ((({s}) % 60) + 60) % 60) / 60")
         }
     };
-    for width in [1, 60, 1440] {
+    // Every width kept now (ten minutes since m20261207_000002).
+    for width in [1, 10, 60, 1440] {
         let start = format!("(({minute}) / {width}) * {width}");
         let every = format!(
             "INSERT INTO assignment_counts (width, minute, voucher_type, campaign_id, channel, count) \

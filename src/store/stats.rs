@@ -332,7 +332,8 @@ fn whole_minutes(lower: Option<(DateTime<Utc>, bool)>, upper: Option<DateTime<Ut
 }
 
 /// The whole minutes `[first, end)` as aligned spans of the kept widths no wider than
-/// `widest`: whole days in the middle, whole hours beside them, minutes at the sides; as
+/// `widest`: whole days in the middle, whole hours beside them, whole ten minutes beside those,
+/// minutes at the sides; as
 /// (width, first minute, end minute), where `i64::MIN`/`i64::MAX` mean open.
 fn spans(first: i64, end: i64, widest: i64) -> Vec<(i64, i64, i64)> {
     fn go(lo: i64, hi: i64, widths: &[i64], out: &mut Vec<(i64, i64, i64)>) {
@@ -692,7 +693,7 @@ mod tests {
             (61, 3 * 1440 - 7),
             (5, 5),
         ] {
-            for widest in [1, 60, 1440] {
+            for widest in [1, 10, 60, 1440] {
                 check(first, end, widest);
             }
         }
@@ -701,6 +702,10 @@ mod tests {
             spans(i64::MIN, i64::MAX, 1440),
             vec![(1440, i64::MIN, i64::MAX)]
         );
-        assert_eq!(spans(30, 90, 1440), vec![(1, 30, 90)]);
+        assert_eq!(spans(30, 90, 1440), vec![(10, 30, 90)]);
+        assert_eq!(
+            spans(31, 89, 60),
+            vec![(10, 40, 80), (1, 31, 40), (1, 80, 89)]
+        );
     }
 }

@@ -715,7 +715,7 @@ async fn concurrent_folds_move_each_change_once(backend: Backend) {
                 &BTreeSet::from([kind.to_owned()]),
             );
             let minute = at.timestamp().div_euclid(60);
-            for width in [1, 60, 1440] {
+            for width in pubgate::store::stats::WIDTHS {
                 let start = minute.div_euclid(width) * width;
                 for kind in ["", kind] {
                     *want

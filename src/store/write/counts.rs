@@ -33,8 +33,9 @@ pub fn minute_of(at: DateTime<Utc>) -> i64 {
     at.timestamp().div_euclid(60)
 }
 
-/// The spans counted, in minutes: a minute, an hour, a day (UTC-aligned).
-pub const WIDTHS: [i64; 3] = [1, 60, 1440];
+/// The spans counted, in minutes: a minute, ten, an hour, a day (UTC-aligned; each divides the
+/// next).
+pub const WIDTHS: [i64; 4] = [1, 10, 60, 1440];
 
 /// A row of `assignment_changes`: minute, voucher type (`""`: every type), campaign, channel.
 type ChangeKey = (i64, String, String, String);
@@ -321,7 +322,8 @@ async fn take<C: ConnectionTrait>(txn: &C) -> Result<Vec<(ChangeKey, i64)>, DbEr
     Ok(taken)
 }
 
-/// Adds `changes` to every span they fall in: the combination's minute, hour and day rows of
+/// Adds `changes` to every span they fall in: the combination's minute, ten minutes, hour and
+/// day rows of
 /// `assignment_counts`, and `assignment_totals`' rows by type (from every row: `""` is every
 /// type), campaign and channel (from the "every type" rows, which count each publication once).
 async fn apply<C: ConnectionTrait>(txn: &C, changes: Vec<(ChangeKey, i64)>) -> Result<(), DbErr> {
