@@ -23,7 +23,9 @@
 #      dropped ones are not in its percentiles: see the "timeout" count it prints);
 #      ALIGN=minute ends every window on a minute boundary, so that no answer counts a partial
 #      minute from the publications (at millions loaded in an hour, a partial minute holds
-#      ~100k of them, and counting those, not the kept counts, is then what is measured).
+#      ~100k of them, and counting those, not the kept counts, is then what is measured);
+#      AT=<instant> puts the windows' ends in the ten minutes from then instead of from now
+#      (to measure a store at the same windows again later; COUNT(*) still counts from now).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/lib.sh
@@ -79,7 +81,7 @@ node --input-type=module - "$work/stats.bodies" ${peers:+"$work/aggregates.bodie
 import { writeFileSync } from 'node:fs';
 import { STATS } from './src/dashboard/documents.js';
 const [out, peerOut] = process.argv.slice(2);
-const now = Date.now();
+const now = process.env.AT ? Date.parse(process.env.AT) : Date.now();
 const stamp = (ms) => new Date(ms).toISOString();
 const instants = [];
 for (let i = 0; i < 500; i++) {
