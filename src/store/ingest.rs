@@ -5,7 +5,7 @@
 //!
 //! Beside it, the folder: a short while after the writer commits, it moves the changes to the
 //! assignment counts that batches appended into the kept counts (`write::counts::fold`), many
-//! batches' at once, through the writer's pool.
+//! batches' at once, on a pool of its own.
 
 use super::write::{self, Refused};
 use super::{is_retryable, is_unavailable};
@@ -57,8 +57,8 @@ pub struct Ingest {
 
 impl Ingest {
     /// Starts the writer, and the folder on `fold_db`. `head` hears every committed sequence
-    /// number. `one_by_one` commits
-    /// each delivery in a transaction of its own (for benchmarks of what group commit gains).
+    /// number. `one_by_one` commits each delivery in a transaction of its own (for benchmarks of
+    /// what group commit gains).
     /// `batches` hears the size and duration of each transaction that stores deliveries (a batch
     /// that falls back to one transaction per delivery reports each of them).
     pub fn start(

@@ -333,8 +333,8 @@ fn whole_minutes(lower: Option<(DateTime<Utc>, bool)>, upper: Option<DateTime<Ut
 
 /// The whole minutes `[first, end)` as aligned spans of the kept widths no wider than
 /// `widest`: whole days in the middle, whole hours beside them, whole ten minutes beside those,
-/// minutes at the sides; as
-/// (width, first minute, end minute), where `i64::MIN`/`i64::MAX` mean open.
+/// minutes at the sides; as (width, first minute, end minute), where `i64::MIN`/`i64::MAX` mean
+/// open.
 fn spans(first: i64, end: i64, widest: i64) -> Vec<(i64, i64, i64)> {
     fn go(lo: i64, hi: i64, widths: &[i64], out: &mut Vec<(i64, i64, i64)>) {
         let Some((&width, narrower)) = widths.split_first() else {
@@ -573,19 +573,10 @@ pub async fn count(
                 .and_where(Expr::col(T::Value).eq(value.unwrap_or_default()));
         }
         None => {
-            use assignment_count::Column as A;
             minutes
-                .expr(sum(Expr::col(A::Count)))
+                .expr(sum(Expr::col(assignment_count::Column::Count)))
                 .from(assignment_count::Entity)
-                .and_where(
-                    Expr::col(A::VoucherType).eq(dims.voucher_type.clone().unwrap_or_default()),
-                );
-            if let Some(campaign) = &dims.campaign_id {
-                minutes.and_where(Expr::col(A::CampaignId).eq(campaign.as_str()));
-            }
-            if let Some(channel) = &dims.channel {
-                minutes.and_where(Expr::col(A::Channel).eq(channel.as_str()));
-            }
+                .cond_where(matching(dims, false));
         }
     }
     minutes.cond_where(spanning(first, end, 1440));

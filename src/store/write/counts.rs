@@ -199,11 +199,16 @@ impl Change {
             DbBackend::Postgres => vec![append_postgres(changes)?],
             _ => append_sqlite(changes),
         };
-        for statement in statements {
-            txn.execute(&statement).await?;
-        }
-        Ok(())
+        run(txn, statements).await
     }
+}
+
+/// Runs `statements` in turn.
+async fn run<C: ConnectionTrait>(txn: &C, statements: Vec<InsertStatement>) -> Result<(), DbErr> {
+    for statement in statements {
+        txn.execute(&statement).await?;
+    }
+    Ok(())
 }
 
 /// `assignment_changes`' columns but its id.
@@ -323,9 +328,9 @@ async fn take<C: ConnectionTrait>(txn: &C) -> Result<Vec<(ChangeKey, i64)>, DbEr
 }
 
 /// Adds `changes` to every span they fall in: the combination's minute, ten minutes, hour and
-/// day rows of
-/// `assignment_counts`, and `assignment_totals`' rows by type (from every row: `""` is every
-/// type), campaign and channel (from the "every type" rows, which count each publication once).
+/// day rows of `assignment_counts`, and `assignment_totals`' rows by type (from every row: `""`
+/// is every type), campaign and channel (from the "every type" rows, which count each
+/// publication once).
 async fn apply<C: ConnectionTrait>(txn: &C, changes: Vec<(ChangeKey, i64)>) -> Result<(), DbErr> {
     let mut counts: BTreeMap<Key, i64> = BTreeMap::new();
     let mut totals: BTreeMap<TotalKey, i64> = BTreeMap::new();
@@ -362,10 +367,7 @@ async fn apply<C: ConnectionTrait>(txn: &C, changes: Vec<(ChangeKey, i64)>) -> R
         DbBackend::Postgres => vec![add_postgres(totals, counts)?],
         _ => add_sqlite(totals, counts),
     };
-    for statement in statements {
-        txn.execute(&statement).await?;
-    }
-    Ok(())
+    run(txn, statements).await
 }
 
 /// The keys of `assignment_totals` and `assignment_counts`.
@@ -509,20 +511,16 @@ const SQLITE_ROWS: usize = 1_000;
 
 /// The multi-row upserts of `rows`, `SQLITE_ROWS` at a time.
 fn upserts<E: EntityTrait>(
-    mut rows: Vec<E::ActiveModel>,
+    rows: Vec<E::ActiveModel>,
     on_conflict: OnConflict,
 ) -> Vec<InsertStatement> {
-    let mut statements = vec![];
-    while !rows.is_empty() {
-        let rest = rows.split_off(rows.len().min(SQLITE_ROWS));
-        let chunk = std::mem::replace(&mut rows, rest);
-        statements.push(
-            E::insert_many(chunk)
+    rows.chunks(SQLITE_ROWS)
+        .map(|chunk| {
+            E::insert_many(chunk.to_vec())
                 .on_conflict(on_conflict.clone())
-                .into_query(),
-        );
-    }
-    statements
+                .into_query()
+        })
+        .collect()
 }
 
 /// A publication as counted: created_at, campaign, channel and the distinct types of its
