@@ -8,6 +8,7 @@
 //! `cargo bench --bench bound -- --database-url URL --events 20000 --batch 256`
 //! (benches/ingest_bound.sh runs it beside the gateway and prints the ratio).
 
+use chrono::{DateTime, Duration, Utc};
 use entity::{
     campaign, category, customer, publication, publication_voucher, voucher, voucher_category,
     webhook_event,
@@ -28,6 +29,11 @@ struct Args {
     seed: u64,
     customers: u64,
     campaigns: u64,
+    /// When non-zero, the publications' creation times are spread evenly over this many
+    /// minutes before the load starts (the last one made at the start), instead of being the
+    /// moment each was generated: a store as months of a shop's assignments leave it, where
+    /// every minute of the dashboard's windows holds some, rather than an hour's burst.
+    spread_minutes: i64,
 }
 
 fn args() -> Args {
@@ -38,6 +44,7 @@ fn args() -> Args {
         seed: 2,
         customers: 2000,
         campaigns: 12,
+        spread_minutes: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -49,6 +56,9 @@ fn args() -> Args {
             "--seed" => args.seed = value().parse().unwrap_or(args.seed),
             "--customers" => args.customers = value().parse().unwrap_or(args.customers),
             "--campaigns" => args.campaigns = value().parse().unwrap_or(args.campaigns),
+            "--spread-minutes" => {
+                args.spread_minutes = value().parse().unwrap_or(args.spread_minutes)
+            }
             _ => {} // `cargo bench` adds `--bench`
         }
     }
@@ -61,15 +71,24 @@ struct Ready {
     rows: normalise::Normalised,
 }
 
-/// The next `count` deliveries from `generator`, numbered from `first`.
-fn prepare(generator: &mut Generator, first: usize, count: usize) -> Vec<Ready> {
+/// The next `count` deliveries from `generator`, numbered from `first`; `created` gives a
+/// delivery's number the creation time of its publication, if it is not the generator's.
+fn prepare(
+    generator: &mut Generator,
+    first: usize,
+    count: usize,
+    created: &dyn Fn(usize) -> Option<DateTime<Utc>>,
+) -> Vec<Ready> {
     (first..first + count)
         .map(|n| {
             let body = generator.next_body();
             let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
             let envelope = Envelope::read(&body, &value);
             let received_at = pubgate::domain::envelope::now();
-            let rows = normalise::normalise(&value, &envelope, received_at);
+            let mut rows = normalise::normalise(&value, &envelope, received_at);
+            if let (Some(at), Some(facts)) = (created(n), rows.publication.as_mut()) {
+                facts.row.created_at = at;
+            }
             let event = webhook_event::Model {
                 id: n as i64 + 1,
                 idempotency_key: envelope.idempotency_key.clone(),
@@ -271,6 +290,12 @@ async fn main() -> anyhow::Result<()> {
     // Deliveries are generated and normalised a batch at a time, outside the timed section, so
     // a million of them need not sit in memory at once.
     let mut generator = Generator::new(args.seed, args.customers, args.campaigns, 0.0);
+    let (start, events) = (Utc::now(), args.events as i64);
+    let step = Duration::minutes(args.spread_minutes) / i32::try_from(events.max(1))?;
+    let created = |n: usize| {
+        (args.spread_minutes > 0)
+            .then(|| start - step * i32::try_from(events - n as i64).unwrap_or(0))
+    };
     let mut commits = Vec::new();
     let mut written = 0;
     // The changes to the assignment counts the batches append are folded as the gateway folds
@@ -282,6 +307,7 @@ async fn main() -> anyhow::Result<()> {
             &mut generator,
             written,
             args.batch.min(args.events - written),
+            &created,
         );
         let at = Instant::now();
         write_batch(&db, &batch).await?;

@@ -24,6 +24,10 @@
 #      ALIGN=minute ends every window on a minute boundary, so that no answer counts a partial
 #      minute from the publications (at millions loaded in an hour, a partial minute holds
 #      ~100k of them, and counting those, not the kept counts, is then what is measured);
+#      SPREAD_DAYS=<days> spreads the publications' creation times evenly over that many days
+#      before the load (benches/bound.rs --spread-minutes), as months of a shop's assignments
+#      would lie, so that every minute of the windows holds some (without it they are all from
+#      the load's own minutes: an hour's burst);
 #      AT=<instant> puts the windows' ends in the ten minutes from then instead of from now
 #      (to measure a store at the same windows again later; COUNT(*) still counts from now).
 set -euo pipefail
@@ -63,7 +67,8 @@ else
     *) url=$(fresh_db "$backend" pubgate_stats) ;;
   esac
   echo "== loading $events deliveries with the bound program"
-  "$bound" --database-url "$url" --events "$events" --batch 1024 --seed 3 --customers 20000 --campaigns 50
+  "$bound" --database-url "$url" --events "$events" --batch 1024 --seed 3 --customers 20000 --campaigns 50 \
+    --spread-minutes $((${SPREAD_DAYS:-0} * 1440))
 fi
 RUST_LOG=warn $bin serve --listen 127.0.0.1:$port --database-url "$url" --query-cache-bytes 0 \
   --db-max-connections 16 >"$work/serve.log" 2>&1 &
