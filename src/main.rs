@@ -2,6 +2,12 @@
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's malloc: a GraphQL answer is thousands of small allocations
+/// made and freed across the runtime's threads, where glibc's arenas spent a quarter of the
+/// gateway's CPU (allocating, freeing and consolidating) on the dashboard's counters.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = pubgate::cli::Cli::parse();

@@ -10,15 +10,16 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "assignment_totals")]
 pub struct Model {
+    /// What `value` is: "type", "campaign" or "channel". First in the key, so that a count by
+    /// one dimension reads only that dimension's rows.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub dimension: String,
     /// The span counted, in minutes: 1, 10, 60 or 1440.
     #[sea_orm(primary_key, auto_increment = false)]
     pub width: i32,
     /// The span's first minute since the Unix epoch (UTC; a multiple of `width`).
     #[sea_orm(primary_key, auto_increment = false)]
     pub minute: i64,
-    /// What `value` is: "type", "campaign" or "channel".
-    #[sea_orm(primary_key, auto_increment = false)]
-    pub dimension: String,
     #[sea_orm(primary_key, auto_increment = false)]
     pub value: String,
     pub count: i64,

@@ -15,6 +15,7 @@ mod m20261203_000003_raw_retention;
 mod m20261203_000004_details;
 mod m20261207_000001_assignment_changes;
 mod m20261207_000002_ten_minute_counts;
+mod m20261207_000003_reads_by_dimension;
 
 pub use m20261202_000001_assignment_counts::fill as fill_assignment_counts;
 pub use m20261202_000002_assignment_totals::fill as fill_assignment_totals;
@@ -58,6 +59,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_000004_details::Migration),
             Box::new(m20261207_000001_assignment_changes::Migration),
             Box::new(m20261207_000002_ten_minute_counts::Migration),
+            Box::new(m20261207_000003_reads_by_dimension::Migration),
         ]
     }
 }
