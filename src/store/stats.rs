@@ -102,11 +102,12 @@ fn totals(
             Alias::new("BIGINT"),
         ))
         .from(assignment_total::Entity)
-        .and_where(Expr::col(T::Dimension).eq(dimension.name()))
-        .cond_where(spanning(first, end, bucket_minutes));
-    if let Some(value) = value {
-        read.and_where(Expr::col(T::Value).eq(value));
-    }
+        .cond_where(spanning(
+            first,
+            end,
+            bucket_minutes,
+            of_dimension(dimension, value),
+        ));
     match grouped || dimension == Dimension::VoucherType {
         true => read.add_group_by([bucket, Expr::col(T::Value)]),
         false => read.add_group_by([bucket]),
@@ -235,7 +236,7 @@ pub async fn series(
     } else if first < end {
         parts.push(combinations(
             assignment_count::Entity,
-            spanning(first, end, bucket_minutes),
+            spanning(first, end, bucket_minutes, Condition::all()),
             bucket_minutes,
             group_by,
             dims,
@@ -375,8 +376,11 @@ fn spans(first: i64, end: i64, widest: i64) -> Vec<(i64, i64, i64)> {
 }
 
 /// The rows of `assignment_counts` or `assignment_totals` (both keyed by `width` and `minute`)
-/// that make up the whole minutes `[first, end)`, in spans no wider than `widest`.
-fn spanning(first: i64, end: i64, widest: i64) -> Condition {
+/// that make up the whole minutes `[first, end)`, in spans no wider than `widest`, each also
+/// meeting `each`. `each` is repeated in every span's condition, not put beside them, so that
+/// every span is one range of the table's key (`assignment_totals` is keyed by dimension first:
+/// given the dimension beside an OR of spans, SQLite read all of the dimension's rows).
+fn spanning(first: i64, end: i64, widest: i64, each: Condition) -> Condition {
     let (width_of, minute) = (
         || Expr::col(Alias::new("width")),
         || Expr::col(Alias::new("minute")),
@@ -384,7 +388,7 @@ fn spanning(first: i64, end: i64, widest: i64) -> Condition {
     spans(first, end, widest)
         .into_iter()
         .fold(Condition::any(), |any, (width, lo, hi)| {
-            let mut span = Condition::all().add(width_of().eq(width as i32));
+            let mut span = each.clone().add(width_of().eq(width as i32));
             if lo != i64::MIN {
                 span = span.add(minute().gte(lo));
             }
@@ -393,6 +397,16 @@ fn spanning(first: i64, end: i64, widest: i64) -> Condition {
             }
             any.add(span)
         })
+}
+
+/// The rows of `assignment_totals` of `dimension`, and of `value` if given.
+fn of_dimension(dimension: Dimension, value: Option<String>) -> Condition {
+    use assignment_total::Column as T;
+    let mut of = Condition::all().add(Expr::col(T::Dimension).eq(dimension.name()));
+    if let Some(value) = value {
+        of = of.add(Expr::col(T::Value).eq(value));
+    }
+    of
 }
 
 fn minute_start(minute: i64) -> DateTime<Utc> {
@@ -566,20 +580,20 @@ pub async fn count(
     match single(&BTreeSet::new(), dims) {
         Some((dimension, value)) => {
             use assignment_total::Column as T;
+            let value = Some(value.unwrap_or_default());
             minutes
                 .expr(sum(Expr::col(T::Count)))
                 .from(assignment_total::Entity)
-                .and_where(Expr::col(T::Dimension).eq(dimension.name()))
-                .and_where(Expr::col(T::Value).eq(value.unwrap_or_default()));
+                .cond_where(spanning(first, end, 1440, of_dimension(dimension, value)));
         }
         None => {
             minutes
                 .expr(sum(Expr::col(assignment_count::Column::Count)))
                 .from(assignment_count::Entity)
-                .cond_where(matching(dims, false));
+                .cond_where(matching(dims, false))
+                .cond_where(spanning(first, end, 1440, Condition::all()));
         }
     }
-    minutes.cond_where(spanning(first, end, 1440));
     // The changes appended and not yet folded, for the same whole minutes.
     let unfolded = Query::select()
         .expr(sum(Expr::col(assignment_change::Column::Count)))
