@@ -93,14 +93,14 @@ fn totals(
         false => Expr::val(""),
     };
     let mut read = Query::select();
-    read.expr(bucket.clone())
-        .expr(as_column(Dimension::VoucherType))
-        .expr(as_column(Dimension::Campaign))
-        .expr(as_column(Dimension::Channel))
-        .expr(Func::cast_as(
-            Func::sum(Expr::col(T::Count)),
-            Alias::new("BIGINT"),
-        ))
+    read.expr_as(bucket.clone(), ROW[0])
+        .expr_as(as_column(Dimension::VoucherType), ROW[1])
+        .expr_as(as_column(Dimension::Campaign), ROW[2])
+        .expr_as(as_column(Dimension::Channel), ROW[3])
+        .expr_as(
+            Func::cast_as(Func::sum(Expr::col(T::Count)), Alias::new("BIGINT")),
+            ROW[4],
+        )
         .from(assignment_total::Entity)
         .cond_where(spanning(
             first,
@@ -144,14 +144,14 @@ fn combinations(
         dimension(Dimension::Channel, A::Channel),
     );
     let mut read = Query::select();
-    read.expr(bucket)
-        .column(A::VoucherType)
-        .expr(campaign)
-        .expr(channel)
-        .expr(Func::cast_as(
-            Func::sum(Expr::col(A::Count)),
-            Alias::new("BIGINT"),
-        ))
+    read.expr_as(bucket, ROW[0])
+        .expr_as(Expr::col(A::VoucherType), ROW[1])
+        .expr_as(campaign, ROW[2])
+        .expr_as(channel, ROW[3])
+        .expr_as(
+            Func::cast_as(Func::sum(Expr::col(A::Count)), Alias::new("BIGINT")),
+            ROW[4],
+        )
         .from(table)
         .cond_where(rows)
         .cond_where(matching(dims, group_by.contains(&Dimension::VoucherType)))
@@ -192,6 +192,10 @@ fn minutes_within(first: i64, end: i64) -> Condition {
     }
     within
 }
+
+/// The columns of every row the counts are read as: bucket, voucher type (or `""`), campaign,
+/// channel, count (named so that `series` can gather them into one JSON array).
+const ROW: [&str; 5] = ["b", "kind", "campaign", "channel", "n"];
 
 /// One group's key: the values of the grouped dimensions (the others `None`).
 pub type GroupKey = (Option<String>, Option<String>, Option<String>);
@@ -268,14 +272,23 @@ pub async fn series(
             None => generic,
             Some(_) => db,
         };
-        for row in through.query_all(&read).await? {
-            rows.push((
-                row.try_get_by_index(0)?,
-                row.try_get_by_index(1)?,
-                row.try_get_by_index(2)?,
-                row.try_get_by_index(3)?,
-                row.try_get_by_index(4)?,
-            ));
+        // The rows come back as one JSON array in one row: a row at a time, SQLite's driver
+        // hands each from its worker thread to the caller (hundreds of thread switches for a
+        // series), and PostgreSQL's is decoded field by field.
+        let all = match backend {
+            DbBackend::Postgres => {
+                "COALESCE(json_agg(json_build_array(b, kind, campaign, channel, n))::text, '[]')"
+            }
+            _ => "json_group_array(json_array(b, kind, campaign, channel, n))",
+        };
+        let whole = Query::select()
+            .expr(Expr::cust(all))
+            .from_subquery(read, Alias::new("counted"))
+            .to_owned();
+        if let Some(row) = through.query_one(&whole).await? {
+            let text: String = row.try_get_by_index(0)?;
+            rows = serde_json::from_str(&text)
+                .map_err(|e| DbErr::Custom(format!("the counts' rows as JSON: {e}")))?;
         }
     }
     for (b, kind, campaign, channel, count) in rows {
@@ -469,7 +482,7 @@ fn edges(
             dimension(Dimension::Channel, P::Channel),
         );
         let mut read = Query::select();
-        read.expr(Expr::val(minute_of(lo).div_euclid(bucket_minutes)));
+        read.expr_as(Expr::val(minute_of(lo).div_euclid(bucket_minutes)), ROW[0]);
         // The types of a publication's vouchers: on PostgreSQL from a lateral subquery fenced
         // by `OFFSET 0`, so that the generic plan `series` asks for walks the creation-time
         // index and looks up each publication's vouchers (a join would be planned, blind to how
@@ -481,21 +494,24 @@ fn edges(
         match by_type {
             true => {
                 grouped.push(kind.clone());
-                read.expr(kind)
+                read.expr_as(kind, ROW[1])
             }
-            false => read.expr(Expr::val(label.as_str())),
+            false => read.expr_as(Expr::val(label.as_str()), ROW[1]),
         };
-        read.expr(campaign)
-            .expr(channel)
+        read.expr_as(campaign, ROW[2])
+            .expr_as(channel, ROW[3])
             .from(publication::Entity)
             .cond_where(filter.condition())
             .and_where(created().gte(lo))
             .and_where(created().lt(hi));
         if by_type {
-            read.expr(Func::cast_as(
-                Func::count_distinct(Expr::col((publication::Entity, P::Id))),
-                Alias::new("BIGINT"),
-            ));
+            read.expr_as(
+                Func::cast_as(
+                    Func::count_distinct(Expr::col((publication::Entity, P::Id))),
+                    Alias::new("BIGINT"),
+                ),
+                ROW[4],
+            );
             match backend {
                 DbBackend::Postgres => {
                     let types = Query::select()
@@ -522,10 +538,10 @@ fn edges(
                 _ => join_vouchers(&mut read, JoinType::InnerJoin),
             }
         } else {
-            read.expr(Func::cast_as(
-                Func::count(Expr::col(Asterisk)),
-                Alias::new("BIGINT"),
-            ));
+            read.expr_as(
+                Func::cast_as(Func::count(Expr::col(Asterisk)), Alias::new("BIGINT")),
+                ROW[4],
+            );
         }
         if !grouped.is_empty() {
             read.add_group_by(grouped);
