@@ -7,6 +7,7 @@ use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, Loader, LruCache};
 use entity::{campaign, category, customer, voucher, webhook_event};
 use sea_orm::{DatabaseConnection, DbErr};
+use std::time::Duration;
 use std::{
     collections::HashMap,
     hash::Hash,
@@ -83,12 +84,19 @@ pub struct Loaders {
     publication_vouchers: OnceLock<Cached<PublicationVouchersLoader>>,
 }
 
+/// How long a loader waits, from the first key asked, for the other keys of its batch.
+/// Sibling fields ask for theirs in the same pass over a list, microseconds apart, so this only
+/// has to outlast that pass. async-graphql's default (1 ms, on its own timer thread) was a
+/// millisecond added to every request that used a loader: a quarter of the dashboard counters'
+/// time.
+const BATCH_WAIT: Duration = Duration::from_micros(200);
+
 fn cached<K, L>(loader: L) -> Cached<L>
 where
     K: Send + Sync + Hash + Eq + Clone + 'static,
     L: Loader<K>,
 {
-    DataLoader::with_cache(loader, tokio::spawn, LruCache::new(CACHE))
+    DataLoader::with_cache(loader, tokio::spawn, LruCache::new(CACHE)).delay(BATCH_WAIT)
 }
 
 // Each loader is made on first use: a subscription that never needs one (most of them: the
