@@ -734,16 +734,20 @@ async fn a_feed_nobody_follows_reads_nothing(backend: Backend) {
         return;
     };
     let statements = "pubgate_sql_statements_total{source=\"feed\"}";
+    let started = std::time::Instant::now();
     let before = crate::security::metric(&app, statements).await;
     for n in 0..10 {
         assert_eq!(app.post_webhook(assignment(n)).await.0, 200);
     }
     crate::security::metric_reaches(&app, "pubgate_feed_delivered_sequence", 10.0).await;
     let read = crate::security::metric(&app, statements).await - before;
-    // At most the publisher's check of the store's head, when it has heard nothing for a while.
+    // At most the publisher's checks of the store's head, one per two seconds in which it has
+    // heard nothing (on a loaded machine the posts can take seconds), and one more: never one
+    // per delivery.
+    let checks = 2.0 + (started.elapsed().as_secs_f64() / 2.0).floor();
     assert!(
-        read <= 2.0,
-        "the feed ran {read} statements for 10 deliveries nobody follows"
+        read <= checks.min(9.0),
+        "the feed ran {read} statements for 10 deliveries nobody follows (at most {checks})"
     );
     let first = cursor_of(&app, "pub_00000").await;
     let mut client = WsClient::ready(&app).await;
