@@ -275,11 +275,12 @@ pub async fn series(
         // The rows come back as one JSON array in one row: a row at a time, SQLite's driver
         // hands each from its worker thread to the caller (hundreds of thread switches for a
         // series), and PostgreSQL's is decoded field by field.
+        let columns = ROW.join(", ");
         let all = match backend {
             DbBackend::Postgres => {
-                "COALESCE(json_agg(json_build_array(b, kind, campaign, channel, n))::text, '[]')"
+                format!("COALESCE(json_agg(json_build_array({columns}))::text, '[]')")
             }
-            _ => "json_group_array(json_array(b, kind, campaign, channel, n))",
+            _ => format!("json_group_array(json_array({columns}))"),
         };
         let whole = Query::select()
             .expr(Expr::cust(all))
