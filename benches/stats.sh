@@ -29,7 +29,10 @@
 #      would lie, so that every minute of the windows holds some (without it they are all from
 #      the load's own minutes: an hour's burst);
 #      AT=<instant> puts the windows' ends in the ten minutes from then instead of from now
-#      (to measure a store at the same windows again later; COUNT(*) still counts from now).
+#      (to measure a store at the same windows again later; COUNT(*) still counts from now);
+#      PUBGATE_BIN=<path> the gateway measured (default target/release/pubgate);
+#      STORE=<name> the store's name (default pubgate_stats): a PostgreSQL database, or
+#      target/bench/<name>.db, so that stores of different sizes can be kept side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . benches/lib.sh
@@ -47,7 +50,7 @@ case " $peers " in
   *) echo "PEERS must be empty or aggregates, not $peers" >&2; exit 2 ;;
 esac
 work=$(mktemp -d)
-bin=target/release/pubgate
+bin=${PUBGATE_BIN:-target/release/pubgate}
 build_bound
 server=
 peer=
@@ -55,16 +58,17 @@ trap '[ -n "$server" ] && kill $server 2>/dev/null; [ -n "$peer" ] && kill $peer
 
 # REUSE=1 measures the store an earlier run of this script loaded (the SQLite one is kept in
 # target/bench/, as a run straight after loading measures the load's aftermath too).
-sqlite_url="sqlite://$PWD/target/bench/pubgate_stats.db?mode=rwc"
+store=${STORE:-pubgate_stats}
+sqlite_url="sqlite://$PWD/target/bench/$store.db?mode=rwc"
 if [ "${REUSE:-0}" = 1 ]; then
   case "$backend" in
-    postgres) url="postgres://postgres@127.0.0.1:5432/pubgate_stats?sslmode=disable" ;;
+    postgres) url="postgres://postgres@127.0.0.1:5432/$store?sslmode=disable" ;;
     *) url=$sqlite_url ;;
   esac
 else
   case "$backend" in
-    sqlite) mkdir -p target/bench; rm -f target/bench/pubgate_stats.db*; url=$sqlite_url ;;
-    *) url=$(fresh_db "$backend" pubgate_stats) ;;
+    sqlite) mkdir -p target/bench; rm -f "target/bench/$store.db"*; url=$sqlite_url ;;
+    *) url=$(fresh_db "$backend" "$store") ;;
   esac
   echo "== loading $events deliveries with the bound program"
   "$bound" --database-url "$url" --events "$events" --batch 1024 --seed 3 --customers 20000 --campaigns 50 \
@@ -75,7 +79,7 @@ RUST_LOG=warn $bin serve --listen 127.0.0.1:$port --database-url "$url" --query-
 server=$!
 wait_ready "$port"
 case "$backend" in
-  postgres) psql -q -h 127.0.0.1 -U postgres -d pubgate_stats -c "ANALYZE" ;;
+  postgres) psql -q -h 127.0.0.1 -U postgres -d "$store" -c "ANALYZE" ;;
   sqlite) sqlite3 "${url#sqlite://}" "ANALYZE" 2>/dev/null || sqlite3 "$(echo "${url#sqlite://}" | cut -d'?' -f1)" "ANALYZE" ;;
 esac
 
@@ -112,8 +116,8 @@ if [ -n "$peers" ]; then
   # PostGraphile + pg-aggregates on the same database: its view in a schema of its own, the
   # answers checked against pubgate's (still running) for the first instant, then measured
   # with pubgate stopped.
-  psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d pubgate_stats -f benches/aggregates/schema.sql
-  PG_URL="postgres://postgres@127.0.0.1:5432/pubgate_stats" WORKERS=2 \
+  psql -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -U postgres -d "$store" -f benches/aggregates/schema.sql
+  PG_URL="postgres://postgres@127.0.0.1:5432/$store" WORKERS=2 \
     benches/aggregates/serve.sh "$peer_port" >"$work/aggregates.log" 2>&1 &
   peer=$!
   # npm ci and the schema build come first: allow a few minutes.
@@ -127,8 +131,8 @@ if [ -n "$peers" ]; then
   # The requests wrk left unanswered are still being computed: wait for them (at most ten
   # minutes), or the one connection would queue behind them.
   for _ in $(seq 1 1200); do
-    busy=$(psql -qAt -h 127.0.0.1 -U postgres -d pubgate_stats -c \
-      "select count(*) from pg_stat_activity where datname = 'pubgate_stats' and backend_type = 'client backend' and state <> 'idle' and pid <> pg_backend_pid()")
+    busy=$(psql -qAt -h 127.0.0.1 -U postgres -d "$store" -c \
+      "select count(*) from pg_stat_activity where datname = '$store' and backend_type = 'client backend' and state <> 'idle' and pid <> pg_backend_pid()")
     [ "$busy" = 0 ] && break
     sleep 0.5
   done
@@ -149,7 +153,7 @@ SQL
 echo "== $backend: count (the same numbers by COUNT(*), one client, ${duration}s)"
 case "$backend" in
   postgres)
-    pgbench -n -h 127.0.0.1 -U postgres -c 1 -T "$duration" -f "$work/counts.sql" pubgate_stats 2>&1 \
+    pgbench -n -h 127.0.0.1 -U postgres -c 1 -T "$duration" -f "$work/counts.sql" "$store" 2>&1 \
       | grep -E 'latency average|number of transactions actually|tps' ;;
   sqlite)
     db=$(echo "${url#sqlite://}" | cut -d'?' -f1)

@@ -219,7 +219,7 @@ pub async fn series(
     group_by: &BTreeSet<Dimension>,
     dims: &Dims,
 ) -> Result<Series, DbErr> {
-    let (first, end) = whole_minutes(Some((from, false)), Some(to));
+    let ((first, end), ranges) = edge_ranges(from, to, Utc::now());
     let by_type = group_by.contains(&Dimension::VoucherType);
     let mut series = Series::default();
     let key = |kind: &str, campaign: &str, channel: &str| -> GroupKey {
@@ -258,8 +258,7 @@ pub async fn series(
     }
     // The partial minutes at the edges, from the publications themselves, in the same shape.
     let backend = db.get_database_backend();
-    let (range, whole) = ((from, to), (first, end));
-    parts.extend(edges(backend, range, whole, bucket_minutes, dims, group_by));
+    parts.extend(edges(backend, &ranges, bucket_minutes, dims, group_by));
     let mut parts = parts.into_iter();
     let mut rows: Vec<(i64, String, String, String, i64)> = Vec::new();
     if let Some(mut read) = parts.next() {
@@ -309,6 +308,12 @@ pub async fn series(
             *group.entry(b).or_default() += count;
         }
     }
+    // What an edge took away nets out against its whole minute: a group may be left at zero.
+    series.total.retain(|_, n| *n != 0);
+    for group in series.groups.values_mut() {
+        group.retain(|_, n| *n != 0);
+    }
+    series.groups.retain(|_, group| !group.is_empty());
     Ok(series)
 }
 
@@ -427,38 +432,72 @@ fn minute_start(minute: i64) -> DateTime<Utc> {
     DateTime::UNIX_EPOCH + Duration::minutes(minute)
 }
 
-/// The publications matching `dims` in `[from, to)` outside the whole minutes `[first, end)`,
-/// counted like `assignment_counts` rows: (bucket, voucher type or `""`, campaign, channel,
-/// count), typed rows only when grouped by type without a type filter (under one, the rows
-/// carry it). Each edge lies inside one minute and is its own index range.
+/// A part of a minute counted from the publications: those created in `[lo, hi)`, added
+/// (`sign` 1) or taken away (-1).
+type Edge = (DateTime<Utc>, DateTime<Utc>, i64);
+
+/// The whole minutes `[first, end)` that a series over `[from, to)` reads from the counts, and
+/// the edges that make it exact. A partial minute at either side is either counted from the
+/// publications, or its whole minute is read from the counts and the rest of it taken away:
+/// whichever leaves the shorter part to count, so an edge is at most half a minute. The part
+/// of a minute after `now` is taken as empty (publications are created before they are
+/// received), so a window ending now reads its last minute from the counts and takes away
+/// next to nothing.
+fn edge_ranges(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> ((i64, i64), Vec<Edge>) {
+    let (mut first, mut end) = whole_minutes(Some((from, false)), Some(to));
+    let mut ranges = vec![];
+    if first >= end {
+        // No whole minute: at most two partial ones, each counted.
+        let next = minute_start(minute_of(from) + 1);
+        if next < to {
+            ranges.push((from, next, 1));
+            ranges.push((next, to, 1));
+        } else if from < to {
+            ranges.push((from, to, 1));
+        }
+        return ((first, end), ranges);
+    }
+    let (lower, start) = (minute_start(first - 1), minute_start(first));
+    if from > lower && from < start {
+        match from - lower < start - from {
+            true => {
+                first -= 1;
+                ranges.push((lower, from, -1));
+            }
+            false => ranges.push((from, start, 1)),
+        }
+    }
+    let (start, upper) = (minute_start(end), minute_start(end + 1));
+    if to > start {
+        let rest = std::cmp::max(std::cmp::min(upper, now) - to, Duration::zero());
+        match rest < to - start {
+            true => {
+                end += 1;
+                ranges.push((to, upper, -1));
+            }
+            false => ranges.push((start, to, 1)),
+        }
+    }
+    ((first, end), ranges)
+}
+
+/// The publications matching `dims` in each of `ranges`, counted like `assignment_counts`
+/// rows: (bucket, voucher type or `""`, campaign, channel, count, times the range's sign),
+/// typed rows only when grouped by type without a type filter (under one, the rows carry it).
+/// Each range lies inside one minute and is its own index range.
 fn edges(
     backend: DbBackend,
-    (from, to): (DateTime<Utc>, DateTime<Utc>),
-    (first, end): (i64, i64),
+    ranges: &[Edge],
     bucket_minutes: i64,
     dims: &Dims,
     group_by: &BTreeSet<Dimension>,
 ) -> Vec<SelectStatement> {
     use publication::Column as P;
     let typed = group_by.contains(&Dimension::VoucherType);
-    let mut ranges = vec![];
-    let mut split = |lo: DateTime<Utc>, hi: DateTime<Utc>| {
-        // At most two minutes when the range holds no whole one.
-        let next = minute_start(minute_of(lo) + 1);
-        if next < hi {
-            ranges.push((lo, next));
-            ranges.push((next, hi));
-        } else if lo < hi {
-            ranges.push((lo, hi));
-        }
-    };
-    match first < end {
-        true => {
-            split(from, minute_start(first));
-            split(minute_start(end), to);
-        }
-        false => split(from, to),
-    }
     let filter = PublicationFilter {
         voucher_type: dims.voucher_type.clone(),
         campaign_id: dims.campaign_id.clone(),
@@ -466,8 +505,9 @@ fn edges(
         ..PublicationFilter::default()
     };
     let label = dims.voucher_type.clone().unwrap_or_default();
-    let branch = |(lo, hi): (DateTime<Utc>, DateTime<Utc>), by_type: bool| {
+    let branch = |(lo, hi, sign): Edge, by_type: bool| {
         let created = || Expr::col((publication::Entity, P::CreatedAt));
+        let signed = |count: Expr| Expr::from(Func::cast_as(count, Alias::new("BIGINT"))).mul(sign);
         // Only the dimensions asked for are grouped by; the others read as `""`.
         let mut grouped = vec![];
         let mut dimension = |d: Dimension, column: P| match group_by.contains(&d) {
@@ -507,10 +547,7 @@ fn edges(
             .and_where(created().lt(hi));
         if by_type {
             read.expr_as(
-                Func::cast_as(
-                    Func::count_distinct(Expr::col((publication::Entity, P::Id))),
-                    Alias::new("BIGINT"),
-                ),
+                signed(Func::count_distinct(Expr::col((publication::Entity, P::Id))).into()),
                 ROW[4],
             );
             match backend {
@@ -539,10 +576,7 @@ fn edges(
                 _ => join_vouchers(&mut read, JoinType::InnerJoin),
             }
         } else {
-            read.expr_as(
-                Func::cast_as(Func::count(Expr::col(Asterisk)), Alias::new("BIGINT")),
-                ROW[4],
-            );
+            read.expr_as(signed(Func::count(Expr::col(Asterisk)).into()), ROW[4]);
         }
         if !grouped.is_empty() {
             read.add_group_by(grouped);
@@ -686,7 +720,64 @@ pub async fn count(
 
 #[cfg(test)]
 mod tests {
-    use super::spans;
+    use super::{edge_ranges, minute_of, spans};
+    use chrono::{Duration, TimeZone, Utc};
+
+    /// Every instant around a range is counted once if it lies in the range and not at all
+    /// otherwise, by the whole minutes and the signed edges together; and no edge has more
+    /// than half a minute before `now` to count.
+    #[test]
+    fn whole_minutes_and_edges_count_each_instant_of_the_range_once() {
+        let base = Utc.timestamp_opt(1_800_000_000 / 60 * 60, 0).unwrap();
+        let ms = Duration::milliseconds;
+        for (from, length) in [
+            (0, 60_000),
+            (0, 3_600_000),
+            (1, 3_600_000),
+            (10_000, 3_599_999),
+            (29_999, 86_400_000),
+            (30_000, 61_000),
+            (30_001, 90_500),
+            (59_999, 120_002),
+            (45_000, 30_000),
+            (45_000, 20_000),
+            (12_345, 7_654_321),
+        ] {
+            let (from, to) = (base + ms(from), base + ms(from + length));
+            for now in [
+                from - ms(1),
+                to - ms(25_000),
+                to - ms(1),
+                to,
+                to + ms(5_000),
+                to + ms(90_000),
+            ] {
+                let ((first, end), ranges) = edge_ranges(from, to, now);
+                let mut t = from - ms(120_000);
+                while t < to + ms(120_000) {
+                    let whole = i64::from((first..end).contains(&minute_of(t)));
+                    let edges: i64 = ranges
+                        .iter()
+                        .filter(|(lo, hi, _)| *lo <= t && t < *hi)
+                        .map(|(_, _, sign)| sign)
+                        .sum();
+                    let inside = i64::from(from <= t && t < to);
+                    assert_eq!(
+                        whole + edges,
+                        inside,
+                        "{from} {to} {now}: at {t}, {ranges:?}"
+                    );
+                    t += ms(250);
+                }
+                if first < end {
+                    for (lo, hi, _) in &ranges {
+                        let counted = (*hi).min(now.max(*lo)) - *lo;
+                        assert!(counted <= ms(30_000), "{from} {to} {now}: {ranges:?}");
+                    }
+                }
+            }
+        }
+    }
 
     /// Every minute of the range is covered once, by aligned spans no wider than asked.
     fn check(first: i64, end: i64, widest: i64) {

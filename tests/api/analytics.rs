@@ -320,6 +320,7 @@ async fn counts_equal_the_publications_for_random_ranges_and_groupings(backend: 
         .single()
         .expect("base");
     let dims = ["VOUCHER_TYPE", "CAMPAIGN", "CHANNEL"];
+    let created: Vec<DateTime<Utc>> = model.publications.values().map(|p| p.0).collect();
     for case in 0..60 {
         let (bucket, width, span) = match rng.random_range(0..3) {
             0 => ("MINUTE", 1, 6 * 3600),
@@ -331,7 +332,25 @@ async fn counts_equal_the_publications_for_random_ranges_and_groupings(backend: 
             0 => start + Duration::minutes(rng.random_range(0..span / 60)),
             _ => start + Duration::microseconds(rng.random_range(0..span * 1_000_000)),
         };
-        let to = from + Duration::microseconds(rng.random_range(1..span * 1_000_000));
+        let length = Duration::microseconds(rng.random_range(1..span * 1_000_000));
+        // A window starting or ending next to a publication, so that the partial minutes at
+        // its edges (counted from the publications, or taken away from their whole minute)
+        // hold some: spread over three days, few minutes do.
+        let near = |rng: &mut StdRng| {
+            let at = created.choose(rng).expect("a publication");
+            *at + Duration::microseconds(rng.random_range(-40_000_000..40_000_000))
+        };
+        let (from, to) = match rng.random_range(0..4) {
+            0 => {
+                let from = near(&mut rng);
+                (from, from + length)
+            }
+            1 => {
+                let to = near(&mut rng);
+                (to - length, to)
+            }
+            _ => (from, from + length),
+        };
         let group_by: Vec<&str> = dims
             .iter()
             .copied()
