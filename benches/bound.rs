@@ -19,7 +19,7 @@ use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ConnectionTrait, DbErr, EntityTrait, IdenStatic, IntoActiveModel, Iterable, TransactionTrait,
 };
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::time::Instant;
 
 struct Args {
@@ -69,6 +69,16 @@ fn args() -> Args {
 struct Ready {
     event: webhook_event::Model,
     rows: normalise::Normalised,
+}
+
+/// The distinct types of a delivery's publication's vouchers, as ingest counts them.
+fn types_of(r: &Ready, facts: &normalise::PublicationFacts) -> BTreeSet<String> {
+    r.rows
+        .vouchers
+        .iter()
+        .filter(|v| facts.voucher_ids.contains(&v.row.id))
+        .map(|v| v.row.voucher_type.clone())
+        .collect()
 }
 
 /// The next `count` deliveries from `generator`, numbered from `first`; `created` gives a
@@ -220,6 +230,7 @@ async fn write_batch(db: &sea_orm::DatabaseConnection, batch: &[Ready]) -> Resul
             let row = publication::Model {
                 seq: r.event.id,
                 received_at: r.event.received_at,
+                voucher_types: pubgate::store::stats::types_json(&types_of(r, facts)),
                 ..facts.row.clone()
             };
             Some((row.id.clone(), row))
@@ -263,13 +274,7 @@ async fn write_batch(db: &sea_orm::DatabaseConnection, batch: &[Ready]) -> Resul
             continue;
         };
         let p = &facts.row;
-        let types = r
-            .rows
-            .vouchers
-            .iter()
-            .filter(|v| facts.voucher_ids.contains(&v.row.id))
-            .map(|v| v.row.voucher_type.clone())
-            .collect();
+        let types = types_of(r, facts);
         counts.add(
             1,
             p.created_at,

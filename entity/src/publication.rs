@@ -21,6 +21,10 @@ pub struct Model {
     /// The first voucher assigned; `publication_vouchers` holds them all.
     pub voucher_id: String,
     pub campaign_id: Option<String>,
+    /// The distinct types of its vouchers, as a JSON array of strings: the type rows of the
+    /// assignment counts it is counted in, kept with them (a partial minute of a count by type
+    /// is counted from these, without looking up each publication's vouchers).
+    pub voucher_types: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

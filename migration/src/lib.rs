@@ -16,10 +16,12 @@ mod m20261203_000004_details;
 mod m20261207_000001_assignment_changes;
 mod m20261207_000002_ten_minute_counts;
 mod m20261207_000003_reads_by_dimension;
+mod m20261207_000004_publication_voucher_types;
 
 pub use m20261202_000001_assignment_counts::fill as fill_assignment_counts;
 pub use m20261202_000002_assignment_totals::fill as fill_assignment_totals;
 pub use m20261203_000003_raw_retention::REMOVABLE as RAW_REMOVABLE;
+pub use m20261207_000004_publication_voucher_types::fill as fill_publication_voucher_types;
 
 /// On PostgreSQL, keeps a table whose few rows every batch updates small: room on each page for
 /// the new row version (`fillfactor`) and a vacuum after every thousand dead versions, so that
@@ -60,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_assignment_changes::Migration),
             Box::new(m20261207_000002_ten_minute_counts::Migration),
             Box::new(m20261207_000003_reads_by_dimension::Migration),
+            Box::new(m20261207_000004_publication_voucher_types::Migration),
         ]
     }
 }

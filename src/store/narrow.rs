@@ -261,6 +261,7 @@ narrow!(publication,
         customer_id: String::new(),
         voucher_id: String::new(),
         campaign_id: None,
+        voucher_types: String::new(),
     },
     fields: {
         Id => id, Seq => seq, Result => result, Channel => channel, SourceId => source_id,

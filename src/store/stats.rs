@@ -8,17 +8,13 @@
 //! both. The number of statements does not grow with the number of publications.
 
 use super::publications::PublicationFilter;
-use super::write::counts::join_vouchers;
 use super::write::counts::{BY_CAMPAIGN, BY_CHANNEL, BY_TYPE};
-pub use super::write::counts::{Change, WIDTHS, fold, minute_of};
+pub use super::write::counts::{Change, WIDTHS, fold, minute_of, types_json};
 use chrono::{DateTime, Duration, Utc};
-use entity::{
-    assignment_change, assignment_count, assignment_total, publication, publication_voucher,
-    voucher,
-};
+use entity::{assignment_change, assignment_count, assignment_total, publication};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, Iden, JoinType, Query, QueryStatementBuilder,
-    SelectStatement, UnionType,
+    Alias, Asterisk, Expr, ExprTrait, Func, Iden, Query, QueryStatementBuilder, SelectStatement,
+    UnionType,
 };
 use sea_orm::{Condition, ConnectionTrait, DatabaseConnection, DbBackend, DbErr};
 use std::collections::{BTreeMap, BTreeSet};
@@ -101,6 +97,7 @@ fn totals(
             Func::cast_as(Func::sum(Expr::col(T::Count)), Alias::new("BIGINT")),
             ROW[4],
         )
+        .expr_as(no_types(), ROW[5])
         .from(assignment_total::Entity)
         .cond_where(spanning(
             first,
@@ -152,6 +149,7 @@ fn combinations(
             Func::cast_as(Func::sum(Expr::col(A::Count)), Alias::new("BIGINT")),
             ROW[4],
         )
+        .expr_as(no_types(), ROW[5])
         .from(table)
         .cond_where(rows)
         .cond_where(matching(dims, group_by.contains(&Dimension::VoucherType)))
@@ -194,8 +192,9 @@ fn minutes_within(first: i64, end: i64) -> Condition {
 }
 
 /// The columns of every row the counts are read as: bucket, voucher type (or `""`), campaign,
-/// channel, count (named so that `series` can gather them into one JSON array).
-const ROW: [&str; 5] = ["b", "kind", "campaign", "channel", "n"];
+/// channel, count, and the kept voucher types of the publications an edge's row counts, if it
+/// carries them (see `edges`); named so that `series` can gather them into one JSON array.
+const ROW: [&str; 6] = ["b", "kind", "campaign", "channel", "n", "types"];
 
 /// One group's key: the values of the grouped dimensions (the others `None`).
 pub type GroupKey = (Option<String>, Option<String>, Option<String>);
@@ -258,9 +257,9 @@ pub async fn series(
     }
     // The partial minutes at the edges, from the publications themselves, in the same shape.
     let backend = db.get_database_backend();
-    parts.extend(edges(backend, &ranges, bucket_minutes, dims, group_by));
+    parts.extend(edges(&ranges, bucket_minutes, dims, group_by));
     let mut parts = parts.into_iter();
-    let mut rows: Vec<(i64, String, String, String, i64)> = Vec::new();
+    let mut rows: Vec<(i64, String, String, String, i64, Option<String>)> = Vec::new();
     if let Some(mut read) = parts.next() {
         for part in parts {
             read.union(UnionType::All, part);
@@ -291,7 +290,7 @@ pub async fn series(
                 .map_err(|e| DbErr::Custom(format!("the counts' rows as JSON: {e}")))?;
         }
     }
-    for (b, kind, campaign, channel, count) in rows {
+    let mut add = |b: i64, kind: &str, campaign: &str, channel: &str, count: i64| {
         // With a type filter every row read is that type's; grouped by type without one,
         // the "every type" rows make the series and the typed rows the groups.
         let in_total = dims.voucher_type.is_some() || kind.is_empty();
@@ -303,9 +302,20 @@ pub async fn series(
         if in_group {
             let group = series
                 .groups
-                .entry(key(&kind, &campaign, &channel))
+                .entry(key(kind, campaign, channel))
                 .or_default();
             *group.entry(b).or_default() += count;
+        }
+    };
+    for (b, kind, campaign, channel, count, types) in rows {
+        add(b, &kind, &campaign, &channel, count);
+        // An edge's row of publications with these kept types: a row of each type too.
+        if let Some(types) = types {
+            let types: BTreeSet<String> = serde_json::from_str(&types)
+                .map_err(|e| DbErr::Custom(format!("a publication's kept types: {e}")))?;
+            for kind in types.iter().filter(|kind| !kind.is_empty()) {
+                add(b, kind, &campaign, &channel, count);
+            }
         }
     }
     // What an edge took away nets out against its whole minute: a group may be left at zero.
@@ -490,7 +500,6 @@ fn edge_ranges(
 /// typed rows only when grouped by type without a type filter (under one, the rows carry it).
 /// Each range lies inside one minute and is its own index range.
 fn edges(
-    backend: DbBackend,
     ranges: &[Edge],
     bucket_minutes: i64,
     dims: &Dims,
@@ -505,9 +514,12 @@ fn edges(
         ..PublicationFilter::default()
     };
     let label = dims.voucher_type.clone().unwrap_or_default();
-    let branch = |(lo, hi, sign): Edge, by_type: bool| {
+    // Grouped by type without a type filter, each row also carries the publications' kept
+    // types (`publications.voucher_types`), and `series` counts it in every type of the set as
+    // well as in every type's row: no lookup of each publication's vouchers.
+    let typed = typed && dims.voucher_type.is_none();
+    let branch = |(lo, hi, sign): Edge| {
         let created = || Expr::col((publication::Entity, P::CreatedAt));
-        let signed = |count: Expr| Expr::from(Func::cast_as(count, Alias::new("BIGINT"))).mul(sign);
         // Only the dimensions asked for are grouped by; the others read as `""`.
         let mut grouped = vec![];
         let mut dimension = |d: Dimension, column: P| match group_by.contains(&d) {
@@ -522,72 +534,40 @@ fn edges(
             dimension(Dimension::Campaign, P::CampaignId),
             dimension(Dimension::Channel, P::Channel),
         );
-        let mut read = Query::select();
-        read.expr_as(Expr::val(minute_of(lo).div_euclid(bucket_minutes)), ROW[0]);
-        // The types of a publication's vouchers: on PostgreSQL from a lateral subquery fenced
-        // by `OFFSET 0`, so that the generic plan `series` asks for walks the creation-time
-        // index and looks up each publication's vouchers (a join would be planned, blind to how
-        // short the edge is, as a hash join over every link: milliseconds for an empty edge).
-        let kind = match backend {
-            DbBackend::Postgres => Expr::col((Alias::new("t"), voucher::Column::VoucherType)),
-            _ => Expr::col((voucher::Entity, voucher::Column::VoucherType)),
-        };
-        match by_type {
+        let types = match typed {
             true => {
-                grouped.push(kind.clone());
-                read.expr_as(kind, ROW[1])
+                let types = Expr::col((publication::Entity, P::VoucherTypes));
+                grouped.push(types.clone());
+                types
             }
-            false => read.expr_as(Expr::val(label.as_str()), ROW[1]),
+            false => no_types(),
         };
-        read.expr_as(campaign, ROW[2])
+        let count = Expr::from(Func::cast_as(
+            Func::count(Expr::col(Asterisk)),
+            Alias::new("BIGINT"),
+        ));
+        let mut read = Query::select();
+        read.expr_as(Expr::val(minute_of(lo).div_euclid(bucket_minutes)), ROW[0])
+            .expr_as(Expr::val(label.as_str()), ROW[1])
+            .expr_as(campaign, ROW[2])
             .expr_as(channel, ROW[3])
+            .expr_as(count.mul(sign), ROW[4])
+            .expr_as(types, ROW[5])
             .from(publication::Entity)
             .cond_where(filter.condition())
             .and_where(created().gte(lo))
             .and_where(created().lt(hi));
-        if by_type {
-            read.expr_as(
-                signed(Func::count_distinct(Expr::col((publication::Entity, P::Id))).into()),
-                ROW[4],
-            );
-            match backend {
-                DbBackend::Postgres => {
-                    let types = Query::select()
-                        .column((voucher::Entity, voucher::Column::VoucherType))
-                        .from(publication_voucher::Entity)
-                        .inner_join(
-                            voucher::Entity,
-                            Expr::col((voucher::Entity, voucher::Column::Id)).equals((
-                                publication_voucher::Entity,
-                                publication_voucher::Column::VoucherId,
-                            )),
-                        )
-                        .and_where(
-                            Expr::col((
-                                publication_voucher::Entity,
-                                publication_voucher::Column::PublicationId,
-                            ))
-                            .equals((publication::Entity, P::Id)),
-                        )
-                        .offset(0)
-                        .to_owned();
-                    read.join_lateral(JoinType::InnerJoin, types, Alias::new("t"), Expr::val(true));
-                }
-                _ => join_vouchers(&mut read, JoinType::InnerJoin),
-            }
-        } else {
-            read.expr_as(signed(Func::count(Expr::col(Asterisk)).into()), ROW[4]);
-        }
         if !grouped.is_empty() {
             read.add_group_by(grouped);
         }
         read
     };
-    let typed = typed && dims.voucher_type.is_none();
-    let branches = ranges.iter().flat_map(|range| {
-        std::iter::once(branch(*range, false)).chain(typed.then(|| branch(*range, true)))
-    });
-    branches.collect()
+    ranges.iter().map(|range| branch(*range)).collect()
+}
+
+/// The `types` of a row that carries none (`ROW`).
+fn no_types() -> Expr {
+    Expr::cust("CAST(NULL AS TEXT)")
 }
 
 /// The dimensions of `filter` when it is made only of what the counts are kept by (campaign,

@@ -488,6 +488,32 @@ pub(crate) async fn fills_equal_the_kept_counts(app: &TestApp) {
         kept_totals,
         "the fill equals the totals kept at ingest"
     );
+    let kept = voucher_types(app).await;
+    app.execute("UPDATE publications SET voucher_types = '[\"x\"]'")
+        .await;
+    migration::fill_publication_voucher_types(&app.db)
+        .await
+        .expect("fill");
+    assert_eq!(
+        voucher_types(app).await,
+        kept,
+        "the fill equals the voucher types kept on the publications at ingest"
+    );
+}
+
+/// Each publication's kept voucher types (`publications.voucher_types`), as sets.
+async fn voucher_types(app: &TestApp) -> Vec<(String, BTreeSet<String>)> {
+    let rows = app
+        .texts("SELECT id || ' ' || voucher_types FROM publications ORDER BY id")
+        .await;
+    rows.into_iter()
+        .map(|row| {
+            let row = row.expect("a row");
+            let (id, types) = row.split_once(' ').expect("id and types");
+            let types = serde_json::from_str(types).expect("a JSON array of types");
+            (id.to_owned(), types)
+        })
+        .collect()
 }
 
 /// The non-zero rows of `assignment_totals`, every appended change folded.

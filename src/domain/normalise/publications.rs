@@ -44,6 +44,9 @@ impl Reader {
             customer_id,
             voucher_id: first.clone(),
             campaign_id,
+            // The types of its vouchers' stored rows, known when it is written
+            // (`store::write::counts`).
+            voucher_types: String::new(),
             seq: 0,
             id,
         };

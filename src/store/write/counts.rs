@@ -91,7 +91,7 @@ impl Change {
 pub(super) async fn before_write<C: ConnectionTrait>(
     txn: &C,
     stored_types: &HashMap<String, String>,
-    after: &After,
+    after: &mut After,
 ) -> Result<Change, DbErr> {
     let written: HashMap<&str, &str> = after
         .vouchers
@@ -112,7 +112,7 @@ pub(super) async fn before_write<C: ConnectionTrait>(
             .push(link.voucher_id.as_str());
     }
     let mut change = Change::default();
-    for p in &after.publications {
+    for p in &mut after.publications {
         let types = vouchers_of
             .get(p.id.as_str())
             .into_iter()
@@ -120,6 +120,7 @@ pub(super) async fn before_write<C: ConnectionTrait>(
             .filter_map(|v| type_now(v))
             .map(str::to_owned)
             .collect();
+        p.voucher_types = types_json(&types);
         change.add(
             1,
             p.created_at,
@@ -157,7 +158,7 @@ pub(super) async fn before_write<C: ConnectionTrait>(
     for row in txn.query_all(&find).await? {
         restated.push(row.try_get_by_index::<String>(0)?);
     }
-    for (created_at, campaign_id, channel, types) in contributions(txn, &restated).await? {
+    for (_, (created_at, campaign_id, channel, types)) in contributions(txn, &restated).await? {
         change.add(
             -1,
             created_at,
@@ -170,12 +171,16 @@ pub(super) async fn before_write<C: ConnectionTrait>(
     Ok(change)
 }
 
-/// Completes `change` once the batch's rows are written, and applies it.
+/// Completes `change` once the batch's rows are written, and applies it; restates the types
+/// kept on the publications it moved between type rows.
 pub(super) async fn after_write<C: ConnectionTrait>(
     txn: &C,
     mut change: Change,
 ) -> Result<(), DbErr> {
-    for (created_at, campaign_id, channel, types) in contributions(txn, &change.restated).await? {
+    let mut restated = Vec::new();
+    for (id, (created_at, campaign_id, channel, types)) in
+        contributions(txn, &change.restated).await?
+    {
         change.add(
             1,
             created_at,
@@ -183,8 +188,35 @@ pub(super) async fn after_write<C: ConnectionTrait>(
             channel.as_deref(),
             &types,
         );
+        restated.push((id, Expr::val(types_json(&types))));
+    }
+    for chunk in restated.chunks(RESTATED_ROWS) {
+        let Some((first, rest)) = chunk.split_first() else {
+            continue;
+        };
+        let update = Query::update()
+            .table(publication::Entity)
+            .value(
+                publication::Column::VoucherTypes,
+                super::rows::case_of(publication::Column::Id, first, rest),
+            )
+            .and_where(
+                Expr::col(publication::Column::Id).is_in(chunk.iter().map(|(id, _)| id.clone())),
+            )
+            .to_owned();
+        txn.execute(&update).await?;
     }
     change.write(txn).await
+}
+
+/// Most publications one statement restates the types of (each binds three values).
+const RESTATED_ROWS: usize = 5_000;
+
+/// The kept form of a publication's voucher types (`publications.voucher_types`): a JSON array
+/// of the distinct types, sorted.
+pub fn types_json(types: &BTreeSet<String>) -> String {
+    // A set of strings always serialises.
+    serde_json::to_string(types).unwrap_or_else(|_| "[]".to_owned())
 }
 
 impl Change {
@@ -534,7 +566,7 @@ type Counted = (
 
 /// Joins a select from `publications` with each of its vouchers' rows (through
 /// `publication_vouchers`), for their types.
-pub(in crate::store) fn join_vouchers(read: &mut SelectStatement, join: JoinType) {
+fn join_vouchers(read: &mut SelectStatement, join: JoinType) {
     read.join(
         join,
         publication_voucher::Entity,
@@ -556,7 +588,10 @@ pub(in crate::store) fn join_vouchers(read: &mut SelectStatement, join: JoinType
 
 /// Each of the stored publications `ids` as counted: created_at, campaign, channel and the
 /// distinct types of its vouchers that have rows.
-async fn contributions<C: ConnectionTrait>(txn: &C, ids: &[String]) -> Result<Vec<Counted>, DbErr> {
+async fn contributions<C: ConnectionTrait>(
+    txn: &C,
+    ids: &[String],
+) -> Result<Vec<(String, Counted)>, DbErr> {
     if ids.is_empty() {
         return Ok(vec![]);
     }
@@ -586,7 +621,7 @@ async fn contributions<C: ConnectionTrait>(txn: &C, ids: &[String]) -> Result<Ve
         };
         entry.3.extend(kind);
     }
-    Ok(by_id.into_values().collect())
+    Ok(by_id.into_iter().collect())
 }
 
 #[cfg(test)]

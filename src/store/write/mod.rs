@@ -189,8 +189,8 @@ async fn apply<C: ConnectionTrait>(txn: &C, batch: &[(i64, &Delivery)]) -> Resul
         .iter()
         .map(|(id, (_, kind))| (id.clone(), kind.clone()))
         .collect();
-    let after = replay::replay(before, batch);
-    let change = counts::before_write(txn, &stored_types, &after).await?;
+    let mut after = replay::replay(before, batch);
+    let change = counts::before_write(txn, &stored_types, &mut after).await?;
     rows::write(txn, after).await?;
     counts::after_write(txn, change).await
 }

@@ -182,7 +182,7 @@ where
 
 /// `CASE column WHEN key THEN value … END` for `first` and `rest`: one value per row, in one
 /// statement.
-fn case_of<C, V>(column: C, first: &(String, V), rest: &[(String, V)]) -> CaseStatement
+pub(super) fn case_of<C, V>(column: C, first: &(String, V), rest: &[(String, V)]) -> CaseStatement
 where
     C: IntoColumnRef + Clone,
     V: Into<Expr> + Clone,
