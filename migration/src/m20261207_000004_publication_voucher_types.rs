@@ -31,7 +31,8 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
-        fill(manager.get_connection()).await
+        // The new column reads `[]` everywhere: only the publications with links need setting.
+        fill_linked(manager.get_connection()).await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
@@ -48,10 +49,20 @@ impl MigrationTrait for Migration {
 
 /// Sets every publication's `voucher_types` from its vouchers' rows: what ingest keeps.
 pub async fn fill<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
+    db.execute_unprepared(
+        "UPDATE publications SET voucher_types = '[]' WHERE voucher_types <> '[]' \
+         AND NOT EXISTS (SELECT 1 FROM publication_vouchers pv \
+           JOIN vouchers v ON v.id = pv.voucher_id WHERE pv.publication_id = publications.id)",
+    )
+    .await?;
+    fill_linked(db).await
+}
+
+/// Sets `voucher_types` of the publications with vouchers' rows.
+async fn fill_linked<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
     match db.get_database_backend() {
         DbBackend::Postgres => {
-            // Set-based, as a correlated subquery per row is slow at millions: the publications
-            // with links from one grouped join, those without set to none.
+            // Set-based: a correlated subquery per row is slow at millions.
             db.execute_unprepared(
                 "UPDATE publications p SET voucher_types = t.types FROM (\
                    SELECT pv.publication_id AS id, \
@@ -61,12 +72,6 @@ pub async fn fill<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
                  WHERE p.id = t.id AND p.voucher_types <> t.types",
             )
             .await?;
-            db.execute_unprepared(
-                "UPDATE publications p SET voucher_types = '[]' WHERE voucher_types <> '[]' \
-                 AND NOT EXISTS (SELECT 1 FROM publication_vouchers pv \
-                   JOIN vouchers v ON v.id = pv.voucher_id WHERE pv.publication_id = p.id)",
-            )
-            .await?;
         }
         _ => {
             db.execute_unprepared(
@@ -74,7 +79,9 @@ pub async fn fill<C: ConnectionTrait>(db: &C) -> Result<(), DbErr> {
                    SELECT json_group_array(t) FROM (\
                      SELECT DISTINCT v.voucher_type AS t FROM publication_vouchers pv \
                      JOIN vouchers v ON v.id = pv.voucher_id \
-                     WHERE pv.publication_id = publications.id ORDER BY t))",
+                     WHERE pv.publication_id = publications.id ORDER BY t)) \
+                 WHERE EXISTS (SELECT 1 FROM publication_vouchers pv \
+                   WHERE pv.publication_id = publications.id)",
             )
             .await?;
         }

@@ -506,7 +506,6 @@ fn edges(
     group_by: &BTreeSet<Dimension>,
 ) -> Vec<SelectStatement> {
     use publication::Column as P;
-    let typed = group_by.contains(&Dimension::VoucherType);
     let filter = PublicationFilter {
         voucher_type: dims.voucher_type.clone(),
         campaign_id: dims.campaign_id.clone(),
@@ -517,7 +516,7 @@ fn edges(
     // Grouped by type without a type filter, each row also carries the publications' kept
     // types (`publications.voucher_types`), and `series` counts it in every type of the set as
     // well as in every type's row: no lookup of each publication's vouchers.
-    let typed = typed && dims.voucher_type.is_none();
+    let typed = group_by.contains(&Dimension::VoucherType) && dims.voucher_type.is_none();
     let branch = |(lo, hi, sign): Edge| {
         let created = || Expr::col((publication::Entity, P::CreatedAt));
         // Only the dimensions asked for are grouped by; the others read as `""`.
