@@ -41,16 +41,19 @@ pub(crate) async fn execute(
                     );
                 }
             };
-            let answer = match super::direct::answer(&state.db, &state.feed, &prepared).await {
-                Some(body) => {
-                    state.metrics.direct_written.increment(1);
-                    Answer::Written(body)
-                }
-                None => {
-                    state.metrics.direct_resolved.increment(1);
-                    Answer::Resolved(state.schema.execute_prepared(prepared).await)
-                }
-            };
+            let answer =
+                match super::direct::answer(&state.db, &state.analytics_db, &state.feed, &prepared)
+                    .await
+                {
+                    Some(body) => {
+                        state.metrics.direct_written.increment(1);
+                        Answer::Written(body)
+                    }
+                    None => {
+                        state.metrics.direct_resolved.increment(1);
+                        Answer::Resolved(state.schema.execute_prepared(prepared).await)
+                    }
+                };
             (answer, kind)
         }
         Err(error) => (

@@ -68,7 +68,14 @@ impl Query {
             StatsFilter,
         >,
     ) -> ApiResult<AssignmentStats> {
-        super::types::assignment_stats(ctx, from, to, bucket, group_by, filter).await
+        let args = super::types::StatsArgs {
+            from,
+            to,
+            bucket,
+            group_by,
+            filter,
+        };
+        super::types::assignment_stats(ctx, args).await
     }
 
     /// Any object by its id (Relay object identification); null when the id is unknown or

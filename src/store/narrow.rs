@@ -17,9 +17,10 @@ use super::queries::{Page, Window};
 use crate::domain::cursor::PublicationKey;
 use entity::{campaign, customer, publication, voucher};
 use sea_orm::{
-    ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, JoinType, QueryResult, QuerySelect,
-    QueryTrait, Related, Select, Statement, TryGetable,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, JoinType, QueryFilter,
+    QueryResult, QuerySelect, QueryTrait, Related, Select, Statement, TryGetable,
 };
+use std::collections::HashMap;
 
 /// The columns a page is asked for, per table; `None`: that table is not joined. The keys and
 /// references every page needs are read whether listed or not.
@@ -117,6 +118,28 @@ pub async fn vouchers(
         })
         .collect::<Result<Vec<_>, DbErr>>()?;
     Ok(Page::from_probe(rows, window))
+}
+
+/// The campaigns with these ids, with the columns `columns` asks for, in one statement (none
+/// asked, no statement).
+pub async fn campaigns(
+    db: &DatabaseConnection,
+    ids: &[String],
+    columns: &[campaign::Column],
+) -> Result<HashMap<String, campaign::Model>, DbErr> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let own = with_keys::<campaign::Entity>(columns);
+    let select = select_columns(campaign::Entity::find().select_only(), &own)
+        .filter(campaign::Column::Id.is_in(ids.iter().cloned()));
+    let rows = db.query_all_raw(with_limit(db, select, None)).await?;
+    rows.iter()
+        .map(|row| {
+            let model = read::<campaign::Entity>(&mut At { row, i: 0 }, &own)?;
+            Ok((model.id.clone(), model))
+        })
+        .collect()
 }
 
 /// The statement of `select`, its `LIMIT` written as a number rather than bound. With the

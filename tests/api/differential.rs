@@ -529,7 +529,10 @@ async fn look_ahead_and_plain_execution_answer_alike(backend: Backend) {
 /// the share answered directly fall, below).
 fn direct_fields(type_name: &str, field: &str) -> bool {
     match type_name {
-        "Query" => matches!(field, "publications" | "publication" | "customer"),
+        "Query" => matches!(
+            field,
+            "publications" | "publication" | "customer" | "assignmentStats"
+        ),
         "Publication" => !matches!(field, "vouchers" | "event" | "metadata"),
         "Customer" => !matches!(field, "metadata" | "address"),
         "Voucher" => matches!(
@@ -624,6 +627,38 @@ async fn dashboard_documents_alike(run: &Run) {
         assert!(!a.contains("\"errors\""), "{a}");
         assert_eq!(a, b, "{document}");
     }
+    // The counters and the chart, ending at instants publications were made at (a window's
+    // edges then cut through minutes that hold some) and after them all.
+    let stats = crate::graphql_read::dashboard_document("STATS");
+    let mut ends: Vec<chrono::DateTime<chrono::Utc>> = run
+        .pools
+        .0
+        .get("instant")
+        .expect("instants")
+        .iter()
+        .step_by(5)
+        .map(|v| v.as_str().expect("an instant").parse().expect("an instant"))
+        .collect();
+    let last = *ends.iter().max().expect("an instant");
+    ends.push(last + chrono::Duration::seconds(61));
+    let before = crate::security::metric(direct, WRITTEN).await;
+    let times = ends.len() as f64;
+    for end in ends {
+        let at = |back: chrono::Duration| (end - back).to_rfc3339();
+        let variables = json!({
+            "now": at(chrono::Duration::zero()),
+            "hour": at(chrono::Duration::hours(1)),
+            "day": at(chrono::Duration::days(1)),
+        });
+        let (a, b) = tokio::join!(
+            direct.graphql_text(&stats, &variables),
+            resolvers.graphql_text(&stats, &variables)
+        );
+        assert!(!a.contains("\"errors\""), "{a}");
+        assert_eq!(a, b, "{variables}");
+    }
+    let after = crate::security::metric(direct, WRITTEN).await;
+    assert_eq!(after - before, times, "every STATS answered directly");
     let latest = crate::graphql_read::dashboard_document("LATEST");
     let customer = crate::graphql_read::dashboard_document("CUSTOMER");
     let resume = crate::graphql_read::dashboard_document("RESUME");
@@ -686,6 +721,8 @@ struct Run {
     /// The one it is compared with.
     reference: TestApp,
     seed: u64,
+    /// Values the data holds.
+    pools: Pools,
     answered: usize,
     errors: usize,
     /// Statements run by each, over the corpus.
@@ -783,6 +820,7 @@ async fn compare(
         app: planned,
         reference: plain,
         seed,
+        pools,
         answered,
         errors,
         statements: (planned_statements, plain_statements),

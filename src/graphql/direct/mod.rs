@@ -7,7 +7,10 @@
 //! goes"). Here a page is a loop over its rows per field asked.
 //!
 //! What it answers: queries whose fields are all among `plan`'s (publications, one
-//! publication, one customer with its vouchers and assignments, and what they refer to). The
+//! publication, one customer with its vouchers and assignments, and what they refer to; and
+//! `assignmentStats`, whose hundreds of buckets cost the resolvers an object each, with the
+//! campaigns its groups name read once for the whole operation, only the columns asked
+//! for). The
 //! operation is parsed, validated and limited by async-graphql exactly as before
 //! (`Schema::prepare`); direct execution only replaces running it. Anything else (another
 //! field, a directive other than `@skip`/`@include`, a fragment through an interface it does
@@ -25,6 +28,7 @@ use async_graphql::parser::types::OperationType;
 /// The answer to `prepared` (`{"data":…}`), or `None` when the resolvers must answer it.
 pub(crate) async fn answer(
     db: &sea_orm::DatabaseConnection,
+    analytics: &sea_orm::DatabaseConnection,
     feed: &crate::feed::Feed,
     prepared: &Prepared,
 ) -> Option<Vec<u8>> {
@@ -44,6 +48,7 @@ pub(crate) async fn answer(
     let env = run::Env {
         db,
         database: &database,
+        analytics,
     };
     run::run(&env, &fields).await.ok()
 }

@@ -4,7 +4,9 @@
 
 use super::select::{Group, Scope};
 use crate::graphql::connection::Paging;
-use crate::graphql::types::{PublicationFilter, PublicationOrder, VoucherFilter};
+use crate::graphql::types::{
+    PublicationFilter, PublicationOrder, StatsArgs, StatsBucket, StatsDimension, VoucherFilter,
+};
 use crate::store::{directory, publications};
 use async_graphql::ID;
 
@@ -24,6 +26,66 @@ pub enum Root {
         source_id: Option<String>,
         fields: Fields<Cust>,
     },
+    Stats(Box<StatsPlan>),
+}
+
+/// `assignmentStats(…)` at the root: its arguments as the resolver reads them (checked when it
+/// runs), and what is asked of the answer.
+pub struct StatsPlan {
+    pub args: StatsArgs,
+    pub fields: Fields<StatsF>,
+}
+
+impl StatsPlan {
+    /// Whether its groups' campaigns are asked for.
+    pub fn names_campaigns(&self) -> bool {
+        self.campaign_fields().next().is_some()
+            || self.fields.iter().any(|(_, f)| match f {
+                StatsF::Groups(group) => {
+                    group.iter().any(|(_, g)| matches!(g, GroupF::Campaign(_)))
+                }
+                _ => false,
+            })
+    }
+
+    /// What its groups' campaigns are asked for.
+    pub fn campaign_fields(&self) -> impl Iterator<Item = &Camp> {
+        self.fields
+            .iter()
+            .filter_map(|(_, f)| match f {
+                StatsF::Groups(group) => Some(group),
+                _ => None,
+            })
+            .flatten()
+            .filter_map(|(_, g)| match g {
+                GroupF::Campaign(fields) => Some(fields),
+                _ => None,
+            })
+            .flatten()
+            .map(|(_, f)| f)
+    }
+}
+
+pub enum StatsF {
+    Typename,
+    Total,
+    Buckets(Fields<BucketF>),
+    Groups(Fields<GroupF>),
+}
+
+pub enum BucketF {
+    Typename,
+    Start,
+    Count,
+}
+
+pub enum GroupF {
+    Typename,
+    VoucherType,
+    Campaign(Fields<Camp>),
+    Channel,
+    Total,
+    Buckets(Fields<BucketF>),
 }
 
 /// `publications(…)` at the root.
@@ -220,11 +282,61 @@ pub fn root(groups: &[Group<'_>], scope: &Scope<'_>) -> Option<Fields<Root>> {
                         fields: object(g, scope, "Customer", |g, s| customer(g, s, true))?,
                     }
                 }
+                "assignmentStats" => Root::Stats(Box::new(StatsPlan {
+                    args: StatsArgs {
+                        from: g.arg(scope, "from")?,
+                        to: g.arg(scope, "to")?,
+                        bucket: g
+                            .arg::<Option<StatsBucket>>(scope, "bucket")?
+                            .unwrap_or(StatsBucket::Hour),
+                        group_by: g
+                            .arg::<Option<Vec<StatsDimension>>>(scope, "groupBy")?
+                            .unwrap_or_default(),
+                        filter: g.arg(scope, "filter")?,
+                    },
+                    fields: object(g, scope, "AssignmentStats", stats)?,
+                })),
                 _ => return None,
             };
             Some((g.key.to_owned(), field))
         })
         .collect()
+}
+
+fn stats(g: &Group<'_>, scope: &Scope<'_>) -> Option<StatsF> {
+    let field = match g.name() {
+        "__typename" => StatsF::Typename,
+        "total" => StatsF::Total,
+        "buckets" => StatsF::Buckets(object(g, scope, "StatsBucketCount", bucket)?),
+        "groups" => StatsF::Groups(object(g, scope, "StatsGroup", group)?),
+        _ => return None,
+    };
+    leaf(g, field)
+}
+
+fn group(g: &Group<'_>, scope: &Scope<'_>) -> Option<GroupF> {
+    let field = match g.name() {
+        "__typename" => GroupF::Typename,
+        "voucherType" => GroupF::VoucherType,
+        "campaign" => GroupF::Campaign(object(g, scope, "Campaign", campaign)?),
+        "channel" => GroupF::Channel,
+        "total" => GroupF::Total,
+        "buckets" => GroupF::Buckets(object(g, scope, "StatsBucketCount", bucket)?),
+        _ => return None,
+    };
+    leaf(g, field)
+}
+
+fn bucket(g: &Group<'_>, _: &Scope<'_>) -> Option<BucketF> {
+    leaf(
+        g,
+        match g.name() {
+            "__typename" => BucketF::Typename,
+            "start" => BucketF::Start,
+            "count" => BucketF::Count,
+            _ => return None,
+        },
+    )
 }
 
 const PUBLICATIONS: (&str, &str) = ("PublicationConnection", "PublicationEdge");

@@ -10,7 +10,7 @@ use super::plan::*;
 use crate::domain::cursor;
 use crate::graphql::connection::Count;
 use crate::graphql::scalars::DateTime;
-use crate::graphql::types::{Discount, Gift, LoyaltyCard, VoucherType, lists};
+use crate::graphql::types::{Counted, Discount, Gift, LoyaltyCard, VoucherType, count, lists};
 use crate::store::publications::Joined;
 use crate::store::queries::Page;
 use crate::store::related::{self, Related, Wants};
@@ -19,6 +19,7 @@ use async_graphql::InputType;
 use entity::{campaign, category, customer, publication, voucher};
 use futures::future::try_join_all;
 use sea_orm::DatabaseConnection;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Debug;
 
 /// Direct execution gives way to the resolvers (deliberately not `Debug`, so that any error
@@ -38,24 +39,76 @@ pub struct Env<'a> {
     pub db: &'a DatabaseConnection,
     /// The database's identity, which publication cursors carry.
     pub database: &'a str,
+    /// The analytics counters' connections (`AppState::analytics_db`).
+    pub analytics: &'a DatabaseConnection,
 }
 
 /// Answers the root fields: `{"data":{…}}`.
 pub async fn run(env: &Env<'_>, fields: &Fields<Root>) -> Result<Vec<u8>> {
-    let parts = try_join_all(fields.iter().map(|(_, f)| root(env, f))).await?;
-    let mut out = Out::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 64);
+    let mut parts = try_join_all(fields.iter().map(|(_, f)| root(env, f))).await?;
+    // The campaigns the counts' groups name, read once for every root field that asks.
+    let ids: BTreeSet<String> = fields
+        .iter()
+        .zip(&parts)
+        .filter_map(|((_, field), part)| match (field, part) {
+            (Root::Stats(plan), Part::Counted(counted)) if plan.names_campaigns() => Some(counted),
+            _ => None,
+        })
+        .flat_map(|counted| {
+            counted
+                .groups
+                .iter()
+                .filter_map(|((_, id, _), _, _)| id.clone())
+        })
+        .collect();
+    let columns: Vec<_> = fields
+        .iter()
+        .filter_map(|(_, field)| match field {
+            Root::Stats(plan) => Some(plan.campaign_fields()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(campaign_column)
+        .collect();
+    let campaigns = narrow::campaigns(env.db, &Vec::from_iter(ids), &columns).await?;
+    for ((_, field), part) in fields.iter().zip(parts.iter_mut()) {
+        if let (Root::Stats(plan), Part::Counted(counted)) = (field, &*part) {
+            let mut out = Out::with_capacity(4096);
+            write_stats(&mut out, &plan.fields, counted, &campaigns)?;
+            *part = Part::Written(out.0);
+        }
+    }
+    let written = |part: &Part| match part {
+        Part::Written(bytes) => bytes.len(),
+        Part::Counted(_) => 0,
+    };
+    let mut out = Out::with_capacity(parts.iter().map(written).sum::<usize>() + 64);
     out.raw(b"{\"data\":");
-    out.object(fields.iter().zip(parts), |out, ((_, _), part)| {
-        out.raw(&part);
-        Ok(())
+    out.object(fields.iter().zip(parts), |out, ((_, _), part)| match part {
+        Part::Written(bytes) => {
+            out.raw(&bytes);
+            Ok(())
+        }
+        Part::Counted(_) => Err(Miss),
     })?;
     out.raw(b"}");
     Ok(out.0)
 }
 
-async fn root(env: &Env<'_>, field: &Root) -> Result<Vec<u8>> {
+/// A root field's answer: written, or counted and written once the campaigns its groups name
+/// are read.
+enum Part {
+    Written(Vec<u8>),
+    Counted(Counted),
+}
+
+async fn root(env: &Env<'_>, field: &Root) -> Result<Part> {
     let mut out = Out::with_capacity(256);
     match field {
+        Root::Stats(plan) => {
+            let counted = count(env.db, env.analytics, plan.args.clone()).await?;
+            return Ok(Part::Counted(counted));
+        }
         Root::Typename => out.str("Query"),
         Root::Publications(list) => {
             let PublicationList {
@@ -103,7 +156,58 @@ async fn root(env: &Env<'_>, field: &Root) -> Result<Vec<u8>> {
             }
         },
     }
-    Ok(out.0)
+    Ok(Part::Written(out.0))
+}
+
+/// An `assignmentStats` answer, as the resolvers write it.
+fn write_stats(
+    out: &mut Out,
+    fields: &Fields<StatsF>,
+    counted: &Counted,
+    campaigns: &HashMap<String, campaign::Model>,
+) -> Result<()> {
+    let buckets = |out: &mut Out, fields: &Fields<BucketF>, counts| {
+        out.list_of(counted.dense(counts), |out, (b, count)| {
+            out.object(fields, |out, (_, field)| {
+                match field {
+                    BucketF::Typename => out.str("StatsBucketCount"),
+                    BucketF::Start => out.str(&counted.start(b).text()),
+                    BucketF::Count => out.int(count),
+                }
+                Ok(())
+            })
+        })
+    };
+    out.object(fields, |out, (_, field)| {
+        match field {
+            StatsF::Typename => out.str("AssignmentStats"),
+            StatsF::Total => out.int(counted.total),
+            StatsF::Buckets(fields) => buckets(out, fields, &counted.series)?,
+            StatsF::Groups(fields) => {
+                out.list_of(counted.groups.iter(), |out, group| {
+                    let ((kind, campaign, channel), total, counts) = group;
+                    out.object(fields, |out, (_, field)| {
+                        match field {
+                            GroupF::Typename => out.str("StatsGroup"),
+                            GroupF::VoucherType => match kind {
+                                Some(kind) => out.value(&VoucherType::parse(kind).to_value())?,
+                                None => out.null(),
+                            },
+                            GroupF::Campaign(fields) => {
+                                let found = campaign.as_ref().and_then(|id| campaigns.get(id));
+                                write_campaign(out, fields, found)?
+                            }
+                            GroupF::Channel => out.opt_str(channel.as_deref()),
+                            GroupF::Total => out.int(*total),
+                            GroupF::Buckets(fields) => buckets(out, fields, counts)?,
+                        }
+                        Ok(())
+                    })
+                })?;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// A list under the customer at the root, read before the customer is written.
@@ -626,13 +730,17 @@ impl Out {
         Ok(())
     }
 
-    fn list<T>(
+    fn list<T>(&mut self, items: &[T], each: impl FnMut(&mut Out, &T) -> Result<()>) -> Result<()> {
+        self.list_of(items.iter(), each)
+    }
+
+    fn list_of<T>(
         &mut self,
-        items: &[T],
-        mut each: impl FnMut(&mut Out, &T) -> Result<()>,
+        items: impl IntoIterator<Item = T>,
+        mut each: impl FnMut(&mut Out, T) -> Result<()>,
     ) -> Result<()> {
         self.0.push(b'[');
-        for (i, item) in items.iter().enumerate() {
+        for (i, item) in items.into_iter().enumerate() {
             if i > 0 {
                 self.0.push(b',');
             }

@@ -9,6 +9,7 @@ use crate::graphql::{analytics_db, db};
 use crate::store::stats::{self, Dimension, Dims, GroupKey};
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
 use chrono::Duration;
+use sea_orm::DatabaseConnection;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Most buckets one answer may hold, over the series and every group.
@@ -47,7 +48,7 @@ pub enum StatsDimension {
 }
 
 /// Narrows the counts; every field given must match.
-#[derive(InputObject, Default, Debug)]
+#[derive(InputObject, Default, Debug, Clone)]
 pub struct StatsFilter {
     /// Only assignments that include a voucher of this type.
     pub voucher_type: Option<VoucherType>,
@@ -120,15 +121,57 @@ impl StatsGroup {
     }
 }
 
-/// Counts assignments in `[from, to)`.
-pub async fn assignment_stats(
-    ctx: &Context<'_>,
-    from: DateTime,
-    to: DateTime,
-    bucket: StatsBucket,
-    group_by: Vec<StatsDimension>,
-    filter: Option<StatsFilter>,
-) -> ApiResult<AssignmentStats> {
+/// What `assignmentStats` was asked.
+#[derive(Debug, Clone)]
+pub struct StatsArgs {
+    pub from: DateTime,
+    pub to: DateTime,
+    pub bucket: StatsBucket,
+    pub group_by: Vec<StatsDimension>,
+    pub filter: Option<StatsFilter>,
+}
+
+/// The counts of one `assignmentStats`, before they are laid out as buckets: buckets `first..=last`
+/// of `width` minutes (bucket `b` starts at minute `b × width`), their non-zero counts in all
+/// and per group (groups with assignments only, in key order).
+pub struct Counted {
+    pub total: i64,
+    pub first: i64,
+    pub last: i64,
+    pub width: i64,
+    pub series: BTreeMap<i64, i64>,
+    pub groups: Vec<(GroupKey, i64, BTreeMap<i64, i64>)>,
+}
+
+impl Counted {
+    /// Where bucket `b` starts.
+    pub fn start(&self, b: i64) -> DateTime {
+        DateTime(chrono::DateTime::UNIX_EPOCH + Duration::minutes(b * self.width))
+    }
+
+    /// Every bucket of the range with its count from `counts`, zeros included.
+    pub fn dense<'a>(
+        &'a self,
+        counts: &'a BTreeMap<i64, i64>,
+    ) -> impl Iterator<Item = (i64, i64)> + 'a {
+        (self.first..=self.last).map(|b| (b, counts.get(&b).copied().unwrap_or(0)))
+    }
+}
+
+/// Counts assignments in `[from, to)`: the arguments checked (`BAD_USER_INPUT` saying what is
+/// allowed), then one read of the counts (`store::stats::series`).
+pub async fn count(
+    db: &DatabaseConnection,
+    analytics: &DatabaseConnection,
+    args: StatsArgs,
+) -> ApiResult<Counted> {
+    let StatsArgs {
+        from,
+        to,
+        bucket,
+        group_by,
+        filter,
+    } = args;
     let (from, to) = (from.0, to.0);
     if from >= to {
         return Err(ApiError::bad_input(
@@ -161,45 +204,55 @@ pub async fn assignment_stats(
         campaign_id: filter.campaign_id.map(|id| id.0),
         channel: filter.channel,
     };
-    let series = stats::series(
-        db(ctx),
-        analytics_db(ctx),
-        from,
-        to,
-        width,
-        &group_by,
-        &dims,
-    )
-    .await?;
-    let total_buckets = count * (1 + series.groups.len() as i64);
+    let series = stats::series(db, analytics, from, to, width, &group_by, &dims).await?;
+    let groups: Vec<_> = series
+        .groups
+        .into_iter()
+        .map(|(key, counts)| (key, counts.values().sum::<i64>(), counts))
+        .filter(|(_, total, _)| *total > 0)
+        .collect();
+    let total_buckets = count * (1 + groups.len() as i64);
     if total_buckets > MAX_BUCKETS {
         return Err(too_many(total_buckets, bucket));
     }
+    Ok(Counted {
+        total: series.total.values().sum(),
+        first,
+        last,
+        width,
+        series: series.total,
+        groups,
+    })
+}
+
+/// Counts assignments in `[from, to)`, as the resolvers answer them.
+pub async fn assignment_stats(ctx: &Context<'_>, args: StatsArgs) -> ApiResult<AssignmentStats> {
+    let counted = count(db(ctx), analytics_db(ctx), args).await?;
     let dense = |counts: &BTreeMap<i64, i64>| -> Vec<StatsBucketCount> {
-        (first..=last)
-            .map(|b| StatsBucketCount {
-                start: DateTime(chrono::DateTime::UNIX_EPOCH + Duration::minutes(b * width)),
-                count: counts.get(&b).copied().unwrap_or(0),
+        counted
+            .dense(counts)
+            .map(|(b, count)| StatsBucketCount {
+                start: counted.start(b),
+                count,
             })
             .collect()
     };
-    let groups = series
+    let groups = counted
         .groups
         .iter()
         .map(
-            |((voucher_type, campaign_id, channel), counts): (&GroupKey, _)| StatsGroup {
+            |((voucher_type, campaign_id, channel), total, counts)| StatsGroup {
                 voucher_type: voucher_type.clone(),
                 campaign_id: campaign_id.clone(),
                 channel: channel.clone(),
-                total: counts.values().sum(),
+                total: *total,
                 buckets: dense(counts),
             },
         )
-        .filter(|g| g.total > 0)
         .collect();
     Ok(AssignmentStats {
-        total: series.total.values().sum(),
-        buckets: dense(&series.total),
+        total: counted.total,
+        buckets: dense(&counted.series),
         groups,
     })
 }
