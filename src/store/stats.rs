@@ -71,13 +71,14 @@ fn single(group_by: &BTreeSet<Dimension>, dims: &Dims) -> Option<(Dimension, Opt
     }
 }
 
-/// The whole spans `[first, end)` from `assignment_totals`, for a count `single` says it can
-/// answer, in the rows' common shape: (bucket, voucher type or `""`, campaign, channel, count).
+/// The rows of `assignment_totals` in `rows` (see `spanning`), for a count `single` says it can
+/// answer, times `sign`, in the rows' common shape: (bucket, voucher type or `""`, campaign,
+/// channel, count).
 fn totals(
-    first: i64,
-    end: i64,
+    rows: Condition,
+    sign: i64,
     bucket_minutes: i64,
-    (dimension, value): (Dimension, Option<String>),
+    dimension: Dimension,
     group_by: &BTreeSet<Dimension>,
 ) -> SelectStatement {
     use assignment_total::Column as T;
@@ -93,18 +94,10 @@ fn totals(
         .expr_as(as_column(Dimension::VoucherType), ROW[1])
         .expr_as(as_column(Dimension::Campaign), ROW[2])
         .expr_as(as_column(Dimension::Channel), ROW[3])
-        .expr_as(
-            Func::cast_as(Func::sum(Expr::col(T::Count)), Alias::new("BIGINT")),
-            ROW[4],
-        )
+        .expr_as(summed(T::Count, sign), ROW[4])
         .expr_as(no_types(), ROW[5])
         .from(assignment_total::Entity)
-        .cond_where(spanning(
-            first,
-            end,
-            bucket_minutes,
-            of_dimension(dimension, value),
-        ));
+        .cond_where(rows);
     match grouped || dimension == Dimension::VoucherType {
         true => read.add_group_by([bucket, Expr::col(T::Value)]),
         false => read.add_group_by([bucket]),
@@ -112,12 +105,25 @@ fn totals(
     read
 }
 
+/// `SUM(count)` as a BIGINT, times `sign`.
+fn summed(count: impl sea_orm::sea_query::IntoColumnRef, sign: i64) -> Expr {
+    let sum = Expr::from(Func::cast_as(
+        Func::sum(Expr::col(count)),
+        Alias::new("BIGINT"),
+    ));
+    match sign {
+        1 => sum,
+        _ => sum.mul(sign),
+    }
+}
+
 /// Rows of `table` (`assignment_counts`, or `assignment_changes`, whose rows are per-minute
-/// combinations too) within `rows`, for a count by `group_by` under `dims`, in the rows' common
-/// shape: (bucket, voucher type or `""`, campaign, channel, count).
+/// combinations too) within `rows`, for a count by `group_by` under `dims`, times `sign`, in
+/// the rows' common shape: (bucket, voucher type or `""`, campaign, channel, count).
 fn combinations(
     table: impl Iden + 'static,
     rows: Condition,
+    sign: i64,
     bucket_minutes: i64,
     group_by: &BTreeSet<Dimension>,
     dims: &Dims,
@@ -145,10 +151,7 @@ fn combinations(
         .expr_as(Expr::col(A::VoucherType), ROW[1])
         .expr_as(campaign, ROW[2])
         .expr_as(channel, ROW[3])
-        .expr_as(
-            Func::cast_as(Func::sum(Expr::col(A::Count)), Alias::new("BIGINT")),
-            ROW[4],
-        )
+        .expr_as(summed(A::Count, sign), ROW[4])
         .expr_as(no_types(), ROW[5])
         .from(table)
         .cond_where(rows)
@@ -218,7 +221,8 @@ pub async fn series(
     group_by: &BTreeSet<Dimension>,
     dims: &Dims,
 ) -> Result<Series, DbErr> {
-    let ((first, end), ranges) = edge_ranges(from, to, Utc::now());
+    let now = Utc::now();
+    let ((first, end), ranges) = edge_ranges(from, to, now);
     let by_type = group_by.contains(&Dimension::VoucherType);
     let mut series = Series::default();
     let key = |kind: &str, campaign: &str, channel: &str| -> GroupKey {
@@ -233,23 +237,34 @@ pub async fn series(
     // Rows of (bucket, voucher type or "" for every type, campaign, channel, count), from the
     // whole spans and from the edges, read in one statement.
     let mut parts: Vec<SelectStatement> = Vec::new();
-    let one = single(group_by, dims).filter(|_| first < end);
-    if let Some(one) = one {
-        parts.push(totals(first, end, bucket_minutes, one, group_by));
-    } else if first < end {
-        parts.push(combinations(
-            assignment_count::Entity,
-            spanning(first, end, bucket_minutes, Condition::all()),
-            bucket_minutes,
-            group_by,
-            dims,
-        ));
+    if first < end {
+        let one = single(group_by, dims);
+        let each = match &one {
+            Some((dimension, value)) => of_dimension(*dimension, value.clone()),
+            None => Condition::all(),
+        };
+        let spans = spanning(first, end, bucket_minutes, minute_of(now), each);
+        for (rows, sign) in spans {
+            let Some(rows) = rows else { continue };
+            parts.push(match &one {
+                Some((dimension, _)) => totals(rows, sign, bucket_minutes, *dimension, group_by),
+                None => combinations(
+                    assignment_count::Entity,
+                    rows,
+                    sign,
+                    bucket_minutes,
+                    group_by,
+                    dims,
+                ),
+            });
+        }
     }
     // The changes appended and not yet folded into either, for the same whole minutes.
     if first < end {
         parts.push(combinations(
             assignment_change::Entity,
             minutes_within(first, end),
+            1,
             bucket_minutes,
             group_by,
             dims,
@@ -404,19 +419,108 @@ fn spans(first: i64, end: i64, widest: i64) -> Vec<(i64, i64, i64)> {
     out
 }
 
+/// A span of kept rows read with a sign: (width, first minute, end minute, 1 or -1).
+type Span = (i64, i64, i64, i64);
+
+/// The whole minutes `[first, end)` as signed aligned spans of the kept widths no wider than
+/// `widest`, that read the fewest rows: a span may reach past a side of the range, and what it
+/// reads there is taken away again by spans of the narrower widths. A window of the last day
+/// by day, for one, reads today's row and yesterday's (less its hours before the window's
+/// start) where `spans` read every hour, ten minutes and minute of it. Rows of blocks that
+/// start after `now` (a minute) do not exist yet and cost nothing, so a window that ends now
+/// reads the block it ends in whole. Open ranges are left to `spans`.
+fn signed_spans(first: i64, end: i64, widest: i64, now: i64) -> Vec<Span> {
+    if first == i64::MIN || end == i64::MAX {
+        return spans(first, end, widest)
+            .into_iter()
+            .map(|(width, lo, hi)| (width, lo, hi, 1))
+            .collect();
+    }
+    let widths: Vec<i64> = WIDTHS
+        .iter()
+        .rev()
+        .copied()
+        .filter(|w| *w <= widest)
+        .collect();
+    fewest(first, end, &widths, now).1
+}
+
+/// The fewest rows (blocks that may hold some) that read `[lo, hi)` from spans of `widths`
+/// (widest first, the last 1), and those spans.
+fn fewest(lo: i64, hi: i64, widths: &[i64], now: i64) -> (i64, Vec<Span>) {
+    // Blocks of `width` in `[lo, hi)` that start at or before `now`.
+    let blocks = |width: i64, lo: i64, hi: i64| {
+        let hi = std::cmp::min(hi, now.div_euclid(width) * width + width);
+        std::cmp::max((hi - lo) / width, 0)
+    };
+    let Some((&width, narrower)) = widths.split_first() else {
+        return (0, vec![]);
+    };
+    if lo >= hi {
+        return (0, vec![]);
+    }
+    if narrower.is_empty() {
+        return (blocks(width, lo, hi), vec![(width, lo, hi, 1)]);
+    }
+    // Without this width, then with each choice of aligned sides around `lo` and `hi`.
+    let mut best = fewest(lo, hi, narrower, now);
+    let around = |at: i64| {
+        let below = at.div_euclid(width) * width;
+        match below == at {
+            true => vec![at],
+            false => vec![below, below + width],
+        }
+    };
+    for a in around(lo) {
+        for b in around(hi) {
+            let middle = blocks(width, a, b);
+            if a >= b || middle >= best.0 {
+                continue;
+            }
+            // Between a side of the range and the aligned side: added when inside the range,
+            // taken away when outside.
+            let side = |x: i64, y: i64| match x <= y {
+                true => fewest(x, y, narrower, now),
+                false => {
+                    let (rows, spans) = fewest(y, x, narrower, now);
+                    let taken = spans.into_iter().map(|(w, l, h, s)| (w, l, h, -s));
+                    (rows, taken.collect())
+                }
+            };
+            let (left, right) = (side(lo, a), side(b, hi));
+            let rows = middle + left.0 + right.0;
+            if rows < best.0 {
+                let mut spans = vec![(width, a, b, 1)];
+                spans.extend(left.1);
+                spans.extend(right.1);
+                best = (rows, spans);
+            }
+        }
+    }
+    best
+}
+
 /// The rows of `assignment_counts` or `assignment_totals` (both keyed by `width` and `minute`)
-/// that make up the whole minutes `[first, end)`, in spans no wider than `widest`, each also
-/// meeting `each`. `each` is repeated in every span's condition, not put beside them, so that
-/// every span is one range of the table's key (`assignment_totals` is keyed by dimension first:
-/// given the dimension beside an OR of spans, SQLite read all of the dimension's rows).
-fn spanning(first: i64, end: i64, widest: i64, each: Condition) -> Condition {
+/// that make up the whole minutes `[first, end)` (see `signed_spans`), each also meeting
+/// `each`: those to add, and those to take away (none: `None`). `each` is repeated in every
+/// span's condition, not put beside them, so that every span is one range of the table's key
+/// (`assignment_totals` is keyed by dimension first: given the dimension beside an OR of spans,
+/// SQLite read all of the dimension's rows).
+fn spanning(
+    first: i64,
+    end: i64,
+    widest: i64,
+    now: i64,
+    each: Condition,
+) -> [(Option<Condition>, i64); 2] {
     let (width_of, minute) = (
         || Expr::col(Alias::new("width")),
         || Expr::col(Alias::new("minute")),
     );
-    spans(first, end, widest)
-        .into_iter()
-        .fold(Condition::any(), |any, (width, lo, hi)| {
+    let spans = signed_spans(first, end, widest, now);
+    [1, -1].map(|sign| {
+        let signed = spans.iter().filter(|span| span.3 == sign);
+        let any = signed.fold(None, |any: Option<Condition>, &(width, lo, hi, _)| {
             let mut span = each.clone().add(width_of().eq(width as i32));
             if lo != i64::MIN {
                 span = span.add(minute().gte(lo));
@@ -424,8 +528,10 @@ fn spanning(first: i64, end: i64, widest: i64, each: Condition) -> Condition {
             if hi != i64::MAX {
                 span = span.add(minute().lt(hi));
             }
-            any.add(span)
-        })
+            Some(any.unwrap_or_else(Condition::any).add(span))
+        });
+        (any, sign)
+    })
 }
 
 /// The rows of `assignment_totals` of `dimension`, and of `value` if given.
@@ -605,24 +711,32 @@ pub async fn count(
         filter.created_after.map(|t| (t, true)),
         filter.created_before,
     );
-    let mut minutes = Query::select();
     let sum = |count: Expr| Func::coalesce([Func::sum(count).into(), Expr::val(0i64)]);
-    match single(&BTreeSet::new(), dims) {
+    // The whole minutes from the kept counts: what the spans add, and what they take away.
+    let one = single(&BTreeSet::new(), dims);
+    let each = match &one {
         Some((dimension, value)) => {
-            use assignment_total::Column as T;
-            let value = Some(value.unwrap_or_default());
-            minutes
-                .expr(sum(Expr::col(T::Count)))
-                .from(assignment_total::Entity)
-                .cond_where(spanning(first, end, 1440, of_dimension(dimension, value)));
+            of_dimension(*dimension, Some(value.clone().unwrap_or_default()))
         }
-        None => {
-            minutes
+        None => Condition::all(),
+    };
+    let now = minute_of(Utc::now());
+    let mut kept = vec![];
+    for (rows, sign) in spanning(first, end, 1440, now, each) {
+        let Some(rows) = rows else { continue };
+        let mut minutes = Query::select();
+        match one {
+            Some(_) => minutes
+                .expr(sum(Expr::col(assignment_total::Column::Count)))
+                .from(assignment_total::Entity)
+                .cond_where(rows),
+            None => minutes
                 .expr(sum(Expr::col(assignment_count::Column::Count)))
                 .from(assignment_count::Entity)
                 .cond_where(matching(dims, false))
-                .cond_where(spanning(first, end, 1440, Condition::all()));
-        }
+                .cond_where(rows),
+        };
+        kept.push((minutes, sign));
     }
     // The changes appended and not yet folded, for the same whole minutes.
     let unfolded = Query::select()
@@ -671,17 +785,20 @@ pub async fn count(
                 .add(created().lt(before)),
         ));
     }
-    let sum = Func::cast_as(
-        Expr::SubQuery(None, Box::new(minutes.into_sub_query_statement())),
-        Alias::new("BIGINT"),
-    );
     let unfolded = Func::cast_as(
         Expr::SubQuery(None, Box::new(unfolded.into_sub_query_statement())),
         Alias::new("BIGINT"),
     );
     let mut all = Query::select();
-    all.expr(sum).expr(unfolded);
-    let parts = 2 + edges.len();
+    all.expr(unfolded);
+    let parts = 1 + kept.len() + edges.len();
+    for (minutes, sign) in kept {
+        let sum = Expr::from(Func::cast_as(
+            Expr::SubQuery(None, Box::new(minutes.into_sub_query_statement())),
+            Alias::new("BIGINT"),
+        ));
+        all.expr(sum.mul(sign));
+    }
     for edge in edges {
         all.expr(Expr::SubQuery(
             None,
@@ -699,7 +816,7 @@ pub async fn count(
 
 #[cfg(test)]
 mod tests {
-    use super::{edge_ranges, minute_of, spans};
+    use super::{edge_ranges, minute_of, signed_spans, spans};
     use chrono::{Duration, TimeZone, Utc};
 
     /// Every instant around a range is counted once if it lies in the range and not at all
@@ -774,6 +891,73 @@ mod tests {
                 "{width} {lo} {hi}"
             );
         }
+    }
+
+    /// Signed spans count every minute of the range once and no other, are aligned, no wider
+    /// than asked, and read no more rows than `spans` (counting blocks that start after `now`
+    /// as empty); a window of the last day by day reads two days' rows and a few minutes'.
+    #[test]
+    fn signed_spans_count_each_minute_once_and_read_fewer_rows() {
+        let rows = |spans: &[(i64, i64, i64, i64)], now: i64| -> i64 {
+            spans
+                .iter()
+                .map(|&(w, lo, hi, _)| ((hi.min(now.div_euclid(w) * w + w) - lo) / w).max(0))
+                .sum()
+        };
+        let day = 1440 * 20_000;
+        let mut seed = 7u64;
+        let mut next = |n: i64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            i64::try_from(seed >> 33).expect("31 bits").rem_euclid(n)
+        };
+        for _ in 0..400 {
+            let first = day + next(3 * 1440);
+            let longest = [61, 1441, 4000][usize::try_from(next(3)).expect("0 to 2")];
+            let end = first + 1 + next(longest);
+            let now = end - 5 + next(100);
+            for widest in [1, 10, 60, 1440] {
+                let signed = signed_spans(first, end, widest, now);
+                let mut net = std::collections::BTreeMap::<i64, i64>::new();
+                for &(w, lo, hi, sign) in &signed {
+                    assert!(
+                        w <= widest && lo % w == 0 && hi % w == 0 && lo < hi,
+                        "{signed:?}"
+                    );
+                    assert!(sign == 1 || sign == -1);
+                    for m in lo..hi {
+                        *net.entry(m).or_default() += sign;
+                    }
+                }
+                net.retain(|_, n| *n != 0);
+                assert_eq!(
+                    net.keys().copied().collect::<Vec<_>>(),
+                    (first..end).collect::<Vec<_>>(),
+                    "{first}..{end} now {now} widest {widest}: {signed:?}"
+                );
+                assert!(net.values().all(|n| *n == 1), "{signed:?}");
+                let plain: Vec<_> = spans(first, end, widest)
+                    .into_iter()
+                    .map(|(w, lo, hi)| (w, lo, hi, 1))
+                    .collect();
+                assert!(
+                    rows(&signed, now) <= rows(&plain, now),
+                    "{signed:?} {plain:?}"
+                );
+            }
+        }
+        // The last day by day, ending in the minute from 00:03 now: yesterday's row less its
+        // first three minutes, and today's (or its first ten minutes') row: five rows where
+        // `spans` reads 23 hours, five ten minutes and ten minutes.
+        let (first, end) = (day + 3, day + 1440 + 3);
+        let signed = signed_spans(first, end, 1440, end - 1);
+        assert_eq!(rows(&signed, end - 1), 2 + 3, "{signed:?}");
+        let plain: Vec<_> = spans(first, end, 1440)
+            .into_iter()
+            .map(|(w, lo, hi)| (w, lo, hi, 1))
+            .collect();
+        assert_eq!(rows(&plain, end - 1), 23 + 5 + 7 + 3, "{plain:?}");
     }
 
     #[test]
