@@ -408,15 +408,19 @@ fn spans(first: i64, end: i64, widest: i64) -> Vec<(i64, i64, i64)> {
             go(lo, hi, narrower, out);
         }
     }
-    let widths: Vec<i64> = WIDTHS
+    let mut out = vec![];
+    go(first, end, &widths_to(widest), &mut out);
+    out
+}
+
+/// The kept widths no wider than `widest`, widest first.
+fn widths_to(widest: i64) -> Vec<i64> {
+    WIDTHS
         .iter()
         .rev()
         .copied()
         .filter(|w| *w <= widest)
-        .collect();
-    let mut out = vec![];
-    go(first, end, &widths, &mut out);
-    out
+        .collect()
 }
 
 /// A span of kept rows read with a sign: (width, first minute, end minute, 1 or -1).
@@ -436,13 +440,7 @@ fn signed_spans(first: i64, end: i64, widest: i64, now: i64) -> Vec<Span> {
             .map(|(width, lo, hi)| (width, lo, hi, 1))
             .collect();
     }
-    let widths: Vec<i64> = WIDTHS
-        .iter()
-        .rev()
-        .copied()
-        .filter(|w| *w <= widest)
-        .collect();
-    fewest(first, end, &widths, now).1
+    fewest(first, end, &widths_to(widest), now).1
 }
 
 /// The fewest rows (blocks that may hold some) that read `[lo, hi)` from spans of `widths`
