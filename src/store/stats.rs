@@ -446,11 +446,7 @@ fn signed_spans(first: i64, end: i64, widest: i64, now: i64) -> Vec<Span> {
 /// The fewest rows (blocks that may hold some) that read `[lo, hi)` from spans of `widths`
 /// (widest first, the last 1), and those spans.
 fn fewest(lo: i64, hi: i64, widths: &[i64], now: i64) -> (i64, Vec<Span>) {
-    // Blocks of `width` in `[lo, hi)` that start at or before `now`.
-    let blocks = |width: i64, lo: i64, hi: i64| {
-        let hi = std::cmp::min(hi, now.div_euclid(width) * width + width);
-        std::cmp::max((hi - lo) / width, 0)
-    };
+    let blocks = |width: i64, lo: i64, hi: i64| blocks(width, lo, hi, now);
     let Some((&width, narrower)) = widths.split_first() else {
         return (0, vec![]);
     };
@@ -462,12 +458,10 @@ fn fewest(lo: i64, hi: i64, widths: &[i64], now: i64) -> (i64, Vec<Span>) {
     }
     // Without this width, then with each choice of aligned sides around `lo` and `hi`.
     let mut best = fewest(lo, hi, narrower, now);
+    // The aligned sides at or around a minute: itself when aligned.
     let around = |at: i64| {
         let below = at.div_euclid(width) * width;
-        match below == at {
-            true => vec![at],
-            false => vec![below, below + width],
-        }
+        std::iter::once(below).chain((below != at).then_some(below + width))
     };
     for a in around(lo) {
         for b in around(hi) {
@@ -496,6 +490,13 @@ fn fewest(lo: i64, hi: i64, widths: &[i64], now: i64) -> (i64, Vec<Span>) {
         }
     }
     best
+}
+
+/// The blocks of `width` in `[lo, hi)` (aligned) that start at or before `now`: the rows per
+/// value a span of them may read.
+fn blocks(width: i64, lo: i64, hi: i64, now: i64) -> i64 {
+    let hi = std::cmp::min(hi, now.div_euclid(width) * width + width);
+    std::cmp::max((hi - lo) / width, 0)
 }
 
 /// The rows of `assignment_counts` or `assignment_totals` (both keyed by `width` and `minute`)
@@ -814,7 +815,7 @@ pub async fn count(
 
 #[cfg(test)]
 mod tests {
-    use super::{edge_ranges, minute_of, signed_spans, spans};
+    use super::{blocks, edge_ranges, minute_of, signed_spans, spans};
     use chrono::{Duration, TimeZone, Utc};
 
     /// Every instant around a range is counted once if it lies in the range and not at all
@@ -899,7 +900,7 @@ mod tests {
         let rows = |spans: &[(i64, i64, i64, i64)], now: i64| -> i64 {
             spans
                 .iter()
-                .map(|&(w, lo, hi, _)| ((hi.min(now.div_euclid(w) * w + w) - lo) / w).max(0))
+                .map(|&(w, lo, hi, _)| blocks(w, lo, hi, now))
                 .sum()
         };
         let day = 1440 * 20_000;

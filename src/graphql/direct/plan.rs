@@ -37,15 +37,13 @@ pub struct StatsPlan {
 }
 
 impl StatsPlan {
-    /// Whether its groups' campaigns are asked for.
+    /// Whether its groups' campaigns are asked for (even with nothing selected of them: an
+    /// answer still tells a campaign found from one not).
     pub fn names_campaigns(&self) -> bool {
-        self.campaign_fields().next().is_some()
-            || self.fields.iter().any(|(_, f)| match f {
-                StatsF::Groups(group) => {
-                    group.iter().any(|(_, g)| matches!(g, GroupF::Campaign(_)))
-                }
-                _ => false,
-            })
+        self.fields.iter().any(|(_, f)| match f {
+            StatsF::Groups(group) => group.iter().any(|(_, g)| matches!(g, GroupF::Campaign(_))),
+            _ => false,
+        })
     }
 
     /// What its groups' campaigns are asked for.

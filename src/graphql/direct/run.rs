@@ -45,69 +45,58 @@ pub struct Env<'a> {
 
 /// Answers the root fields: `{"data":{…}}`.
 pub async fn run(env: &Env<'_>, fields: &Fields<Root>) -> Result<Vec<u8>> {
-    let mut parts = try_join_all(fields.iter().map(|(_, f)| root(env, f))).await?;
+    let parts = try_join_all(fields.iter().map(|(_, f)| root(env, f))).await?;
     // The campaigns the counts' groups name, read once for every root field that asks.
-    let ids: BTreeSet<String> = fields
-        .iter()
-        .zip(&parts)
-        .filter_map(|((_, field), part)| match (field, part) {
-            (Root::Stats(plan), Part::Counted(counted)) if plan.names_campaigns() => Some(counted),
-            _ => None,
+    let counted = || {
+        parts.iter().filter_map(|part| match part {
+            Part::Counted(counted, plan) => Some((counted, plan)),
+            Part::Written(_) => None,
         })
-        .flat_map(|counted| {
-            counted
-                .groups
-                .iter()
-                .filter_map(|((_, id, _), _, _)| id.clone())
-        })
+    };
+    let ids: BTreeSet<String> = counted()
+        .filter(|(_, plan)| plan.names_campaigns())
+        .flat_map(|(counted, _)| counted.groups.iter())
+        .filter_map(|((_, id, _), _, _)| id.clone())
         .collect();
-    let columns: Vec<_> = fields
-        .iter()
-        .filter_map(|(_, field)| match field {
-            Root::Stats(plan) => Some(plan.campaign_fields()),
-            _ => None,
-        })
-        .flatten()
+    let columns: Vec<_> = counted()
+        .flat_map(|(_, plan)| plan.campaign_fields())
         .filter_map(campaign_column)
         .collect();
     let campaigns = narrow::campaigns(env.db, &Vec::from_iter(ids), &columns).await?;
-    for ((_, field), part) in fields.iter().zip(parts.iter_mut()) {
-        if let (Root::Stats(plan), Part::Counted(counted)) = (field, &*part) {
-            let mut out = Out::with_capacity(4096);
-            write_stats(&mut out, &plan.fields, counted, &campaigns)?;
-            *part = Part::Written(out.0);
-        }
-    }
-    let written = |part: &Part| match part {
-        Part::Written(bytes) => bytes.len(),
-        Part::Counted(_) => 0,
-    };
-    let mut out = Out::with_capacity(parts.iter().map(written).sum::<usize>() + 64);
+    let parts = parts
+        .into_iter()
+        .map(|part| match part {
+            Part::Written(bytes) => Ok(bytes),
+            Part::Counted(counted, plan) => {
+                let mut out = Out::with_capacity(4096);
+                write_stats(&mut out, &plan.fields, &counted, &campaigns)?;
+                Ok(out.0)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut out = Out::with_capacity(parts.iter().map(Vec::len).sum::<usize>() + 64);
     out.raw(b"{\"data\":");
-    out.object(fields.iter().zip(parts), |out, ((_, _), part)| match part {
-        Part::Written(bytes) => {
-            out.raw(&bytes);
-            Ok(())
-        }
-        Part::Counted(_) => Err(Miss),
+    out.object(fields.iter().zip(parts), |out, ((_, _), part)| {
+        out.raw(&part);
+        Ok(())
     })?;
     out.raw(b"}");
     Ok(out.0)
 }
 
-/// A root field's answer: written, or counted and written once the campaigns its groups name
-/// are read.
-enum Part {
+/// A root field's answer: written, or counted (for its plan) and written once the campaigns
+/// its groups name are read.
+enum Part<'a> {
     Written(Vec<u8>),
-    Counted(Counted),
+    Counted(Counted, &'a StatsPlan),
 }
 
-async fn root(env: &Env<'_>, field: &Root) -> Result<Part> {
+async fn root<'a>(env: &Env<'_>, field: &'a Root) -> Result<Part<'a>> {
     let mut out = Out::with_capacity(256);
     match field {
         Root::Stats(plan) => {
             let counted = count(env.db, env.analytics, plan.args.clone()).await?;
-            return Ok(Part::Counted(counted));
+            return Ok(Part::Counted(counted, plan));
         }
         Root::Typename => out.str("Query"),
         Root::Publications(list) => {
